@@ -1,0 +1,57 @@
+"""The root typer app: global options and the mounting point of every command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator import __version__
+from orchestrator.cli._context import CliContext
+from orchestrator.logs import configure_logging
+
+app = typer.Typer(
+    name="orchestrate",
+    help=(
+        "Test agentic software the way it really fails: UI gates, digital twins with seeded chaos, "
+        "satisfaction over many trajectories, and one trace of correlated events."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"orchestrate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "-C",
+            "--project",
+            help="Project directory. Default: found by walking up from the working directory to the "
+            "first orchestrate.toml or pyproject.toml with [tool.orchestrate].",
+            file_okay=False,
+            resolve_path=True,
+        ),
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Write log lines to stderr as JSON, one object a line.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log debug lines too.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Global options shared by every command."""
+    configure_logging(json_lines=log_json, verbose=verbose)
+    ctx.obj = CliContext(project_option=project)
