@@ -1,0 +1,320 @@
+"""The event bus: one actor that numbers, writes and indexes every event of a process.
+
+Producers (any thread) call :meth:`EventBus.emit`. The payload is checked against its type's
+schema right there, so a bad event fails at the line that emitted it; the event is then queued.
+The bus actor drains the queue in batches: it assigns each run's gap-free ``seq``, appends the
+lines to the run's ``events.jsonl`` in that order (one write per batch, flushed, so a crash tears
+at most the last line), indexes the batch in SQLite in one transaction, and hands each event once
+to every subscriber.
+
+Queued events do not each become a pykka message: a producer wakes the bus with one
+:class:`DrainEvents` only when no wake-up is pending, and the bus takes everything queued by then.
+Under load that forms large batches by itself; when idle an event is written at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from orchestrator.actors._base import ActorHandle, TypedActor, handles, spawn
+from orchestrator.correlation import CORRELATION_KEYS, current_correlation
+from orchestrator.errors import EventError, EventStoreError
+from orchestrator.events._model import Event
+from orchestrator.events._store import EventStore
+from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, check_payload
+from orchestrator.messages import CloseRun, DrainEvents, FlushEvents, OpenRun
+
+__all__ = ["EventBus", "Subscriber"]
+
+log = structlog.get_logger(__name__)
+
+Subscriber = Callable[[Event], None]
+
+# What a producer queues: run id, event type, and the event serialised without its seq (only the
+# bus assigns seq). Serialising in the producer keeps the bus's own work per event tiny.
+_Draft = tuple[str, str, str]
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with microseconds, formatting the date part once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        moment = time.time()
+        second = int(moment)
+        if second != self._second:
+            # Benign race: two threads may both refresh the same second's prefix.
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+            prefix = self._prefix
+        else:
+            prefix = self._prefix
+        return f"{prefix}.{int((moment - second) * 1_000_000):06d}Z"
+
+
+@dataclass
+class _OpenRun:
+    path: Path
+    handle: IO[bytes]
+    last_seq: int = 0
+    ended: bool = False
+    late_events: int = 0
+
+
+@dataclass
+class _BusState:
+    """What producers and the bus actor share; every field is safe to touch from any thread."""
+
+    queue: queue.SimpleQueue[_Draft] = field(default_factory=queue.SimpleQueue)
+    open_runs: set[str] = field(default_factory=set)
+    closed_runs: set[str] = field(default_factory=set)
+    wake_pending: bool = False
+    subscribers: list[Subscriber] = field(default_factory=list)
+    write_error: Exception | None = None
+
+
+class _BusActor(TypedActor):
+    def __init__(self, *, db_path: Path | None, batch_size: int, state: _BusState, name: str) -> None:
+        super().__init__(name=name)
+        self._db_path = db_path
+        self._batch_size = batch_size
+        self._state = state
+        self._store: EventStore | None = None
+        self._runs: dict[str, _OpenRun] = {}
+
+    def on_start(self) -> None:
+        # SQLite connections belong to the thread that made them: open it in the actor's thread.
+        if self._db_path is not None:
+            self._store = EventStore(self._db_path)
+
+    def on_stop(self) -> None:
+        self._drain()
+        for run_id in list(self._runs):
+            self._close(run_id)
+        if self._store is not None:
+            self._store.close()
+
+    @handles(OpenRun)
+    def _on_open(self, message: OpenRun) -> None:
+        path = Path(message.events_path).resolve()
+        if message.run_id in self._runs:
+            raise EventError(f"run {message.run_id} is already open on this bus")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Exclusive create: a run's events file is never appended to by a second run. Unbuffered:
+        # each batch is one write() call, so nothing sits in a Python buffer when a crash comes.
+        handle = path.open("xb", buffering=0)
+        self._runs[message.run_id] = _OpenRun(path=path, handle=handle)
+        if self._store is not None:
+            self._store.add_run(message.run_id, path)
+        self._state.open_runs.add(message.run_id)
+
+    @handles(CloseRun)
+    def _on_close(self, message: CloseRun) -> None:
+        self._drain()
+        self._close(message.run_id)
+
+    @handles(DrainEvents)
+    def _on_drain(self, message: DrainEvents) -> None:
+        self._drain()
+
+    @handles(FlushEvents)
+    def _on_flush(self, message: FlushEvents) -> None:
+        self._drain()
+        error, self._state.write_error = self._state.write_error, None
+        if error is not None:
+            raise EventStoreError(f"events could not be written: {error}") from error
+
+    def _close(self, run_id: str) -> None:
+        run = self._runs.pop(run_id, None)
+        if run is not None and run.late_events:
+            log.info(
+                "events after the run's terminal event were not recorded",
+                run_id=run_id,
+                count=run.late_events,
+            )
+        self._state.closed_runs.add(run_id)
+        self._state.open_runs.discard(run_id)
+        if run is not None:
+            os.fsync(run.handle.fileno())
+            run.handle.close()
+
+    def _drain(self) -> None:
+        # Reset the flag before taking events: a producer that queues after this line sees it
+        # cleared and sends a new wake-up, so no event is ever left waiting.
+        self._state.wake_pending = False
+        pending = self._state.queue
+        while True:
+            drafts: list[_Draft] = []
+            try:
+                while len(drafts) < self._batch_size:
+                    drafts.append(pending.get_nowait())
+            except queue.Empty:
+                pass
+            if not drafts:
+                return
+            self._write(drafts)
+
+    def _write(self, drafts: list[_Draft]) -> None:
+        batches: dict[str, tuple[_OpenRun, list[str]]] = {}
+        for run_id, event_type, body in drafts:
+            run = self._runs.get(run_id)
+            if run is None:
+                log.debug("event after its run closed was dropped", run_id=run_id, event_type=event_type)
+                continue
+            if run.ended:
+                # A run ends with its terminal event; stragglers from workers that were still
+                # winding down are counted, not written after it.
+                run.late_events += 1
+                continue
+            run.ended = event_type in TERMINAL_EVENT_TYPES
+            run.last_seq += 1
+            entry = batches.get(run_id)
+            if entry is None:
+                entry = batches[run_id] = (run, [])
+            entry[1].append(f'{{"seq":{run.last_seq},{body[1:]}')
+        try:
+            for run_id, (run, lines) in batches.items():
+                # One write per batch: a crash can tear at most the batch's last line.
+                run.handle.write(("\n".join(lines) + "\n").encode("utf-8"))
+                if self._store is not None:
+                    self._store.add_lines(run_id, lines)
+        except (OSError, EventStoreError) as exc:
+            # Keep the bus alive; the next flush reports it. The JSONL is the source of truth, so a
+            # failed index write is repaired by `orchestrate events reindex`.
+            log.error("event batch could not be written", error=str(exc))
+            self._state.write_error = exc
+        subscribers = self._state.subscribers
+        if subscribers:
+            for _run, lines in batches.values():
+                for line in lines:
+                    event = Event.model_validate_json(line)
+                    for subscriber in subscribers:
+                        try:
+                            subscriber(event)
+                        except Exception:
+                            log.exception("event subscriber failed", subscriber=repr(subscriber))
+
+
+class EventBus:
+    """A process's event bus. Thread-safe; start it, open runs on it, emit, flush, stop.
+
+    ``db_path=None`` writes only the JSONL files (useful when no project database is wanted).
+    """
+
+    def __init__(self, db_path: Path | None, *, batch_size: int = 500, name: str = "event-bus") -> None:
+        self._state = _BusState()
+        self._handle: ActorHandle[_BusActor] = spawn(
+            _BusActor, db_path=db_path, batch_size=batch_size, state=self._state, name=name
+        )
+        self._lock = threading.Lock()
+        self._clock = _Clock()
+        # Event ids: a random 22-hex prefix per bus and a counter; unique without a uuid4 per event.
+        self._id_prefix = uuid.uuid4().hex[:22]
+        self._id_counter = itertools.count()
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def open_run(self, run_id: str, events_path: Path, *, timeout: float = 10.0) -> None:
+        """Create the run's ``events.jsonl`` (it must not exist) and accept its events."""
+        self._handle.ask(OpenRun(run_id=run_id, events_path=str(events_path)), timeout=timeout)
+
+    def close_run(self, run_id: str, *, timeout: float = 30.0) -> None:
+        """Write the run's pending events, sync and close its file; later events are dropped."""
+        self._handle.ask(CloseRun(run_id=run_id), timeout=timeout)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        actor: str,
+        correlation: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Queue one event. Correlation comes from the bound scope, overridden by ``correlation``.
+
+        Raises :class:`EventSchemaError` for a payload that does not match the type's schema and
+        :class:`EventError` for a run that was never opened on this bus.
+        """
+        ids: dict[str, Any] = dict(current_correlation())
+        if correlation:
+            ids.update({k: v for k, v in correlation.items() if k in CORRELATION_KEYS and v is not None})
+        run_id = ids.get("run_id")
+        state = self._state
+        if run_id not in state.open_runs:
+            if run_id in state.closed_runs:
+                return
+            raise EventError(
+                f"{event_type} from {actor} names run {run_id!r}, which is not open on this event bus"
+            )
+        checked = check_payload(event_type, payload or {}, ids)
+        timestamp = self._clock.now()
+        body = _encode(
+            {
+                "event_id": f"{self._id_prefix}{next(self._id_counter):010x}",
+                "timestamp": timestamp,
+                "event_type": event_type,
+                "actor": actor,
+                "run_id": run_id,
+                "task_id": ids.get("task_id"),
+                "call_id": ids.get("call_id"),
+                "trace_id": ids.get("trace_id"),
+                "tool_trace_id": ids.get("tool_trace_id"),
+                "payload": checked,
+            }
+        )
+        state.queue.put((run_id, event_type, body))
+        if not state.wake_pending:
+            state.wake_pending = True
+            self._handle.tell(DrainEvents())
+
+    def flush(self, *, timeout: float = 30.0) -> None:
+        """Wait until every event queued so far is written; raise if a write failed since last time."""
+        self._handle.ask(FlushEvents(), timeout=timeout)
+
+    # --- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` once per written event (in the bus thread); returns an unsubscribe.
+
+        Subscribers must be quick (hand the event to a queue); one that raises is logged and kept.
+        """
+        with self._lock:
+            self._state.subscribers = [*self._state.subscribers, subscriber]
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._state.subscribers = [s for s in self._state.subscribers if s is not subscriber]
+
+        return unsubscribe
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Write what is pending, close every run's file and the database, stop the actor."""
+        self._handle.stop(timeout=timeout)
+
+    def __enter__(self) -> EventBus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

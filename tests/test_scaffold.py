@@ -1,0 +1,119 @@
+"""`init_project`: what it lays out, that the result loads, and that it never touches existing files."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator.config import ConfigSections, load_config
+from orchestrator.errors import UsageError
+from orchestrator.policyfiles import load_policy, load_retention
+from orchestrator.scaffold import CONFIG_TEMPLATE, init_project
+
+EXPECTED = [
+    ".orchestrator/policy",
+    ".scenarios/catalog",
+    ".scenarios/twins",
+    "orchestrate.toml",
+    ".orchestrator/policy/retention.yaml",
+]
+
+
+def relative(root: Path, paths: list[Path]) -> list[str]:
+    return [path.relative_to(root).as_posix() for path in paths]
+
+
+def test_init_lays_out_a_project(tmp_path: Path) -> None:
+    result = init_project(tmp_path)
+    assert result.root == tmp_path
+    assert relative(tmp_path, result.created) == EXPECTED
+    assert result.kept == []
+    for name in (".orchestrator/policy", ".scenarios/catalog", ".scenarios/twins"):
+        assert (tmp_path / name).is_dir()
+    assert (tmp_path / "orchestrate.toml").read_text(encoding="utf-8") == CONFIG_TEMPLATE
+    assert result.lines()[0] == "created .orchestrator/policy/"
+    assert "created orchestrate.toml" in result.lines()
+
+
+def test_generated_config_loads_and_equals_the_defaults(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    config = load_config(tmp_path, env={})
+    assert config.config_file == tmp_path.resolve() / "orchestrate.toml"
+    assert {name: getattr(config, name) for name in ConfigSections.model_fields} == dict(ConfigSections())
+    assert config.name == tmp_path.name
+
+
+def test_generated_config_shows_every_setting() -> None:
+    document = tomllib.loads(CONFIG_TEMPLATE)
+    for section, info in ConfigSections.model_fields.items():
+        assert f"[{section}]" in CONFIG_TEMPLATE
+        model = info.annotation
+        assert isinstance(model, type)
+        for key in model.model_fields:  # type: ignore[attr-defined]
+            # Settings whose default is "derived" (like the project name) are shown commented out.
+            assert key in document.get(section, {}) or f"# {key} = " in CONFIG_TEMPLATE
+
+
+def test_generated_retention_example_is_valid_and_equals_the_default(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    example = tmp_path / ".orchestrator" / "policy" / "retention.yaml"
+    assert yaml.safe_load(example.read_text(encoding="utf-8")) == load_policy("retention", None)
+    assert load_policy("retention", tmp_path) == load_policy("retention", None)
+    assert load_retention(tmp_path).retention_days == 30
+
+
+def test_init_is_idempotent(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    snapshot = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    again = init_project(tmp_path)
+    assert again.created == []
+    assert relative(tmp_path, again.kept) == EXPECTED
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
+    assert all(line.startswith("kept") for line in again.lines())
+
+
+def test_init_never_overwrites_an_existing_file(tmp_path: Path) -> None:
+    config_bytes = b"# mine\r\n[events]\nbatch_size = 7\n\xe2\x9c\x93 not even valid\n"
+    retention_bytes = b"retention_days: 99\n"
+    (tmp_path / "orchestrate.toml").write_bytes(config_bytes)
+    policy = tmp_path / ".orchestrator" / "policy"
+    policy.mkdir(parents=True)
+    (policy / "retention.yaml").write_bytes(retention_bytes)
+
+    result = init_project(tmp_path)
+
+    assert (tmp_path / "orchestrate.toml").read_bytes() == config_bytes
+    assert (policy / "retention.yaml").read_bytes() == retention_bytes
+    assert relative(tmp_path, result.kept) == [
+        ".orchestrator/policy",
+        "orchestrate.toml",
+        ".orchestrator/policy/retention.yaml",
+    ]
+    assert relative(tmp_path, result.created) == [".scenarios/catalog", ".scenarios/twins"]
+
+
+def test_a_dangling_symlink_is_left_alone(tmp_path: Path) -> None:
+    link = tmp_path / "orchestrate.toml"
+    os.symlink(tmp_path / "nowhere.toml", link)
+    result = init_project(tmp_path)
+    assert link in result.kept
+    assert link.is_symlink()
+    assert not (tmp_path / "nowhere.toml").exists()
+
+
+def test_init_creates_a_missing_root(tmp_path: Path) -> None:
+    root = tmp_path / "new" / "project"
+    result = init_project(root)
+    assert result.created[0] == root
+    assert (root / "orchestrate.toml").is_file()
+
+
+def test_something_in_the_way_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / ".scenarios").write_text("a file, not a dir", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"\.scenarios is in the way"):
+        init_project(tmp_path)
+    assert (tmp_path / ".scenarios").read_text(encoding="utf-8") == "a file, not a dir"
