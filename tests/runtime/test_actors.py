@@ -18,7 +18,7 @@ from orchestrator.errors import (
     WorkerFailedError,
 )
 from orchestrator.events import EventBus, EventStore
-from orchestrator.messages import Ping, Pong, WorkRequest, WorkResult
+from orchestrator.messages import Ping, Pong, StartRun, WorkRequest, WorkResult
 from tests.runtime.workers import EchoWorker, FailingWorker
 
 
@@ -58,8 +58,6 @@ def test_messages_are_dispatched_by_type() -> None:
 def test_unknown_message_type_is_a_typed_error_not_a_drop() -> None:
     actor = spawn(Recorder)
     with pytest.raises(UnknownMessageError, match="no handler for StartRun"):
-        from orchestrator.messages import StartRun
-
         actor.ask(StartRun(run_id="r", objective="x"), timeout=5)
 
 
@@ -84,7 +82,7 @@ def test_correlation_is_bound_while_handling_and_reaches_log_lines() -> None:
 def test_ask_times_out_with_a_typed_error() -> None:
     release = threading.Event()
     actor = spawn(Slow, release=release)
-    with pytest.raises(AskTimeoutError, match="did not answer WorkRequest within 0.2 s"):
+    with pytest.raises(AskTimeoutError, match=r"did not answer WorkRequest within 0\.2 s"):
         actor.ask(request(), timeout=0.2)
     release.set()
 
@@ -108,7 +106,7 @@ def test_worker_that_raises_gives_typed_error_and_failed_event(bus: EventBus, tm
 def test_asking_a_stopped_actor_is_a_typed_error() -> None:
     worker = spawn(EchoWorker)
     assert worker.stop(timeout=5)
-    with pytest.raises(WorkerDiedError, match="echo-.*WorkRequest"):
+    with pytest.raises(WorkerDiedError, match=r"echo-.*WorkRequest"):
         worker.ask(request(), timeout=5)
 
 
@@ -119,7 +117,11 @@ def test_worker_events_carry_correlation_without_passing_ids(bus: EventBus, tmp_
     bus.flush()
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
         events = store.query(run_id="run-2")
-    assert [e.event_type for e in events] == ["worker.task.started", "worker.task.progress", "worker.task.completed"]
+    assert [e.event_type for e in events] == [
+        "worker.task.started",
+        "worker.task.progress",
+        "worker.task.completed",
+    ]
     assert {(e.run_id, e.task_id, e.call_id) for e in events} == {("run-2", "t9", "c9")}
     assert events[0].payload["call_id"] == "c9"
 

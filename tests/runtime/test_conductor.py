@@ -71,8 +71,7 @@ def test_delegation_is_recorded_call_to_result(bus: EventBus, tmp_path: Path) ->
     call = events[1]
     assert call["payload"]["worker_type"] == "echo"
     # One call_id ties the delegation, the worker's lifecycle and the outcome together.
-    first_call = [e for e in events[1:7]]
-    assert {e["call_id"] for e in first_call} == {call["payload"]["call_id"]}
+    assert {e["call_id"] for e in events[1:7]} == {call["payload"]["call_id"]}
     assert events[2]["payload"]["call_id"] == call["payload"]["call_id"]
     assert events[11]["payload"]["reason"] == "missing token"
     assert {e["run_id"] for e in events} == {"run-1"}
