@@ -31,7 +31,7 @@ import structlog
 
 from orchestrator.actors._base import ActorHandle, TypedActor, handles, spawn
 from orchestrator.correlation import CORRELATION_KEYS, current_correlation
-from orchestrator.errors import EventError, EventStoreError
+from orchestrator.errors import EventError, EventStoreError, RunExistsError
 from orchestrator.events._model import Event
 from orchestrator.events._store import EventStore
 from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, check_payload
@@ -120,7 +120,10 @@ class _BusActor(TypedActor):
         path.parent.mkdir(parents=True, exist_ok=True)
         # Exclusive create: a run's events file is never appended to by a second run. Unbuffered:
         # each batch is one write() call, so nothing sits in a Python buffer when a crash comes.
-        handle = path.open("xb", buffering=0)
+        try:
+            handle = path.open("xb", buffering=0)
+        except FileExistsError as exc:
+            raise RunExistsError(f"{path} already exists; a run's events file is never reused") from exc
         self._runs[message.run_id] = _OpenRun(path=path, handle=handle)
         if self._store is not None:
             self._store.add_run(message.run_id, path)
@@ -158,18 +161,14 @@ class _BusActor(TypedActor):
 
     def _drain(self) -> None:
         # Reset the flag before taking events: a producer that queues after this line sees it
-        # cleared and sends a new wake-up, so no event is ever left waiting.
+        # cleared and sends a new wake-up, so no event is ever left waiting. Take only what is
+        # queued now, so a flush returns even while producers keep emitting.
         self._state.wake_pending = False
         pending = self._state.queue
-        while True:
-            drafts: list[_Draft] = []
-            try:
-                while len(drafts) < self._batch_size:
-                    drafts.append(pending.get_nowait())
-            except queue.Empty:
-                pass
-            if not drafts:
-                return
+        remaining = pending.qsize()
+        while remaining > 0:
+            drafts = [pending.get_nowait() for _ in range(min(remaining, self._batch_size))]
+            remaining -= len(drafts)
             self._write(drafts)
 
     def _write(self, drafts: list[_Draft]) -> None:

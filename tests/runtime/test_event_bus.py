@@ -1,0 +1,290 @@
+"""The event bus and store: gap-free seq, ordered JSONL, one delivery per subscriber, rebuilds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.correlation import correlation_scope
+from orchestrator.errors import EventError, EventSchemaError, EventStoreError, RunExistsError
+from orchestrator.events import Event, EventBus, EventStore, build_timeline, reindex
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def progress(bus: EventBus, message: str, actor: str = "w") -> None:
+    payload = {"task_id": "t", "worker_id": actor, "phase": "p", "message": message}
+    bus.emit("worker.task.progress", payload, actor=actor)
+
+
+def test_concurrent_producers_get_gap_free_seq_in_file_order(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "run-1" / "events.jsonl"
+    bus.open_run("run-1", path)
+    received: list[Event] = []
+    bus.subscribe(received.append)
+
+    def produce(worker: int) -> None:
+        with correlation_scope(run_id="run-1", task_id=f"t{worker}"):
+            for n in range(500):
+                progress(bus, f"{worker}:{n}", actor=f"w{worker}")
+
+    threads = [threading.Thread(target=produce, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bus.close_run("run-1")
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["seq"] for e in lines] == list(range(1, 2001))
+    # Each producer's events keep their order.
+    for worker in range(4):
+        mine = [e["payload"]["message"] for e in lines if e["actor"] == f"w{worker}"]
+        assert mine == [f"{worker}:{n}" for n in range(500)]
+    # Every subscriber sees each event exactly once, in seq order.
+    assert [e.seq for e in received] == list(range(1, 2001))
+    assert len({e.event_id for e in received}) == 2000
+    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
+        assert [e.model_dump() for e in store.query(run_id="run-1", limit=None)] == lines
+
+
+def test_event_fields_are_written_in_their_fixed_order(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "r" / "events.jsonl"
+    bus.open_run("r", path)
+    with correlation_scope(run_id="r", trace_id="tr1"):
+        bus.emit(
+            "llm.call.completed",
+            {
+                "model": "m",
+                "provider": "openai",
+                "duration_ms": 12.5,
+                "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
+            },
+            actor="llm",
+        )
+    bus.close_run("r")
+    event = json.loads(path.read_text())
+    assert list(event) == [
+        "seq",
+        "event_id",
+        "timestamp",
+        "event_type",
+        "actor",
+        "run_id",
+        "task_id",
+        "call_id",
+        "trace_id",
+        "tool_trace_id",
+        "payload",
+    ]
+    assert event["trace_id"] == event["payload"]["trace_id"] == "tr1"
+    assert event["timestamp"].endswith("Z")
+
+
+def test_payload_missing_a_required_field_fails_at_emit(bus: EventBus, tmp_path: Path) -> None:
+    bus.open_run("r", tmp_path / "r" / "events.jsonl")
+    with correlation_scope(run_id="r"), pytest.raises(EventSchemaError, match="worker_type: Field required"):
+        bus.emit("conductor.worker.call", {"worker_objective": "x", "call_id": "c"}, actor="c")
+    with correlation_scope(run_id="r"), pytest.raises(EventSchemaError, match="unknown event type"):
+        bus.emit("conductor.made.up", {}, actor="c")
+
+
+def test_event_for_a_run_never_opened_is_refused(bus: EventBus) -> None:
+    with correlation_scope(run_id="nope"), pytest.raises(EventError, match="not open on this event bus"):
+        progress(bus, "x")
+
+
+def test_a_run_dir_events_file_is_never_reused(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "r" / "events.jsonl"
+    path.parent.mkdir()
+    path.write_text("existing\n")
+    with pytest.raises(RunExistsError, match="never reused"):
+        bus.open_run("r", path)
+    assert path.read_text() == "existing\n"
+
+
+def test_events_after_the_terminal_event_are_not_written(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "r" / "events.jsonl"
+    bus.open_run("r", path)
+    with correlation_scope(run_id="r"):
+        bus.emit("conductor.task.completed", {"status": "completed"}, actor="c")
+        progress(bus, "straggler")
+    bus.close_run("r")
+    assert [json.loads(x)["event_type"] for x in path.read_text().splitlines()] == [
+        "conductor.task.completed"
+    ]
+
+
+def test_reindex_rebuilds_the_same_rows(bus: EventBus, tmp_path: Path) -> None:
+    for run_id in ("a", "b"):
+        bus.open_run(run_id, tmp_path / run_id / "events.jsonl")
+        with correlation_scope(run_id=run_id, call_id="c1"):
+            bus.emit("conductor.task.started", {"status": "running"}, actor="c")
+            progress(bus, "half way")
+            bus.emit("conductor.task.completed", {"status": "completed"}, actor="c")
+        bus.close_run(run_id)
+    bus.flush()
+    db = tmp_path / ".orchestrator" / "events.db"
+    with EventStore(db) as store:
+        before = store.dump_rows()
+        report = reindex(store, [tmp_path / "a" / "events.jsonl", tmp_path / "b" / "events.jsonl"])
+        after = store.dump_rows()
+        runs = store.runs()
+    assert (report.runs, report.events, report.torn_lines) == (2, 6, [])
+    assert after == before
+    assert {(r.run_id, r.status, r.event_count) for r in runs} == {
+        ("a", "completed", 3),
+        ("b", "completed", 3),
+    }
+
+
+def test_reindex_refuses_a_damaged_file_and_keeps_the_old_index(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "a" / "events.jsonl"
+    bus.open_run("a", path)
+    with correlation_scope(run_id="a"):
+        progress(bus, "one")
+        progress(bus, "two")
+    bus.close_run("a")
+    bus.flush()
+    first, second = path.read_text().splitlines()
+    path.write_text(f"{first}\nnot json\n{second}\n")
+    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
+        before = store.dump_rows()
+        with pytest.raises(EventStoreError, match=r"events.jsonl: not a valid events file \(line 2"):
+            reindex(store, [path])
+        assert store.dump_rows() == before
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    from orchestrator.correlation import correlation_scope
+    from orchestrator.events import EventBus
+
+    root = Path(sys.argv[1])
+    bus = EventBus(root / "events.db", batch_size=200)
+    bus.open_run("burst", root / "burst" / "events.jsonl")
+
+    def produce(n):
+        with correlation_scope(run_id="burst"):
+            i = 0
+            while i < 20000:
+                bus.emit("worker.task.progress",
+                         {"task_id": "t", "worker_id": f"w{n}", "phase": "p", "message": "x" * 300 + str(i)}, actor=f"w{n}")
+                i += 1
+                if i == 2000 and n == 0:
+                    bus.flush()
+                    print("bursting", flush=True)
+
+    for n in range(4):
+        threading.Thread(target=produce, args=(n,), daemon=True).start()
+    threading.Event().wait()
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_sigkill_mid_burst_leaves_a_readable_file_and_a_database_that_opens(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "bursting"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    path = tmp_path / "burst" / "events.jsonl"
+    raw = path.read_bytes().split(b"\n")
+    complete, tail = raw[:-1], raw[-1]
+    seqs = [json.loads(line)["seq"] for line in complete]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) >= 2000
+    # The database opens and answers; a rebuild indexes every complete line.
+    with EventStore(tmp_path / "events.db") as store:
+        report = reindex(store, [path])
+        assert report.events == len(seqs)
+        assert len(report.torn_lines) == (1 if tail else 0)
+        assert len(store.query(run_id="burst", limit=None)) == len(seqs)
+    sqlite3.connect(tmp_path / "events.db").execute("PRAGMA integrity_check").fetchone()
+
+
+def test_timeline_categorises_a_run(bus: EventBus, tmp_path: Path) -> None:
+    bus.open_run("r", tmp_path / "r" / "events.jsonl")
+    with correlation_scope(run_id="r"):
+        bus.emit("conductor.task.started", {"status": "running"}, actor="c")
+        bus.emit(
+            "conductor.worker.call", {"worker_type": "w", "worker_objective": "o", "call_id": "c1"}, actor="c"
+        )
+        with correlation_scope(task_id="t1", call_id="c1"):
+            bus.emit("worker.task.started", {"worker_id": "w1", "phase": "p", "objective": "o"}, actor="w1")
+            bus.emit(
+                "worker.tool.call",
+                {"tool_trace_id": "x", "tool_name": "read", "args_summary": "a"},
+                actor="w1",
+            )
+            bus.emit("worker.task.failed", {"worker_id": "w1", "phase": "p", "error": "boom"}, actor="w1")
+        bus.emit(
+            "conductor.worker.result",
+            {"worker_type": "w", "success": False, "result_summary": "boom"},
+            actor="c",
+        )
+        bus.emit(
+            "conductor.task.failed",
+            {"status": "failed", "error_code": "escalated", "error_message": "m"},
+            actor="c",
+        )
+    bus.flush()
+    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
+        timeline = build_timeline("r", store.query(run_id="r"))
+    assert [entry.category for entry in timeline.events] == [
+        "conductor_decisions",
+        "conductor_decisions",
+        "agent_objectives",
+        "agent_conduct",
+        "agent_results",
+        "agent_results",
+        "conductor_decisions",
+    ]
+    summary = timeline.summary
+    assert (summary.status, summary.event_count, summary.worker_count, summary.worker_failures) == (
+        "failed",
+        7,
+        1,
+        1,
+    )
+    assert summary.counts == {
+        "conductor_decisions": 3,
+        "agent_objectives": 1,
+        "agent_conduct": 1,
+        "agent_results": 2,
+    }
+    assert summary.error_code == "escalated"
+
+
+def test_queries_filter_by_prefix_since_seq_and_limit(bus: EventBus, tmp_path: Path) -> None:
+    bus.open_run("r", tmp_path / "r" / "events.jsonl")
+    with correlation_scope(run_id="r"):
+        for n in range(5):
+            progress(bus, str(n))
+        bus.emit("conductor.task.progress", {"status": "running"}, actor="c")
+    bus.flush()
+    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
+        assert [e.seq for e in store.query(type_prefix="worker.task")] == [1, 2, 3, 4, 5]
+        assert [e.seq for e in store.query(run_id="r", since_seq=3)] == [4, 5, 6]
+        assert [e.seq for e in store.query(run_id="r", limit=2)] == [1, 2]
+        assert [e.event_type for e in store.query(type_prefix="conductor.")] == ["conductor.task.progress"]
+        assert store.query(type_prefix="worker.task.pro", since_seq=5) == []
