@@ -36,9 +36,11 @@ __all__ = [
     "STATE_DIR_NAME",
     "ConfigSections",
     "EventsSection",
+    "IssuesSection",
     "ProjectConfig",
     "ProjectSection",
     "RunsSection",
+    "TargetSection",
     "find_project_root",
     "load_config",
     "policy_dir_of",
@@ -66,9 +68,14 @@ class EventsSection(StrictModel):
         default=Path(".orchestrator/events.db"),
         description="SQLite index of all runs' events; relative to the project root unless absolute.",
     )
-    batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per SQLite transaction.")
-    flush_interval_ms: int = Field(
-        default=50, ge=1, le=10_000, description="Longest an event waits in the bus before it is written."
+    batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Most events written to a run's file and index at once."
+    )
+    max_pending: int = Field(
+        default=50_000,
+        ge=1,
+        le=10_000_000,
+        description="Most events waiting to be written before emitters pause for the bus to catch up.",
     )
 
 
@@ -79,12 +86,48 @@ class RunsSection(StrictModel):
     scenario_dir: Path = Field(default=Path(".scenarios/runs"), description="Run dirs of `orchestrate run`.")
 
 
+class TargetSection(StrictModel):
+    """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises.
+
+    With a ``start_command`` the UI gate starts the target, waits until ``health_path`` answers,
+    and always stops it. A ``{port}`` in ``base_url`` or the command is replaced by a free port the
+    OS picks (also given to the command as ``$PORT``), so runs never collide on a fixed port.
+    """
+
+    driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
+    base_url: str | None = Field(default=None, description="Where the web target answers.")
+    start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
+    cwd: Path | None = Field(default=None, description="Working directory of the start command.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the command.")
+    health_path: str = Field(default="/", description="Path that answers 2xx/3xx once it is up.")
+    start_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for health.")
+    app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
+    profile: str | None = Field(default=None, description="Profile used when --profile is not given.")
+
+
+class IssuesSection(StrictModel):
+    """``[issues]``: the tracker the issue reconciler files findings in."""
+
+    backend: str = Field(default="local", description="local, github, gitlab, gh, glab or a plugin tracker.")
+    repository: str | None = Field(
+        default=None, description="owner/name on GitHub; group/project (or its id) on GitLab."
+    )
+    api_url: str | None = Field(
+        default=None, description="API base URL (GitHub Enterprise, self-hosted GitLab)."
+    )
+    token_env: str | None = Field(
+        default=None, description="Environment variable holding the token (GITHUB_TOKEN / GITLAB_TOKEN)."
+    )
+
+
 class ConfigSections(StrictModel):
     """The schema of the config file: one field per section. Adding a section is one line here."""
 
     project: ProjectSection = ProjectSection()
     events: EventsSection = EventsSection()
     runs: RunsSection = RunsSection()
+    targets: dict[str, TargetSection] = Field(default_factory=dict)
+    issues: IssuesSection = IssuesSection()
 
 
 class ProjectConfig(ConfigSections):

@@ -8,41 +8,70 @@ CLI command, a test) binds them the same way with :func:`correlation_scope`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from types import MappingProxyType
+from typing import Any
 
 import structlog
 
-__all__ = ["CORRELATION_KEYS", "correlation_scope", "current_correlation"]
+__all__ = [
+    "CORRELATION_KEYS",
+    "bind_correlation",
+    "correlation_scope",
+    "current_correlation",
+    "unbind_correlation",
+]
 
 CORRELATION_KEYS = ("run_id", "task_id", "call_id", "trace_id", "tool_trace_id")
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-_current: ContextVar[Mapping[str, str]] = ContextVar("orchestrate_correlation", default=_EMPTY)
+_KEYS = frozenset(CORRELATION_KEYS)
+_current: ContextVar[Mapping[str, str]] = ContextVar("orchestrate_correlation", default=MappingProxyType({}))
 
 
 def current_correlation() -> Mapping[str, str]:
-    """The ids bound in this context (read-only; empty outside any scope)."""
+    """The ids bound in this context (treat as read-only; empty outside any scope)."""
     return _current.get()
 
 
-@contextmanager
-def correlation_scope(**ids: str | None) -> Iterator[Mapping[str, str]]:
-    """Bind correlation ids for the duration of the block, on top of those already bound.
+class correlation_scope:  # noqa: N801 - named and used like contextlib-style managers
+    """Bind correlation ids for the duration of a ``with`` block, on top of those already bound.
 
     Ids given as ``None`` are left as they were. Unknown keys are refused, so a typo cannot
-    silently drop an id.
+    silently drop an id. This runs for every message an actor handles, so it is a plain class
+    (no generator) and binds structlog's contextvars with tokens rather than re-reading them.
     """
-    unknown = set(ids) - set(CORRELATION_KEYS)
-    if unknown:
-        raise TypeError(f"unknown correlation keys: {', '.join(sorted(unknown))}")
-    bound = {key: value for key, value in ids.items() if value is not None}
-    merged = MappingProxyType({**_current.get(), **bound})
-    token = _current.set(merged)
-    try:
-        with structlog.contextvars.bound_contextvars(**bound):
-            yield merged
-    finally:
-        _current.reset(token)
+
+    __slots__ = ("_bound", "_structlog_tokens", "_token")
+
+    def __init__(self, **ids: str | None) -> None:
+        if not ids.keys() <= _KEYS:
+            unknown = ", ".join(sorted(ids.keys() - _KEYS))
+            raise TypeError(f"unknown correlation keys: {unknown}")
+        self._bound = {key: value for key, value in ids.items() if value is not None}
+
+    def __enter__(self) -> Mapping[str, str]:
+        self._token, self._structlog_tokens = bind_correlation(self._bound)
+        return _current.get()
+
+    def __exit__(self, *exc: object) -> None:
+        unbind_correlation(self._token, self._structlog_tokens)
+
+
+_Tokens = tuple[Token[Mapping[str, str]], Mapping[str, Token[Any]]]
+
+
+def bind_correlation(ids: Mapping[str, str]) -> _Tokens:
+    """Bind ``ids`` (known keys, no ``None`` values) until :func:`unbind_correlation`.
+
+    The actor base calls this pair around every message; code elsewhere uses
+    :class:`correlation_scope`.
+    """
+    token = _current.set({**_current.get(), **ids})
+    return token, structlog.contextvars.bind_contextvars(**ids)
+
+
+def unbind_correlation(token: Token[Mapping[str, str]], structlog_tokens: Mapping[str, Token[Any]]) -> None:
+    """Undo one :func:`bind_correlation`."""
+    structlog.contextvars.reset_contextvars(**structlog_tokens)
+    _current.reset(token)

@@ -51,12 +51,8 @@ class Message(BaseModel):
 
     def correlation(self) -> dict[str, str]:
         """The correlation ids this message carries (only those that are set)."""
-        ids: dict[str, str] = {}
-        for name in CORRELATION_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                ids[name] = value
-        return ids
+        fields = self.__dict__
+        return {name: fields[name] for name in CORRELATION_FIELDS if fields[name] is not None}
 
     def correlated(self) -> dict[str, Any]:
         """Keyword arguments that give a reply the same correlation as this message."""

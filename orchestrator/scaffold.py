@@ -28,12 +28,30 @@ CONFIG_TEMPLATE = """\
 
 [events]
 db = ".orchestrator/events.db"     # event index (SQLite); relative to this directory unless absolute
-batch_size = 500                   # events per SQLite transaction, 1..10000
-flush_interval_ms = 50             # longest an event waits in the bus before it is written, 1..10000
+batch_size = 5000                  # most events written at once, 1..100000
+max_pending = 50000                # events queued before emitters pause for the writer to catch up
 
 [runs]
 ui_dir = ".orchestrator/runs"      # run dirs of `orchestrate test`
 scenario_dir = ".scenarios/runs"   # run dirs of `orchestrate run`
+
+[issues]
+backend = "local"                  # local, github, gitlab, gh or glab
+# repository = "owner/name"        # GitHub owner/name, or GitLab group/project
+# api_url = "https://api.github.com"
+# token_env = "GITHUB_TOKEN"       # the variable holding the token (never the token itself)
+
+# A target `orchestrate test --target web` exercises; {port} becomes a free port.
+# [targets.web]
+# driver = "web"                   # web, mac, command or a plugin driver
+# base_url = "http://127.0.0.1:{port}"
+# start_command = ["python", "-m", "myapp", "--port", "{port}"]
+# cwd = "."
+# env = {}
+# health_path = "/"
+# start_timeout_s = 30.0
+# app_name = "MyApp"               # macOS app (mac driver)
+# profile = "smoke"
 """
 
 RETENTION_TEMPLATE = """\

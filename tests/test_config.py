@@ -44,8 +44,8 @@ def test_no_file_anywhere_gives_defaults_rooted_at_the_start_dir(tmp_path: Path)
     assert config.root == start.resolve()
     assert config.config_file is None
     assert config.name == "work"
-    assert config.events.batch_size == 500
-    assert config.events.flush_interval_ms == 50
+    assert config.events.batch_size == 5000
+    assert config.events.max_pending == 50_000
     assert config.state_dir == start.resolve() / ".orchestrator"
     assert config.events_db == start.resolve() / ".orchestrator" / "events.db"
     assert config.ui_runs_dir == start.resolve() / ".orchestrator" / "runs"
@@ -124,15 +124,15 @@ def test_project_option_looks_only_at_that_dir(tmp_path: Path) -> None:
     config = load_config(child, env=NO_ENV)
     assert config.root == child.resolve()
     assert config.config_file is None
-    assert config.events.batch_size == 500
+    assert config.events.batch_size == 5000
 
 
 def test_project_option_reads_the_dir_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "proj" / "orchestrate.toml", "[events]\nflush_interval_ms = 5\n")
+    write(tmp_path / "proj" / "orchestrate.toml", "[events]\nmax_pending = 5\n")
     monkeypatch.chdir(tmp_path)
     config = load_config(Path("proj"), start=tmp_path / "elsewhere", env=NO_ENV)
     assert config.root == (tmp_path / "proj").resolve()
-    assert config.events.flush_interval_ms == 5
+    assert config.events.max_pending == 5
 
 
 def test_project_option_pointing_nowhere_is_a_usage_error(tmp_path: Path) -> None:
@@ -179,13 +179,13 @@ def test_every_section_of_the_file_schema_is_on_the_project_config() -> None:
 
 
 def test_env_overrides_the_file(tmp_path: Path) -> None:
-    write(tmp_path / "orchestrate.toml", "[events]\nbatch_size = 300\nflush_interval_ms = 20\n")
+    write(tmp_path / "orchestrate.toml", "[events]\nbatch_size = 300\nmax_pending = 20\n")
     config = load_config(
         start=tmp_path,
         env={"ORCHESTRATE_EVENTS__BATCH_SIZE": "200", "orchestrate_runs__ui_dir": "custom/runs"},
     )
     assert config.events.batch_size == 200
-    assert config.events.flush_interval_ms == 20
+    assert config.events.max_pending == 20
     assert config.ui_runs_dir == tmp_path.resolve() / "custom" / "runs"
 
 
@@ -205,21 +205,21 @@ def test_invalid_env_value_names_the_variable(tmp_path: Path) -> None:
     assert str(error.path) == "environment variable ORCHESTRATE_EVENTS__BATCH_SIZE"
     assert error.field == "events.batch_size"
     assert error.problem == "is not a valid integer (got 'lots')"
-    assert "ORCHESTRATE_EVENTS__BATCH_SIZE=500" in error.fix
+    assert "ORCHESTRATE_EVENTS__BATCH_SIZE=5000" in error.fix
     assert str(error).startswith("environment variable ORCHESTRATE_EVENTS__BATCH_SIZE: events.batch_size:")
 
 
 def test_env_out_of_range_and_unknown_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(start=tmp_path, env={"ORCHESTRATE_EVENTS__FLUSH_INTERVAL_MS": "0"})
+        load_config(start=tmp_path, env={"ORCHESTRATE_EVENTS__MAX_PENDING": "0"})
     assert info.value.problem == "must be at least 1 (got '0')"
-    assert "from 1 to 10000" in info.value.fix
+    assert "from 1 to 10000000" in info.value.fix
 
     with pytest.raises(ConfigError) as info:
         load_config(start=tmp_path, env={"ORCHESTRATE_EVENTS__BATCHSIZE": "5"})
     assert str(info.value.path) == "environment variable ORCHESTRATE_EVENTS__BATCHSIZE"
     assert info.value.field == "events.batchsize"
-    assert "known fields: db, batch_size, flush_interval_ms" in info.value.problem
+    assert "known fields: db, batch_size, max_pending" in info.value.problem
     assert "batch_size" in info.value.fix
 
 
@@ -253,14 +253,14 @@ def test_unknown_key_lists_the_known_fields_and_suggests_one(tmp_path: Path) -> 
     error = config_error(tmp_path, "[events]\nbatch_sise = 5\n")
     assert error.path == tmp_path.resolve() / "orchestrate.toml"
     assert error.field == "events.batch_sise"
-    assert error.problem == "is not a known field; known fields: db, batch_size, flush_interval_ms"
+    assert error.problem == "is not a known field; known fields: db, batch_size, max_pending"
     assert error.fix == "rename `batch_sise` to `batch_size`, or remove it"
 
 
 def test_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     error = config_error(tmp_path, "[evnts]\nbatch_size = 5\n")
     assert error.field == "evnts"
-    assert error.problem == "is not a known field; known fields: project, events, runs"
+    assert error.problem == "is not a known field; known fields: project, events, runs, targets, issues"
     assert "`events`" in error.fix
 
 
@@ -268,18 +268,18 @@ def test_wrong_type_names_field_and_shows_the_default(tmp_path: Path) -> None:
     error = config_error(tmp_path, '[events]\nbatch_size = "abc"\n')
     assert error.field == "events.batch_size"
     assert error.problem == "is not a valid integer (got 'abc')"
-    assert error.fix == "use a whole number from 1 to 10000, for example `batch_size = 500`"
+    assert error.fix == "use a whole number from 1 to 100000, for example `batch_size = 5000`"
     assert str(error) == (
         f"{tmp_path.resolve() / 'orchestrate.toml'}: events.batch_size: is not a valid integer (got 'abc'). "
-        "Fix: use a whole number from 1 to 10000, for example `batch_size = 500`"
+        "Fix: use a whole number from 1 to 100000, for example `batch_size = 5000`"
     )
 
 
 @pytest.mark.parametrize(
     ("text", "field", "problem", "fix_part"),
     [
-        ("[events]\nbatch_size = 20000\n", "events.batch_size", "must be at most 10000 (got 20000)", "500"),
-        ("[events]\nbatch_size = 2.5\n", "events.batch_size", "is not a whole number (got 2.5)", "500"),
+        ("[events]\nbatch_size = 200000\n", "events.batch_size", "must be at most 100000 (got 200000)", "5000"),
+        ("[events]\nbatch_size = 2.5\n", "events.batch_size", "is not a whole number (got 2.5)", "5000"),
         ("events = 5\n", "events", "is not a table of settings (got 5)", "`[events]` header"),
         ("[runs]\nui_dir = 5\n", "runs.ui_dir", "is not a valid path (got 5)", '".orchestrator/runs"'),
         ("[project]\nname = 5\n", "project.name", "is not text (got 5)", 'name = "demo"'),

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pykka
 
-from orchestrator.correlation import correlation_scope
+from orchestrator.correlation import bind_correlation, unbind_correlation
 from orchestrator.errors import (
     AskTimeoutError,
     OrchestrateError,
@@ -98,8 +98,11 @@ class TypedActor(pykka.ThreadingActor):
             raise UnknownMessageError(
                 f"{self.name} has no handler for {type(message).__name__}; it handles: {known}"
             )
-        with correlation_scope(**message.correlation()):
+        tokens = bind_correlation(message.correlation())
+        try:
             return handler(self, message)
+        finally:
+            unbind_correlation(*tokens)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         """Emit an event with the correlation of the message being handled."""

@@ -9,6 +9,11 @@ import typer
 
 from orchestrator import __version__
 from orchestrator.cli._context import CliContext
+from orchestrator.cli._events import events_app
+from orchestrator.cli._init import init_command
+from orchestrator.cli._runs import runs_app
+from orchestrator.cli._test import gate_command
+from orchestrator.cli._twin import twin_app
 from orchestrator.logs import configure_logging
 
 app = typer.Typer(
@@ -38,7 +43,7 @@ def root(
             "-C",
             "--project",
             help="Project directory. Default: found by walking up from the working directory to the "
-            "first orchestrate.toml or pyproject.toml with [tool.orchestrate].",
+            "first orchestrate.toml or pyproject.toml with \\[tool.orchestrate].",
             file_okay=False,
             resolve_path=True,
         ),
@@ -55,3 +60,10 @@ def root(
     """Global options shared by every command."""
     configure_logging(json_lines=log_json, verbose=verbose)
     ctx.obj = CliContext(project_option=project)
+
+
+app.command("init")(init_command)
+app.command("test")(gate_command)
+app.add_typer(runs_app, name="runs")
+app.add_typer(events_app, name="events")
+app.add_typer(twin_app, name="twin")

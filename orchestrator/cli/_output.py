@@ -1,16 +1,39 @@
-"""Output helpers: errors on stderr, tables on a terminal, JSON documents for scripts."""
+"""Output helpers: errors on stderr, tables on a terminal, JSON documents for scripts.
+
+Commands print through these helpers so every command behaves the same way: a rich table when
+stdout is a terminal, plain aligned lines (never wrapped or cut) when it is piped, and with
+``--json`` exactly one JSON document on stdout and nothing else. Warnings and notes go to stderr,
+so they never mix with what a script reads.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from orchestrator.errors import OrchestrateError
 
-__all__ = ["err_console", "out_console", "print_error", "print_json"]
+__all__ = [
+    "as_utc",
+    "err_console",
+    "format_duration_ms",
+    "format_time",
+    "out_console",
+    "print_error",
+    "print_json",
+    "print_line",
+    "print_note",
+    "print_table",
+    "print_warning",
+    "shorten",
+]
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -21,7 +44,96 @@ def print_error(exc: OrchestrateError) -> None:
     err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
 
 
+def print_warning(message: str) -> None:
+    """Print a warning line on stderr."""
+    err_console.print(Text.assemble(("warning: ", "yellow"), message), highlight=False, soft_wrap=True)
+
+
+def print_note(message: str) -> None:
+    """Print a hint on stderr (what to do next); stdout stays clean for scripts."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True, style="dim")
+
+
 def print_json(document: Any) -> None:
     """Print a JSON document, and nothing else, on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_line(text: str = "") -> None:
+    """Print one line of plain text on stdout, exactly as given (no markup, no wrapping)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+) -> None:
+    """Print rows under column headers: a rich table on a terminal, aligned plain lines otherwise.
+
+    Plain lines keep every cell whole (a run id cut to fit 80 columns would be useless to a
+    script), separated by two spaces, with the header as the first line.
+    """
+    if out_console.is_terminal:
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        out_console.print(table, markup=False, highlight=False)
+        return
+    if title:
+        print_line(title)
+    widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)]
+    for cells in (columns, *rows):
+        print_line("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+
+
+def format_time(moment: datetime | str | None) -> str:
+    """A time for a table cell: UTC, to the second, one word (``2024-03-09T23:59:59Z``); blank when unknown.
+
+    One word, so a script splitting a plain line on whitespace gets one cell for it.
+    """
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        try:
+            parsed = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    else:
+        parsed = moment
+    return as_utc(parsed).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive value is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def format_duration_ms(duration_ms: float | None) -> str:
+    """A duration for people: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``, ``31d04h``; blank when unknown."""
+    if duration_ms is None:
+        return ""
+    if duration_ms < 1000:
+        return f"{round(duration_ms)}ms"
+    seconds = duration_ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters (ending in ``...``) when longer."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 3, 0)] + "..."

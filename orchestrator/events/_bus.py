@@ -87,6 +87,8 @@ class _BusState:
     open_runs: set[str] = field(default_factory=set)
     closed_runs: set[str] = field(default_factory=set)
     wake_pending: bool = False
+    room: threading.Event = field(default_factory=threading.Event)
+    bus_thread: int | None = None
     subscribers: list[Subscriber] = field(default_factory=list)
     write_error: Exception | None = None
 
@@ -101,6 +103,7 @@ class _BusActor(TypedActor):
         self._runs: dict[str, _OpenRun] = {}
 
     def on_start(self) -> None:
+        self._state.bus_thread = threading.get_ident()
         # SQLite connections belong to the thread that made them: open it in the actor's thread.
         if self._db_path is not None:
             self._store = EventStore(self._db_path)
@@ -170,6 +173,7 @@ class _BusActor(TypedActor):
             drafts = [pending.get_nowait() for _ in range(min(remaining, self._batch_size))]
             remaining -= len(drafts)
             self._write(drafts)
+            self._state.room.set()
 
     def _write(self, drafts: list[_Draft]) -> None:
         batches: dict[str, tuple[_OpenRun, list[str]]] = {}
@@ -218,8 +222,16 @@ class EventBus:
     ``db_path=None`` writes only the JSONL files (useful when no project database is wanted).
     """
 
-    def __init__(self, db_path: Path | None, *, batch_size: int = 500, name: str = "event-bus") -> None:
+    def __init__(
+        self,
+        db_path: Path | None,
+        *,
+        batch_size: int = 5000,
+        max_pending: int = 50_000,
+        name: str = "event-bus",
+    ) -> None:
         self._state = _BusState()
+        self._max_pending = max_pending
         self._handle: ActorHandle[_BusActor] = spawn(
             _BusActor, db_path=db_path, batch_size=batch_size, state=self._state, name=name
         )
@@ -285,6 +297,21 @@ class EventBus:
         if not state.wake_pending:
             state.wake_pending = True
             self._handle.tell(DrainEvents())
+        if state.queue.qsize() >= self._max_pending:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        """Backpressure: pause this emitter until the bus has written a batch (at most 1 s).
+
+        Emitters that outrun the writer would otherwise grow the queue without bound and, being
+        busy threads, keep the writer from getting the GIL back after each write.
+        """
+        state = self._state
+        if threading.get_ident() == state.bus_thread:
+            return
+        state.room.clear()
+        if state.queue.qsize() >= self._max_pending:
+            state.room.wait(1.0)
 
     def flush(self, *, timeout: float = 30.0) -> None:
         """Wait until every event queued so far is written; raise if a write failed since last time."""

@@ -1,0 +1,332 @@
+"""Run an external program safely: no shell, checked arguments, capped output, a timeout.
+
+Drivers run programs that are not ours (``peekaboo``, a project's own test command). Every such
+call goes through :func:`run_tool`, which:
+
+- runs the argv directly, never through a shell, so no argument is ever interpreted;
+- refuses arguments holding a newline, carriage return or NUL (a value that smuggles a second
+  line into a log, or that a C program would silently cut short);
+- resolves the program first: a bare name is looked up on ``PATH`` (and may have to be on an
+  allowlist), a path is taken relative to the working directory, and a missing program is an
+  outcome (``not_found``), not an exception;
+- keeps at most ``output_cap`` bytes of stdout and of stderr; the rest is read and dropped, so the
+  child never blocks on a full pipe and a chatty program cannot exhaust memory;
+- kills the program's whole process group when the timeout passes or the run is cancelled, so
+  grandchildren (a test runner's workers) do not outlive it;
+- reports ``worker.tool.call`` and ``worker.tool.result`` events when given an emitter, inside a
+  correlation scope carrying the call's ``tool_trace_id``. The arguments shown in events are
+  shortened and values of secret-looking options are masked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+from orchestrator.correlation import correlation_scope
+from orchestrator.errors import UsageError
+
+__all__ = [
+    "DEFAULT_OUTPUT_CAP",
+    "Emit",
+    "ToolResult",
+    "child_env",
+    "resolve_program",
+    "run_tool",
+    "summarise_args",
+    "validate_argument",
+]
+
+DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024
+"""Bytes kept of each of stdout and stderr."""
+
+_FORBIDDEN = ("\n", "\r", "\x00")
+_CANCEL_CHECK_S = 0.1
+_READER_JOIN_S = 5.0
+_SUMMARY_LIMIT = 300
+_SECRET_OPTION = re.compile(r"^-{1,2}[\w-]*(token|secret|password|passwd|api[-_]?key)[\w-]*$", re.IGNORECASE)
+
+Outcome = Literal["exited", "not_found", "timed_out", "cancelled"]
+
+
+class Emit(Protocol):
+    """Where tool events go: a worker's ``emit`` (``emit(event_type, **payload)``)."""
+
+    def __call__(self, event_type: str, **payload: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What happened when a program was run.
+
+    ``returncode`` is ``None`` unless the program ran and exited (``outcome == "exited"``);
+    ``error`` says in words why it did not, or how it failed.
+    """
+
+    argv: tuple[str, ...]
+    outcome: Outcome
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    duration_ms: float
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "exited" and self.returncode == 0
+
+    def stdout_text(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace")
+
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", errors="replace")
+
+
+def validate_argument(value: str, *, what: str = "argument") -> str:
+    """Return ``value`` unchanged, or raise :class:`UsageError` if it holds a newline, CR or NUL."""
+    for char in _FORBIDDEN:
+        if char in value:
+            raise UsageError(f"{what} {value[:60]!r} contains {char!r}, which is never passed to a program")
+    return value
+
+
+def child_env(
+    extra: Mapping[str, str] | None = None, *, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment for a child: ``base`` (default: this process's) plus ``extra``."""
+    env = dict(os.environ if base is None else base)
+    env.update(extra or {})
+    return env
+
+
+def resolve_program(
+    program: str,
+    *,
+    cwd: Path,
+    allowed: Collection[str] | None = None,
+    path: str | None = None,
+) -> str | None:
+    """The absolute path of ``program``, or ``None`` when there is no such executable.
+
+    With ``allowed``, ``program`` must be a bare name in it (never a path), so only known tools
+    run. Without, a bare name is looked up on ``path`` (``PATH``) and anything with a separator is
+    a path relative to ``cwd``.
+    """
+    validate_argument(program, what="program")
+    bare = os.sep not in program and (os.altsep is None or os.altsep not in program)
+    if allowed is not None and (not bare or program not in allowed):
+        known = ", ".join(sorted(allowed))
+        raise UsageError(f"program {program!r} is not allowed here; allowed: {known} (bare names only)")
+    if not program or program.startswith("-"):
+        raise UsageError(f"program {program!r} is not a program name")
+    if bare:
+        return shutil.which(program, path=path)
+    candidate = Path(program) if Path(program).is_absolute() else cwd / program
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    return None
+
+
+def summarise_args(argv: Sequence[str]) -> str:
+    """A short, shell-quoted rendering of ``argv`` for events and logs, secrets masked."""
+    shown: list[str] = []
+    mask_next = False
+    for arg in argv:
+        if mask_next:
+            shown.append("***")
+            mask_next = False
+            continue
+        option, sep, _ = arg.partition("=")
+        if _SECRET_OPTION.match(option):
+            if sep:
+                shown.append(f"{option}=***")
+            else:
+                shown.append(arg)
+                mask_next = True
+            continue
+        shown.append(arg)
+    text = shlex.join(shown)
+    return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1] + "…"
+
+
+def run_tool(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    allowed: Collection[str] | None = None,
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+    cancelled: threading.Event | None = None,
+    emit: Emit | None = None,
+    tool_name: str | None = None,
+) -> ToolResult:
+    """Run ``argv`` in ``cwd`` and return what happened; never raises for the program's behaviour.
+
+    Raises :class:`UsageError` only for arguments that must never reach a program (see
+    :func:`validate_argument`), a program outside ``allowed``, or a ``cwd`` that does not exist.
+    ``env`` is the child's whole environment (see :func:`child_env`); its ``PATH`` is where a bare
+    program name is looked up.
+    """
+    if not argv:
+        raise UsageError("no program to run: the command is empty")
+    args = tuple(validate_argument(a) for a in argv)
+    environment = dict(env) if env is not None else child_env()
+    name = tool_name or Path(args[0]).name
+    trace_id = uuid.uuid4().hex[:16]
+    with correlation_scope(tool_trace_id=trace_id):
+        if emit is not None:
+            emit(
+                "worker.tool.call", tool_trace_id=trace_id, tool_name=name, args_summary=summarise_args(args)
+            )
+        result = _run(args, cwd, timeout_s, environment, allowed, output_cap, cancelled)
+        if emit is not None:
+            emit(
+                "worker.tool.result",
+                tool_trace_id=trace_id,
+                tool_name=name,
+                success=result.ok,
+                duration_ms=round(result.duration_ms, 1),
+                error=None if result.ok else (result.error or f"exit status {result.returncode}"),
+                outcome=result.outcome,
+                exit_code=result.returncode,
+            )
+    return result
+
+
+def _run(
+    args: tuple[str, ...],
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str],
+    allowed: Collection[str] | None,
+    output_cap: int,
+    cancelled: threading.Event | None,
+) -> ToolResult:
+    started = time.monotonic()
+
+    def elapsed_ms() -> float:
+        return (time.monotonic() - started) * 1000
+
+    if not cwd.is_dir():
+        raise UsageError(f"cannot run {args[0]} in {cwd}: no such directory")
+    program = resolve_program(args[0], cwd=cwd, allowed=allowed, path=env.get("PATH", os.defpath))
+    if program is None:
+        where = "on PATH" if os.sep not in args[0] else f"relative to {cwd}"
+        return ToolResult(
+            args, "not_found", None, b"", b"", elapsed_ms(), error=f"{args[0]} not found {where}"
+        )
+    try:
+        proc = subprocess.Popen(
+            [program, *args[1:]],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=os.name == "posix",
+        )
+    except OSError as exc:
+        return ToolResult(
+            args, "not_found", None, b"", b"", elapsed_ms(), error=f"cannot start {args[0]}: {exc}"
+        )
+    if proc.stdout is None or proc.stderr is None:  # pragma: no cover - PIPE guarantees both
+        raise RuntimeError("subprocess pipes were not created")
+    out, err = _CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)
+    outcome = _wait(proc, timeout_s, cancelled)
+    out.join()
+    err.join()
+    duration = elapsed_ms()
+    error: str | None = None
+    returncode: int | None = proc.returncode
+    if outcome == "timed_out":
+        returncode, error = None, f"{args[0]} did not finish within {timeout_s:g} s and was killed"
+    elif outcome == "cancelled":
+        returncode, error = None, f"{args[0]} was stopped because the run was cancelled"
+    elif proc.returncode < 0:
+        error = f"{args[0]} was killed by signal {-proc.returncode}"
+    elif proc.returncode != 0:
+        error = f"{args[0]} exited with status {proc.returncode}"
+    return ToolResult(
+        args,
+        outcome,
+        returncode,
+        bytes(out.data),
+        bytes(err.data),
+        duration,
+        stdout_truncated=out.truncated,
+        stderr_truncated=err.truncated,
+        error=error,
+    )
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, cancelled: threading.Event | None) -> Outcome:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _kill(proc)
+            return "timed_out"
+        if cancelled is not None and cancelled.is_set():
+            _kill(proc)
+            return "cancelled"
+        # Bounded slices only when a cancellation must be noticed; otherwise one wait.
+        step = remaining if cancelled is None else min(remaining, _CANCEL_CHECK_S)
+        try:
+            proc.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            continue
+        return "exited"
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the program and everything it started (its process group), then reap it."""
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    else:
+        proc.kill()
+    proc.wait()
+
+
+class _CappedReader:
+    """Drains one pipe on a thread, keeping the first ``cap`` bytes."""
+
+    def __init__(self, stream: IO[bytes], cap: int) -> None:
+        self.data = bytearray()
+        self.truncated = False
+        self._stream = stream
+        self._cap = cap
+        self._thread = threading.Thread(target=self._drain, name="tool-output", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        read = getattr(self._stream, "read1", self._stream.read)
+        try:
+            while chunk := read(65536):
+                room = self._cap - len(self.data)
+                if room > 0:
+                    self.data += chunk[:room]
+                if len(chunk) > max(room, 0):
+                    self.truncated = True
+        finally:
+            self._stream.close()
+
+    def join(self) -> None:
+        # A grandchild that escaped the process group may hold the pipe open; do not wait forever.
+        self._thread.join(_READER_JOIN_S)

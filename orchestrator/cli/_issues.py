@@ -1,0 +1,113 @@
+"""``orchestrate issues``: the issues the UI gate filed.
+
+The tracker is the project's ``[issues] backend`` (``local`` by default: the Markdown files
+under ``.orchestrator/issues/``), found through the ``orchestrate.trackers`` entry points like
+every tracker, so this command never imports a backend by name. The local tracker lists open,
+closed or all issues; a remote tracker lists the open issues carrying our label.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Protocol, cast
+
+import typer
+
+from orchestrator.cli._context import cli_context
+from orchestrator.cli._output import format_time, print_json, print_line, print_table, shorten
+from orchestrator.errors import UsageError
+from orchestrator.plugins import load_plugin
+from orchestrator.policy.triage import POLICY_NAME, TriagePolicy
+from orchestrator.policyfiles import load_policy_model
+
+__all__ = ["issues_app"]
+
+TRACKER_GROUP = "orchestrate.trackers"
+
+issues_app = typer.Typer(
+    help="List the issues the UI gate filed (the local tracker by default, or [issues] backend).",
+    no_args_is_help=True,
+)
+
+
+class StateChoice(StrEnum):
+    """The ``--state`` filter."""
+
+    open = "open"
+    closed = "closed"
+    all = "all"
+
+
+class _Issue(Protocol):
+    number: int
+    title: str
+    state: str
+    labels: tuple[str, ...]
+    updated_at: str | None
+    comments: int | None
+
+    @property
+    def fingerprints(self) -> list[str]: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+class _Tracker(Protocol):
+    def list_open_issues(self) -> list[_Issue]: ...
+
+    def close(self) -> None: ...
+
+
+def _priority(labels: tuple[str, ...]) -> str:
+    return next((label.split(":", 1)[1] for label in labels if label.startswith("priority:")), "")
+
+
+@issues_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    state: Annotated[
+        StateChoice, typer.Option("--state", help="open, closed or all.", case_sensitive=False)
+    ] = StateChoice.open,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of issues.")] = False,
+) -> None:
+    """List issues by number: state, priority, title, fingerprint, comments, last update.
+
+    Example: orchestrate issues list --state all --json
+    """
+    config = cli_context(ctx).config
+    backend = config.issues.backend
+    policy = load_policy_model(POLICY_NAME, TriagePolicy, config.root)
+    factory: Any = load_plugin(TRACKER_GROUP, backend)
+    tracker = cast(_Tracker, factory.from_config(config.issues, project_root=config.root, label=policy.label))
+    try:
+        list_issues = getattr(tracker, "list_issues", None)
+        if callable(list_issues):
+            issues = cast(list[_Issue], list_issues(state.value))
+        elif state is StateChoice.open:
+            issues = tracker.list_open_issues()
+        else:
+            raise UsageError(f"the {backend} tracker lists open issues only; use --state open (the default)")
+    finally:
+        tracker.close()
+    if as_json:
+        print_json([{"backend": backend, **issue.as_json()} for issue in issues])
+        return
+    if not issues:
+        where = "in .orchestrator/issues" if backend == "local" else f"labelled {policy.label} in {backend}"
+        print_line(f"No {'' if state is StateChoice.all else state.value + ' '}issues {where}.")
+        return
+    print_table(
+        ["#", "state", "priority", "title", "fingerprint", "comments", "updated"],
+        [
+            [
+                str(issue.number),
+                issue.state,
+                _priority(issue.labels),
+                shorten(issue.title, 80),
+                ",".join(issue.fingerprints),
+                "" if issue.comments is None else str(issue.comments),
+                format_time(issue.updated_at),
+            ]
+            for issue in issues
+        ],
+    )

@@ -1,0 +1,35 @@
+"""Which files changed since a git ref (``orchestrate test --since REF``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from orchestrator.errors import UsageError
+
+__all__ = ["changed_files_since"]
+
+
+def _git(root: Path, *args: str) -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise UsageError("--since needs git on PATH")
+    done = subprocess.run([git, *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def changed_files_since(root: Path, ref: str) -> list[str]:
+    """Files changed between ``ref`` and the working tree, plus untracked files, sorted.
+
+    Paths are relative to the project root. A ref git does not know is a :class:`UsageError`.
+    """
+    if not ref or ref.startswith("-") or any(c in ref for c in "\n\r\0"):
+        raise UsageError(f"--since {ref!r} is not a git ref; give a commit, branch or tag such as HEAD~1")
+    _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    # Both answer relative to the project root (--relative; ls-files runs in it).
+    changed = _git(root, "diff", "--name-only", "--relative", ref, "--").splitlines()
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted({path for path in (*changed, *untracked) if path})

@@ -1,0 +1,144 @@
+"""The admin API of a twin, under ``/__twin/``. Admin calls are neither journaled nor chaos-rolled.
+
+==========================  ==============================================================
+``GET  /__twin/``           name, version, base path, auth type, entities and routes
+``GET  /__twin/health``     ``{"ok": true}`` once the twin serves
+``POST /__twin/reset``      ``{"data": {...}, "seed": 7}`` (both optional): reload the default
+                            seed plus ``data``, clear the journal, restart the RNG
+``GET  /__twin/state``      the whole state (``?entity=issues`` for one entity), secret-looking
+                            fields (passwords, tokens) redacted
+``GET  /__twin/journal``    entries, ``?since=SEQ&trajectory=ID&limit=N``; ``next_seq`` to poll on
+``GET  /__twin/chaos``      the active chaos: seed, rolls, profile, config, supported modes
+``PUT  /__twin/chaos``      ``{"profile": "hostile"}`` or ``{"config": {...} | null}``, optional
+                            ``"seed"``
+==========================  ==============================================================
+
+Bad input answers 422 with ``{"error": ..., "message": ...}`` naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orchestrator._validation import config_error_from_validation
+from orchestrator.errors import OrchestrateError
+from orchestrator.policy.chaos import ChaosConfig
+from orchestrator.twins._journal import redact_data
+from orchestrator.twins._runtime import TwinRuntime
+
+__all__ = ["admin_routes"]
+
+
+def admin_routes(runtime: TwinRuntime) -> list[Route]:
+    """The admin endpoints of ``runtime``."""
+
+    async def info(request: Request) -> Response:
+        return JSONResponse(runtime.info())
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "twin": runtime.name})
+
+    async def reset(request: Request) -> Response:
+        document = await _json_object(request)
+        if isinstance(document, Response):
+            return document
+        seed = document.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            return _problem("invalid_seed", 'seed: must be a whole number, for example {"seed": 7}')
+        try:
+            used = runtime.reset(document.get("data"), seed=seed, source=None)
+        except OrchestrateError as exc:
+            return _problem("invalid_data", str(exc))
+        return JSONResponse({"ok": True, "seed": used, "state": runtime.state.counts()})
+
+    async def state(request: Request) -> Response:
+        dump = redact_data(runtime.state.dump(), runtime.known_tokens())
+        entity = request.query_params.get("entity")
+        if entity is None:
+            return JSONResponse(dump)
+        if entity not in dump:
+            return _problem(
+                "unknown_entity", f"entity: {entity!r} is not one of {', '.join(dump) or 'none'}", 404
+            )
+        return JSONResponse(dump[entity])
+
+    async def journal(request: Request) -> Response:
+        params = request.query_params
+        try:
+            since = int(params.get("since", "0"))
+            limit = int(params["limit"]) if "limit" in params else None
+        except ValueError:
+            return _problem(
+                "invalid_query", "since and limit must be whole numbers, for example ?since=10&limit=100"
+            )
+        entries = runtime.journal.entries(since=since, trajectory=params.get("trajectory"), limit=limit)
+        return JSONResponse(
+            {
+                "twin": runtime.name,
+                "entries": entries,
+                "next_seq": runtime.journal.next_seq,
+                "dropped": runtime.journal.dropped,
+            }
+        )
+
+    async def chaos(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse(runtime.chaos.describe())
+        document = await _json_object(request)
+        if isinstance(document, Response):
+            return document
+        try:
+            if "profile" in document:
+                runtime.set_chaos_profile(document["profile"])
+            elif "config" in document:
+                config = document["config"]
+                runtime.set_chaos(None if config is None else ChaosConfig.model_validate(config))
+            elif "seed" not in document:
+                return _problem(
+                    "invalid_chaos",
+                    'send {"profile": "hostile"}, {"config": {...}} or {"config": null}, '
+                    'optionally with "seed"',
+                )
+        except ValidationError as exc:
+            error = config_error_from_validation(None, exc, model=ChaosConfig, syntax="json")
+            return _problem("invalid_chaos", f"config.{error.field}: {error.problem}. Fix: {error.fix}")
+        except OrchestrateError as exc:
+            return _problem("invalid_chaos", str(exc))
+        seed = document.get("seed")
+        if seed is not None:
+            if not isinstance(seed, int) or isinstance(seed, bool):
+                return _problem("invalid_seed", 'seed: must be a whole number, for example {"seed": 7}')
+            runtime.chaos.reseed(seed)
+        return JSONResponse(runtime.chaos.describe())
+
+    return [
+        Route("/", info, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/state", state, methods=["GET"]),
+        Route("/journal", journal, methods=["GET"]),
+        Route("/chaos", chaos, methods=["GET", "PUT"]),
+    ]
+
+
+async def _json_object(request: Request) -> dict[str, Any] | Response:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return _problem("invalid_json", f"the body is not valid JSON ({exc.msg} at line {exc.lineno})", 400)
+    if not isinstance(document, dict):
+        return _problem("invalid_json", 'the body must be a JSON object, for example {"seed": 7}', 400)
+    return document
+
+
+def _problem(error: str, message: str, status: int = 422) -> Response:
+    return JSONResponse({"error": error, "message": message}, status_code=status)

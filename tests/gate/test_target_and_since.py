@@ -1,0 +1,79 @@
+"""Starting a target on a free port and stopping it; changed files since a git ref."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orchestrator.config import TargetSection
+from orchestrator.errors import ConfigError, UsageError
+from orchestrator.gate._since import changed_files_since
+from orchestrator.gate._target import TargetStartError, running_target
+
+
+@pytest.mark.timeout(60)
+def test_target_is_started_on_a_free_port_and_always_stopped(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<h1>up</h1>")
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=[sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+        health_path="/index.html",
+    )
+    with running_target("web", settings, root=tmp_path, log_path=tmp_path / "target.log") as target:
+        assert target.base_url is not None and "{port}" not in target.base_url
+        assert httpx.get(f"{target.base_url}/index.html").text == "<h1>up</h1>"
+        pid = target.pid
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.timeout(60)
+def test_a_command_that_exits_early_is_reported_with_its_output(tmp_path: Path) -> None:
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=[sys.executable, "-c", "import sys; print('port taken'); sys.exit(3)"],
+    )
+    with (
+        pytest.raises(TargetStartError, match=r"exited with 3 .* port taken"),
+        running_target("web", settings, root=tmp_path, log_path=tmp_path / "t.log"),
+    ):
+        pass
+
+
+def test_a_missing_executable_is_a_config_error(tmp_path: Path) -> None:
+    settings = TargetSection(base_url="http://127.0.0.1:{port}", start_command=["no-such-server-binary"])
+    with (
+        pytest.raises(
+            ConfigError, match=r"targets.web.start_command: 'no-such-server-binary' is not an executable"
+        ),
+        running_target("web", settings, root=tmp_path, log_path=tmp_path / "t.log"),
+    ):
+        pass
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.mark.timeout(60)
+def test_changed_files_since_a_ref(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "a.txt").write_text("1")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "one")
+    assert changed_files_since(tmp_path, "HEAD") == []
+    (tmp_path / "a.txt").write_text("2")
+    (tmp_path / "new.txt").write_text("x")
+    assert changed_files_since(tmp_path, "HEAD") == ["a.txt", "new.txt"]
+    with pytest.raises(UsageError, match="failed"):
+        changed_files_since(tmp_path, "no-such-ref")
+    with pytest.raises(UsageError, match="is not a git ref"):
+        changed_files_since(tmp_path, "--output=/tmp/x")
