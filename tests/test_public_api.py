@@ -9,6 +9,7 @@ import pytest
 
 import orchestrator
 
+
 def _packages() -> list[str]:
     # agents/, drivers/ and policy/ live outside orchestrator/ on disk (package-dir), so walk each.
     roots = ["orchestrator", "orchestrator.agents", "orchestrator.drivers", "orchestrator.policy"]
