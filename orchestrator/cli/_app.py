@@ -11,6 +11,7 @@ from orchestrator import __version__
 from orchestrator.cli._context import CliContext
 from orchestrator.cli._events import events_app
 from orchestrator.cli._init import init_command
+from orchestrator.cli._issues import issues_app
 from orchestrator.cli._runs import runs_app
 from orchestrator.cli._test import gate_command
 from orchestrator.cli._twin import twin_app
@@ -67,3 +68,4 @@ app.command("test")(gate_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(events_app, name="events")
 app.add_typer(twin_app, name="twin")
+app.add_typer(issues_app, name="issues")

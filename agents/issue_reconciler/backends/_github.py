@@ -1,0 +1,163 @@
+"""The ``github`` backend: GitHub's REST API (or GitHub Enterprise's) over httpx.
+
+- list: ``GET /repos/{owner}/{repo}/issues?state=open&labels=<our label>&per_page=100``, following
+  ``Link: rel="next"`` to the last page; pull requests (which the endpoint also returns) are dropped.
+- create: ``POST /repos/{owner}/{repo}/issues`` with ``title``, ``body`` and ``labels``.
+- comments: ``GET`` (paginated) and ``POST /repos/{owner}/{repo}/issues/{number}/comments``.
+
+The token comes from ``[issues] token_env`` or ``GITHUB_TOKEN`` and is sent as
+``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import JsonValue
+
+from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
+from orchestrator.agents.issue_reconciler._errors import TrackerError
+from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
+from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient
+from orchestrator.config import IssuesSection
+from orchestrator.errors import ConfigError
+
+__all__ = ["GitHubTracker"]
+
+DEFAULT_API_URL = "https://api.github.com"
+TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+class GitHubTracker:
+    """Issues of one GitHub repository."""
+
+    name = "github"
+
+    def __init__(self, settings: TrackerSettings) -> None:
+        repository = settings.require_repository("octo-org/hello-world")
+        if not _REPOSITORY.fullmatch(repository):
+            raise ConfigError(
+                None,
+                "issues.repository",
+                f"{repository!r} is not a GitHub repository name",
+                'use owner/name, for example repository = "octo-org/hello-world"',
+            )
+        token, token_env = settings.require_token(TOKEN_ENV)
+        self.label = settings.label
+        self.repository = repository
+        owner, repo = repository.split("/")
+        self._base = f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
+        self._http = RestClient(
+            service=self.name,
+            api_url=settings.api_url or DEFAULT_API_URL,
+            auth_header=("Authorization", f"Bearer {token}"),
+            token=token,
+            token_env=token_env,
+            timeout_s=settings.timeout_s,
+            extra_headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        issues: IssuesSection,
+        *,
+        project_root: Path,
+        label: str,
+        env: Mapping[str, str] | None = None,
+    ) -> GitHubTracker:
+        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
+
+    def __repr__(self) -> str:
+        return f"GitHubTracker({self.repository!r}, {self._http.api_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        url: str | None = self._http.url(path)
+        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            response = self._http.request("GET", url, params=query)
+            page = self._http.json_of(response)
+            if not isinstance(page, list):
+                raise TrackerError(f"github: GET {path} did not answer a list")
+            yield page
+            # The next link carries every query parameter itself.
+            url, query = response.links.get("next", {}).get("url"), None
+        raise TrackerError(f"github: GET {path} has more than {MAX_PAGES} pages; stopped")
+
+    def list_open_issues(self) -> list[TrackerIssue]:
+        found: list[TrackerIssue] = []
+        for page in self._pages(f"{self._base}/issues", {"state": "open", "labels": self.label}):
+            for item in page:
+                if isinstance(item, dict) and "pull_request" not in item:
+                    found.append(_issue(item))
+        return found
+
+    def list_comments(self, number: int) -> list[str]:
+        return [
+            str(item.get("body") or "")
+            for page in self._pages(f"{self._base}/issues/{int(number)}/comments", {})
+            for item in page
+            if isinstance(item, dict)
+        ]
+
+    def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
+        return {"title": draft.title, "body": draft.body, "labels": list(draft.labels)}
+
+    def create_issue(self, draft: IssueDraft) -> int:
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        response = self._http.request(
+            "POST", self._http.url(f"{self._base}/issues"), json=self._create_payload(draft)
+        )
+        return _number(self._http.json_of(response), "number")
+
+    def add_comment(self, number: int, body: str) -> None:
+        check_body_size(body)
+        self._http.request(
+            "POST", self._http.url(f"{self._base}/issues/{int(number)}/comments"), json={"body": body}
+        )
+
+    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        return self._http.describe(
+            "create", "POST", self._http.url(f"{self._base}/issues"), self._create_payload(draft)
+        )
+
+    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
+        check_body_size(body)
+        url = self._http.url(f"{self._base}/issues/{int(number)}/comments")
+        return self._http.describe("comment", "POST", url, {"body": body})
+
+
+def _number(document: Any, key: str) -> int:
+    value = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(value, int):
+        raise TrackerError(f"the tracker's answer has no issue {key}")
+    return value
+
+
+def _issue(item: dict[str, Any]) -> TrackerIssue:
+    labels = tuple(
+        str(label.get("name")) if isinstance(label, dict) else str(label)
+        for label in item.get("labels") or []
+    )
+    return TrackerIssue(
+        number=_number(item, "number"),
+        title=str(item.get("title") or ""),
+        body=str(item.get("body") or ""),
+        state=str(item.get("state") or "open"),
+        labels=labels,
+        url=item.get("html_url"),
+        created_at=item.get("created_at"),
+        updated_at=item.get("updated_at"),
+        comments=item.get("comments") if isinstance(item.get("comments"), int) else None,
+    )
