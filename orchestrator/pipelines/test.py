@@ -99,7 +99,7 @@ class TestGate(Conductor):
             "issues": dict(issues.data) if issues else None,
             "errors": self._errors,
         }
-        failed = evaluation is None or issues is None
+        failed = bool(self._errors)
         return RunOutcome(
             run_id=start.run_id,
             status="failed" if failed else "completed",
