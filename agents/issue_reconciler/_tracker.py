@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from pydantic import JsonValue
 
@@ -28,6 +28,7 @@ from orchestrator.plugins import load_plugin
 
 __all__ = [
     "TRACKER_GROUP",
+    "SettingsTracker",
     "Tracker",
     "TrackerClass",
     "TrackerIssue",
@@ -191,6 +192,27 @@ class TrackerSettings:
                 f'for example token_env = "{default_env}"',
             )
         return value, name or default_env
+
+
+class SettingsTracker:
+    """Base of the built-in backends opened from :class:`TrackerSettings` alone.
+
+    Gives them the ``from_config`` the ``orchestrate.trackers`` entry points call.
+    """
+
+    def __init__(self, settings: TrackerSettings) -> None:
+        self.label = settings.label
+
+    @classmethod
+    def from_config(
+        cls,
+        issues: IssuesSection,
+        *,
+        project_root: Path,
+        label: str,
+        env: Mapping[str, str] | None = None,
+    ) -> Self:
+        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
 
 
 def open_tracker(

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from orchestrator.actors import Worker
 from orchestrator.drivers.command._run import DRIVER_NAME, CommandRun, run_command_tests
 from orchestrator.errors import UsageError
-from orchestrator.gate import manifest_path
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.test_profiles import Profile
 
@@ -51,25 +50,16 @@ class CommandDriver(Worker):
 
 
 def _data(run: CommandRun) -> dict[str, Any]:
-    failed = sum(1 for c in run.manifest.captures if not c.ok)
-    return {
-        "exit_code": run.manifest.exit_code,
-        "manifest": manifest_path(Path(), DRIVER_NAME).as_posix(),
-        "captured": len(run.manifest.captures) - failed,
-        "failed": failed,
-        "skipped_tests": run.skipped_tests,
-        "command_exit_status": run.returncode,
-    }
+    return {**run.data, "skipped_tests": run.skipped_tests, "command_exit_status": run.returncode}
 
 
 def _summary(run: CommandRun) -> str:
     manifest = run.manifest
     if manifest.error:
         return f"command driver exited {manifest.exit_code}: {manifest.error}"
-    data = _data(run)
     return (
-        f"command driver exited {manifest.exit_code}: {data['captured']} test(s) passed, "
-        f"{data['failed']} failed, {run.skipped_tests} skipped"
+        f"command driver exited {manifest.exit_code}: {run.data['captured']} test(s) passed, "
+        f"{run.data['failed']} failed, {run.skipped_tests} skipped"
     )
 
 

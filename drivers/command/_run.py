@@ -26,14 +26,16 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.artifacts import atomic_write_bytes, atomic_write_text
-from orchestrator.drivers._subprocess import Emit, ToolResult, child_env, run_tool
+from pydantic import JsonValue
+
+from orchestrator.artifacts import atomic_write_bytes
 from orchestrator.drivers.command._junit import TestCaseResult, read_junit
 from orchestrator.errors import ArtifactError, ConfigError, UsageError
-from orchestrator.gate import Capture, CaptureManifest, DriverExit, manifest_path
+from orchestrator.gate import Capture, CaptureManifest, DriverExit, finish_capture
+from orchestrator.subprocess_tools import Emit, ToolResult, child_env, run_tool
 
 __all__ = ["DRIVER_NAME", "OUTPUT_CAP", "CommandRun", "run_command_tests"]
 
@@ -52,6 +54,8 @@ class CommandRun:
     skipped_tests: int = 0
     returncode: int | None = None
     """The command's own exit status; ``None`` when it did not run to the end."""
+    data: dict[str, JsonValue] = field(default_factory=dict)
+    """The result data the gate expects, as :func:`orchestrator.gate.finish_capture` returned it."""
 
 
 def run_command_tests(
@@ -76,7 +80,7 @@ def run_command_tests(
     try:
         report = _report_path(project_root, command, junit, config_file)
     except ConfigError as exc:
-        return CommandRun(_finish(run_dir, 2, [], error=str(exc)))
+        return _finish(run_dir, 2, [], error=str(exc))
     before = _stamp(report)
     extra = {"TEST_CHANGED_FILES": json.dumps(list(changed_files))} if changed_files is not None else {}
     try:
@@ -90,10 +94,10 @@ def run_command_tests(
             emit=emit,
         )
     except UsageError as exc:
-        return CommandRun(_finish(run_dir, 2, [], error=f"profile.command: {exc}"))
+        return _finish(run_dir, 2, [], error=f"profile.command: {exc}")
     outputs = _save_output(run_dir, result)
     if result.outcome != "exited":
-        return CommandRun(_finish(run_dir, 2, [], error=f"profile.command: {result.error}", extra=outputs))
+        return _finish(run_dir, 2, [], error=f"profile.command: {result.error}", extra=outputs)
 
     relative = report.relative_to(project_root.resolve()).as_posix()
     error: str | None = None
@@ -102,13 +106,11 @@ def run_command_tests(
     elif _stamp(report) == before:
         error = f"{_name(command)} did not write {relative}; the file there is from before this run"
     if error is not None:
-        return CommandRun(_finish(run_dir, 2, [], error=error, extra=outputs), returncode=result.returncode)
+        return _finish(run_dir, 2, [], error=error, extra=outputs, returncode=result.returncode)
     try:
         cases = read_junit(report)
     except ArtifactError as exc:
-        return CommandRun(
-            _finish(run_dir, 2, [], error=str(exc), extra=outputs), returncode=result.returncode
-        )
+        return _finish(run_dir, 2, [], error=str(exc), extra=outputs, returncode=result.returncode)
     atomic_write_bytes(run_dir / _OUT_DIR / "junit.xml", report.read_bytes())
     outputs["junit"] = f"{_OUT_DIR}/junit.xml"
 
@@ -123,8 +125,11 @@ def run_command_tests(
             )
         )
     exit_code: DriverExit = 0 if all(c.ok for c in captures) else 1
-    return CommandRun(
-        _finish(run_dir, exit_code, captures, extra=outputs),
+    return _finish(
+        run_dir,
+        exit_code,
+        captures,
+        extra=outputs,
         skipped_tests=sum(1 for case in cases if case.outcome == "skipped"),
         returncode=result.returncode,
     )
@@ -196,10 +201,11 @@ def _finish(
     *,
     error: str | None = None,
     extra: dict[str, str] | None = None,
-) -> CaptureManifest:
+    skipped_tests: int = 0,
+    returncode: int | None = None,
+) -> CommandRun:
     manifest = CaptureManifest(
         driver=DRIVER_NAME, exit_code=exit_code, error=error, captures=captures, extra=extra or {}
     )
-    atomic_write_text(run_dir / "drivers" / DRIVER_NAME / "exit_code", f"{exit_code}\n")
-    atomic_write_text(manifest_path(run_dir, DRIVER_NAME), manifest.model_dump_json(indent=2) + "\n")
-    return manifest
+    data = finish_capture(run_dir, manifest)
+    return CommandRun(manifest, skipped_tests=skipped_tests, returncode=returncode, data=data)

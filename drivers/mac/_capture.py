@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.artifacts import atomic_write_json, atomic_write_text
-from orchestrator.drivers._subprocess import Emit, ToolResult, child_env, run_tool
 from orchestrator.drivers.mac._peekaboo import (
     PEEKABOO,
     image_argv,
@@ -43,7 +42,8 @@ from orchestrator.drivers.mac._peekaboo import (
 )
 from orchestrator.drivers.mac._platform import MacPlatform
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.gate import Capture, CaptureManifest, ConsoleEntry, DriverExit, manifest_path, safe_name
+from orchestrator.gate import Capture, CaptureManifest, ConsoleEntry, DriverExit, finish_capture, safe_name
+from orchestrator.subprocess_tools import Emit, ToolResult, child_env, run_tool
 
 __all__ = ["DEFAULT_SCENARIO", "DRIVER_NAME", "capture_mac"]
 
@@ -254,7 +254,6 @@ class _State:
             },
         )
         atomic_write_text(self.run_dir / "exit_code", f"{exit_code}\n")
-        atomic_write_text(self.run_dir / "drivers" / DRIVER_NAME / "exit_code", f"{exit_code}\n")
         atomic_write_text(
             self.run_dir / "console.ndjson", "".join(e.model_dump_json() + "\n" for e in self.log.entries)
         )
@@ -267,7 +266,7 @@ class _State:
             captures=self.captures,
             extra={"results": "results.json", "driver_log": "console.ndjson"},
         )
-        atomic_write_text(manifest_path(self.run_dir, DRIVER_NAME), manifest.model_dump_json(indent=2) + "\n")
+        finish_capture(self.run_dir, manifest)
         return manifest
 
 

@@ -16,6 +16,7 @@ from orchestrator.gate._capture import (
     JourneyRecord,
     JourneyStep,
     NetworkFailure,
+    finish_capture,
     manifest_path,
     safe_name,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "Severity",
     "findings_lines",
     "fingerprint",
+    "finish_capture",
     "manifest_path",
     "safe_name",
     "sort_findings",

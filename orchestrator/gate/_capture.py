@@ -4,6 +4,9 @@ Drivers write their evidence anywhere under the run dir and describe it in
 ``<run dir>/captures/<driver>.json`` (a :class:`CaptureManifest`). The UX evaluator reads only
 manifests, never guesses file names, so a third-party driver that writes a manifest is
 evaluated like ours. Every path in a manifest is relative to the run dir.
+
+:func:`finish_capture` is how a driver ends a run: it writes the manifest and the plain
+``drivers/<driver>/exit_code`` file, and gives back the ``data`` of the driver's result.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from orchestrator.artifacts import atomic_write_text
 
 __all__ = [
     "CAPTURES_DIR",
@@ -23,6 +28,7 @@ __all__ = [
     "JourneyRecord",
     "JourneyStep",
     "NetworkFailure",
+    "finish_capture",
     "manifest_path",
     "safe_name",
 ]
@@ -115,6 +121,25 @@ class CaptureManifest(_Model):
 
 def manifest_path(run_dir: Path, driver: str) -> Path:
     return run_dir / CAPTURES_DIR / f"{safe_name(driver)}.json"
+
+
+def finish_capture(run_dir: Path, manifest: CaptureManifest) -> dict[str, JsonValue]:
+    """Write ``manifest`` and its exit code into ``run_dir``; return the driver result's ``data``.
+
+    Writes ``drivers/<driver>/exit_code`` (the exit code, a plain integer) and then, atomically,
+    ``captures/<driver>.json``, so a manifest on disk always has its exit-code file beside it.
+    The data is ``{"exit_code", "manifest" (relative to the run dir), "captured", "failed"}``.
+    """
+    exit_code_file = run_dir / "drivers" / safe_name(manifest.driver) / "exit_code"
+    atomic_write_text(exit_code_file, f"{manifest.exit_code}\n")
+    atomic_write_text(manifest_path(run_dir, manifest.driver), manifest.model_dump_json(indent=2) + "\n")
+    failed = sum(1 for capture in manifest.captures if not capture.ok)
+    return {
+        "exit_code": manifest.exit_code,
+        "manifest": manifest_path(Path(), manifest.driver).as_posix(),
+        "captured": len(manifest.captures) - failed,
+        "failed": failed,
+    }
 
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")

@@ -1,8 +1,10 @@
 """Starting a target for a gate run: a free port, the start command, a health wait, a clean stop.
 
 A target with a ``start_command`` is started before its drivers run and always stopped after,
-also when the run fails or is interrupted. ``{port}`` in the base URL or the command becomes a
-port the OS picked, so parallel runs and tests never fight over a fixed port.
+also when the run fails or is interrupted. A command whose program is ``python`` (or
+``python3``) runs with the interpreter that runs orchestrate, so it sees the same installed
+packages. ``{port}`` in the base URL or the command becomes a port the OS picked, so parallel
+runs and tests never fight over a fixed port.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -53,6 +56,9 @@ def free_port() -> int:
 
 def _command(settings: TargetSection, port: str, name: str, config_file: Path | None) -> list[str]:
     argv = [part.replace("{port}", port) for part in settings.start_command]
+    if argv[0] in ("python", "python3"):
+        # The Python that runs orchestrate (a venv's, usually), so the target sees the same packages.
+        argv[0] = sys.executable
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
         raise ConfigError(
             config_file,
@@ -84,7 +90,7 @@ def running_target(
         try:
             if base_url is not None:
                 _wait_healthy(process, base_url + settings.health_path, settings.start_timeout_s, log_path)
-            log.info("target started", target=name, pid=process.pid, base_url=base_url)
+            log.debug("target started", target=name, pid=process.pid, base_url=base_url)
             yield RunningTarget(name, base_url, settings, process.pid)
         finally:
             _stop(process)

@@ -1,6 +1,7 @@
 """Running a tracker CLI (``gh``, ``glab``) safely, and the base of the two CLI backends.
 
-Every command goes through :func:`run_command`:
+Every command goes through :func:`run_command`, which runs it with
+:func:`orchestrator.subprocess_tools.run_tool` and turns every failure into a :class:`TrackerError`:
 
 - only the bare names in :data:`ALLOWED_BINARIES`, resolved on ``PATH`` (never a path we were
   handed, never a shell);
@@ -15,23 +16,23 @@ Every command goes through :func:`run_command`:
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import shlex
 import shutil
-import signal
-import subprocess
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import JsonValue
 
+from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
 from orchestrator.agents.issue_reconciler._errors import TrackerError, UnsafeCommandError
-from orchestrator.agents.issue_reconciler._tracker import TrackerSettings
+from orchestrator.agents.issue_reconciler._tracker import SettingsTracker, TrackerSettings
+from orchestrator.errors import UsageError
+from orchestrator.subprocess_tools import DEFAULT_OUTPUT_CAP, forbidden_character, run_tool
 
 __all__ = [
     "ALLOWED_BINARIES",
@@ -44,10 +45,8 @@ __all__ = [
 ]
 
 ALLOWED_BINARIES = frozenset({"gh", "glab"})
-MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+MAX_OUTPUT_BYTES = DEFAULT_OUTPUT_CAP
 DEFAULT_COMMAND_TIMEOUT_S = 60.0
-_FORBIDDEN = ("\n", "\r", "\x00")
-_CHUNK = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ def check_arguments(args: Sequence[str]) -> None:
     for index, arg in enumerate(args):
         if not isinstance(arg, str):
             raise UnsafeCommandError(f"argument {index} is a {type(arg).__name__}, not a string")
-        bad = next((char for char in _FORBIDDEN if char in arg), None)
+        bad = forbidden_character(arg)
         if bad is not None:
             raise UnsafeCommandError(
                 f"argument {index} holds {bad!r}; tracker commands take single-line arguments only"
@@ -79,35 +78,6 @@ def resolve_binary(name: str, env: Mapping[str, str]) -> str:
     if found is None:
         raise TrackerError(f"{name}: the {name} command is not installed or not on PATH")
     return found
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-        if hasattr(os, "killpg"):
-            os.killpg(process.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows
-            process.kill()
-
-
-def _drain(stream: IO[bytes], sink: bytearray, cap: int, overflow: threading.Event, process: Any) -> None:
-    """Read ``stream`` into ``sink`` until EOF; past ``cap`` bytes, flag it and kill the process."""
-    fd = stream.fileno()
-    while True:
-        chunk = os.read(fd, _CHUNK)
-        if not chunk:
-            return
-        if len(sink) + len(chunk) > cap:
-            overflow.set()
-            _kill(process)
-            return
-        sink.extend(chunk)
-
-
-def _feed(stream: IO[bytes], data: bytes) -> None:
-    with contextlib.suppress(BrokenPipeError, OSError):
-        stream.write(data)
-    with contextlib.suppress(BrokenPipeError, OSError):
-        stream.close()
 
 
 def run_command(
@@ -126,70 +96,40 @@ def run_command(
     binary = resolve_binary(name, env)
     what = " ".join([name, *[a for a in args[:2] if not a.startswith("-")]])
     try:
-        process = subprocess.Popen(
+        # The resolved path runs, so the program is exactly the allowlisted one just found.
+        result = run_tool(
             [binary, *args],
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-            cwd=cwd,
-            shell=False,
-            start_new_session=True,
+            cwd=Path.cwd() if cwd is None else cwd,
+            timeout_s=timeout_s,
+            env=env,
+            output_cap=max_output,
+            kill_on_overflow=True,
+            stdin=None if stdin is None else stdin.encode("utf-8"),
         )
-    except OSError as exc:
-        raise TrackerError(f"{what}: cannot start {binary}: {exc.strerror or exc}") from None
-    assert process.stdout is not None
-    assert process.stderr is not None
-    out, err = bytearray(), bytearray()
-    overflow = threading.Event()
-    threads = [
-        threading.Thread(
-            target=_drain, args=(process.stdout, out, max_output, overflow, process), daemon=True
-        ),
-        threading.Thread(
-            target=_drain, args=(process.stderr, err, max_output, overflow, process), daemon=True
-        ),
-    ]
-    if stdin is not None:
-        assert process.stdin is not None
-        threads.append(
-            threading.Thread(target=_feed, args=(process.stdin, stdin.encode("utf-8")), daemon=True)
-        )
-    for thread in threads:
-        thread.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill(process)
-        process.wait()
-    finally:
-        for thread in threads:
-            thread.join(timeout=5)
-        for stream in (process.stdout, process.stderr, process.stdin):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-
-    def scrub(text: str) -> str:
-        return text.replace(secret, "***") if secret else text
-
-    if overflow.is_set():
+    except UsageError as exc:
+        raise TrackerError(f"{what}: {exc}") from None
+    if result.outcome == "overflowed":
         raise TrackerError(f"{what}: printed more than {max_output // (1024 * 1024)} MiB; stopped")
-    if timed_out:
+    if result.outcome == "timed_out":
         raise TrackerError(f"{what}: did not finish within {timeout_s:g} s; stopped")
-    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    if process.returncode != 0:
-        detail = scrub(stderr.strip() or stdout.strip())[-500:]
+    if result.outcome != "exited":
+        raise TrackerError(f"{what}: {result.error}")
+    stdout, stderr = result.stdout_text(), result.stderr_text()
+    if result.returncode != 0:
+        detail = stderr.strip() or stdout.strip()
+        detail = (detail.replace(secret, "***") if secret else detail)[-500:]
         raise TrackerError(
-            f"{what}: exited with status {process.returncode}" + (f": {detail}" if detail else "")
+            f"{what}: exited with status {result.returncode}" + (f": {detail}" if detail else "")
         )
     return CliResult(stdout=stdout, stderr=stderr)
 
 
-class CliTracker:
-    """Base of the CLI backends: settings, the child environment, running and describing commands."""
+class CliTracker(SettingsTracker):
+    """Base of the CLI backends: settings, the child environment, running and describing commands.
+
+    A subclass says which arguments create an issue (:meth:`_create_args`) and comment on one
+    (:meth:`_comment_args`); the body always goes to standard input.
+    """
 
     name: ClassVar[str]
     binary: ClassVar[str]
@@ -199,7 +139,7 @@ class CliTracker:
     quiet_env: ClassVar[dict[str, str]] = {}
 
     def __init__(self, settings: TrackerSettings) -> None:
-        self.label = settings.label
+        super().__init__(settings)
         self.repository = settings.repository.strip().strip("/") if settings.repository else None
         self.cwd = settings.project_root
         self.timeout_s = max(settings.timeout_s, DEFAULT_COMMAND_TIMEOUT_S)
@@ -244,3 +184,33 @@ class CliTracker:
             "command": shlex.join([self.binary, *args]) + (" < body" if stdin is not None else ""),
             "stdin": stdin,
         }
+
+    def parse_json(self, printed: str, what: str) -> Any:
+        """The JSON document a command printed; ``what`` names the command in the error."""
+        try:
+            return json.loads(printed)
+        except ValueError:
+            raise TrackerError(f"{self.name}: {what} did not print JSON") from None
+
+    def _create_args(self, draft: IssueDraft) -> list[str]:
+        raise NotImplementedError
+
+    def _comment_args(self, number: int) -> list[str]:
+        raise NotImplementedError
+
+    def _run_create(self, draft: IssueDraft) -> str:
+        """Create the issue; what the CLI printed, which holds its number."""
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        return self.run(self._create_args(draft), stdin=draft.body)
+
+    def add_comment(self, number: int, body: str) -> None:
+        check_body_size(body)
+        self.run(self._comment_args(number), stdin=body)
+
+    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        return self.describe("create", self._create_args(draft), draft.body)
+
+    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
+        check_body_size(body)
+        return self.describe("comment", self._comment_args(number), body)

@@ -16,19 +16,13 @@ A token is passed as ``GH_TOKEN`` only when ``[issues] token_env`` names a varia
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from pydantic import JsonValue
-
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
+from orchestrator.agents.issue_reconciler._body import IssueDraft
 from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
+from orchestrator.agents.issue_reconciler._tracker import TrackerIssue
 from orchestrator.agents.issue_reconciler.backends._cli import CliTracker
-from orchestrator.config import IssuesSection
 
 __all__ = ["GhCliTracker"]
 
@@ -47,25 +41,8 @@ class GhCliTracker(CliTracker):
     host_variable = "GH_HOST"
     quiet_env = {"GH_PROMPT_DISABLED": "1", "GH_NO_UPDATE_NOTIFIER": "1"}
 
-    @classmethod
-    def from_config(
-        cls,
-        issues: IssuesSection,
-        *,
-        project_root: Path,
-        label: str,
-        env: Mapping[str, str] | None = None,
-    ) -> GhCliTracker:
-        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
-
     def _repo(self) -> list[str]:
         return [f"--repo={self.repository}"] if self.repository else []
-
-    def _json(self, text: str, what: str) -> Any:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise TrackerError(f"gh: {what} did not print JSON") from None
 
     def list_open_issues(self) -> list[TrackerIssue]:
         limit = FIRST_LIMIT
@@ -74,7 +51,7 @@ class GhCliTracker(CliTracker):
                 "issue", "list", *self._repo(), "--state=open", f"--label={self.label}",
                 f"--json={_FIELDS}", f"--limit={limit}",
             ]  # fmt: skip
-            items = self._json(self.run(args), "gh issue list")
+            items = self.parse_json(self.run(args), "gh issue list")
             if not isinstance(items, list):
                 raise TrackerError("gh: gh issue list did not print a JSON list")
             if len(items) < limit:
@@ -84,7 +61,7 @@ class GhCliTracker(CliTracker):
             limit *= 4
 
     def list_comments(self, number: int) -> list[str]:
-        document = self._json(
+        document = self.parse_json(
             self.run(["issue", "view", str(int(number)), *self._repo(), "--json=comments"]), "gh issue view"
         )
         comments = document.get("comments") if isinstance(document, dict) else None
@@ -98,26 +75,13 @@ class GhCliTracker(CliTracker):
         return ["issue", "comment", str(int(number)), *self._repo(), "--body-file=-"]
 
     def create_issue(self, draft: IssueDraft) -> int:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        printed = self.run(self._create_args(draft), stdin=draft.body).strip()
+        printed = self._run_create(draft).strip()
         found = _ISSUE_URL.search(printed.splitlines()[-1] if printed else "")
         if found is None:
             raise TrackerError(
                 f"gh: gh issue create did not print the new issue's URL (got {printed[-200:]!r})"
             )
         return int(found.group(1))
-
-    def add_comment(self, number: int, body: str) -> None:
-        check_body_size(body)
-        self.run(self._comment_args(number), stdin=body)
-
-    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        return self.describe("create", self._create_args(draft), draft.body)
-
-    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
-        check_body_size(body)
-        return self.describe("comment", self._comment_args(number), body)
 
 
 def _issue(item: dict[str, Any]) -> TrackerIssue:

@@ -12,18 +12,14 @@ The token comes from ``[issues] token_env`` or ``GITHUB_TOKEN`` and is sent as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import JsonValue
-
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
+from orchestrator.agents.issue_reconciler._body import IssueDraft
 from orchestrator.agents.issue_reconciler._errors import TrackerError
 from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
-from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient
-from orchestrator.config import IssuesSection
+from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient, RestTracker
 from orchestrator.errors import ConfigError
 
 __all__ = ["GitHubTracker"]
@@ -33,12 +29,13 @@ TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
-class GitHubTracker:
+class GitHubTracker(RestTracker):
     """Issues of one GitHub repository."""
 
     name = "github"
 
     def __init__(self, settings: TrackerSettings) -> None:
+        super().__init__(settings)
         repository = settings.require_repository("octo-org/hello-world")
         if not _REPOSITORY.fullmatch(repository):
             raise ConfigError(
@@ -48,7 +45,6 @@ class GitHubTracker:
                 'use owner/name, for example repository = "octo-org/hello-world"',
             )
         token, token_env = settings.require_token(TOKEN_ENV)
-        self.label = settings.label
         self.repository = repository
         owner, repo = repository.split("/")
         self._base = f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
@@ -61,23 +57,6 @@ class GitHubTracker:
             timeout_s=settings.timeout_s,
             extra_headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
         )
-
-    @classmethod
-    def from_config(
-        cls,
-        issues: IssuesSection,
-        *,
-        project_root: Path,
-        label: str,
-        env: Mapping[str, str] | None = None,
-    ) -> GitHubTracker:
-        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
-
-    def __repr__(self) -> str:
-        return f"GitHubTracker({self.repository!r}, {self._http.api_url!r})"
-
-    def close(self) -> None:
-        self._http.close()
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
         url: str | None = self._http.url(path)
@@ -102,10 +81,13 @@ class GitHubTracker:
                     found.append(_issue(item))
         return found
 
+    def _comments_path(self, number: int) -> str:
+        return f"{self._base}/issues/{int(number)}/comments"
+
     def list_comments(self, number: int) -> list[str]:
         return [
             str(item.get("body") or "")
-            for page in self._pages(f"{self._base}/issues/{int(number)}/comments", {})
+            for page in self._pages(self._comments_path(number), {})
             for item in page
             if isinstance(item, dict)
         ]
@@ -114,28 +96,7 @@ class GitHubTracker:
         return {"title": draft.title, "body": draft.body, "labels": list(draft.labels)}
 
     def create_issue(self, draft: IssueDraft) -> int:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        response = self._http.request(
-            "POST", self._http.url(f"{self._base}/issues"), json=self._create_payload(draft)
-        )
-        return _number(self._http.json_of(response), "number")
-
-    def add_comment(self, number: int, body: str) -> None:
-        check_body_size(body)
-        self._http.request(
-            "POST", self._http.url(f"{self._base}/issues/{int(number)}/comments"), json={"body": body}
-        )
-
-    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        return self._http.describe(
-            "create", "POST", self._http.url(f"{self._base}/issues"), self._create_payload(draft)
-        )
-
-    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
-        check_body_size(body)
-        url = self._http.url(f"{self._base}/issues/{int(number)}/comments")
-        return self._http.describe("comment", "POST", url, {"body": body})
+        return _number(self._post_issue(draft), "number")
 
 
 def _number(document: Any, key: str) -> int:

@@ -7,38 +7,37 @@
 
 ``{id}`` is the project's numeric id or its URL-encoded path (``group%2Fproject``). The token
 comes from ``[issues] token_env`` or ``GITLAB_TOKEN`` and is sent as ``PRIVATE-TOKEN``.
+
+:func:`gitlab_issues`, :func:`gitlab_note_bodies` and :func:`gitlab_created_iid` read GitLab's
+JSON; the ``glab`` backend, which gets the same JSON through ``glab api``, uses them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import JsonValue
-
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
+from orchestrator.agents.issue_reconciler._body import IssueDraft
 from orchestrator.agents.issue_reconciler._errors import TrackerError
 from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
-from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient
-from orchestrator.config import IssuesSection
+from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient, RestTracker
 
-__all__ = ["GitLabTracker"]
+__all__ = ["GitLabTracker", "gitlab_created_iid", "gitlab_issues", "gitlab_note_bodies"]
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
-class GitLabTracker:
+class GitLabTracker(RestTracker):
     """Issues of one GitLab project."""
 
     name = "gitlab"
 
     def __init__(self, settings: TrackerSettings) -> None:
+        super().__init__(settings)
         project = settings.require_repository("group/project")
         token, token_env = settings.require_token(TOKEN_ENV)
-        self.label = settings.label
         self.repository = project
         self._base = f"/projects/{quote(project, safe='')}"
         self._http = RestClient(
@@ -49,23 +48,6 @@ class GitLabTracker:
             token_env=token_env,
             timeout_s=settings.timeout_s,
         )
-
-    @classmethod
-    def from_config(
-        cls,
-        issues: IssuesSection,
-        *,
-        project_root: Path,
-        label: str,
-        env: Mapping[str, str] | None = None,
-    ) -> GitLabTracker:
-        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
-
-    def __repr__(self) -> str:
-        return f"GitLabTracker({self.repository!r}, {self._http.api_url!r})"
-
-    def close(self) -> None:
-        self._http.close()
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
         url = self._http.url(path)
@@ -86,57 +68,49 @@ class GitLabTracker:
         raise TrackerError(f"gitlab: GET {path} has more than {MAX_PAGES} pages; stopped")
 
     def list_open_issues(self) -> list[TrackerIssue]:
-        return [
-            _issue(item)
-            for items in self._pages(f"{self._base}/issues", {"state": "opened", "labels": self.label})
-            for item in items
-            if isinstance(item, dict)
-        ]
+        pages = self._pages(f"{self._base}/issues", {"state": "opened", "labels": self.label})
+        return gitlab_issues(pages, service=self.name)
+
+    def _comments_path(self, number: int) -> str:
+        return f"{self._base}/issues/{int(number)}/notes"
 
     def list_comments(self, number: int) -> list[str]:
-        return [
-            str(item.get("body") or "")
-            for items in self._pages(f"{self._base}/issues/{int(number)}/notes", {"sort": "asc"})
-            for item in items
-            if isinstance(item, dict) and not item.get("system")
-        ]
+        return gitlab_note_bodies(self._pages(self._comments_path(number), {"sort": "asc"}))
 
     def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
         return {"title": draft.title, "description": draft.body, "labels": ",".join(draft.labels)}
 
     def create_issue(self, draft: IssueDraft) -> int:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        response = self._http.request(
-            "POST", self._http.url(f"{self._base}/issues"), json=self._create_payload(draft)
-        )
-        document = self._http.json_of(response)
-        iid = document.get("iid") if isinstance(document, dict) else None
-        if not isinstance(iid, int):
-            raise TrackerError("gitlab: the created issue has no iid")
-        return iid
-
-    def add_comment(self, number: int, body: str) -> None:
-        check_body_size(body)
-        self._http.request(
-            "POST", self._http.url(f"{self._base}/issues/{int(number)}/notes"), json={"body": body}
-        )
-
-    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        return self._http.describe(
-            "create", "POST", self._http.url(f"{self._base}/issues"), self._create_payload(draft)
-        )
-
-    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
-        check_body_size(body)
-        url = self._http.url(f"{self._base}/issues/{int(number)}/notes")
-        return self._http.describe("comment", "POST", url, {"body": body})
+        return gitlab_created_iid(self._post_issue(draft), service=self.name)
 
 
-def _issue(item: dict[str, Any]) -> TrackerIssue:
+def gitlab_created_iid(document: Any, *, service: str) -> int:
+    """The iid in GitLab's answer to creating an issue; ``service`` names the backend in errors."""
+    iid = document.get("iid") if isinstance(document, dict) else None
+    if not isinstance(iid, int):
+        raise TrackerError(f"{service}: the created issue has no iid")
+    return iid
+
+
+def gitlab_issues(pages: Iterable[list[Any]], *, service: str) -> list[TrackerIssue]:
+    """The issues in pages of GitLab's issue JSON; ``service`` names the backend in errors."""
+    return [_issue(item, service) for items in pages for item in items if isinstance(item, dict)]
+
+
+def gitlab_note_bodies(pages: Iterable[list[Any]]) -> list[str]:
+    """The bodies of the notes people wrote (system notes left out) in pages of GitLab's note JSON."""
+    return [
+        str(item.get("body") or "")
+        for items in pages
+        for item in items
+        if isinstance(item, dict) and not item.get("system")
+    ]
+
+
+def _issue(item: dict[str, Any], service: str) -> TrackerIssue:
     iid = item.get("iid")
     if not isinstance(iid, int):
-        raise TrackerError("gitlab: an issue in the listing has no iid")
+        raise TrackerError(f"{service}: an issue in the listing has no iid")
     labels = item.get("labels") or []
     return TrackerIssue(
         number=iid,

@@ -19,20 +19,20 @@ With ``api_url`` set, ``--hostname`` names the self-managed host. A token is pas
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from pydantic import JsonValue
-
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
+from orchestrator.agents.issue_reconciler._body import IssueDraft
 from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
+from orchestrator.agents.issue_reconciler._tracker import TrackerIssue
 from orchestrator.agents.issue_reconciler.backends._cli import CliTracker
+from orchestrator.agents.issue_reconciler.backends._gitlab import (
+    gitlab_created_iid,
+    gitlab_issues,
+    gitlab_note_bodies,
+)
 from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE
-from orchestrator.config import IssuesSection
 
 __all__ = ["GlabCliTracker"]
 
@@ -45,17 +45,6 @@ class GlabCliTracker(CliTracker):
     token_variable = "GITLAB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
     quiet_env = {"NO_PROMPT": "1"}
 
-    @classmethod
-    def from_config(
-        cls,
-        issues: IssuesSection,
-        *,
-        project_root: Path,
-        label: str,
-        env: Mapping[str, str] | None = None,
-    ) -> GlabCliTracker:
-        return cls(TrackerSettings.of(issues, project_root=project_root, label=label, env=env))
-
     def _project(self) -> str:
         return f"projects/{quote(self.repository, safe='')}" if self.repository else "projects/:id"
 
@@ -67,10 +56,7 @@ class GlabCliTracker(CliTracker):
         for page in range(1, MAX_PAGES + 1):
             query = urlencode({**params, "per_page": PER_PAGE, "page": page})
             printed = self.run(self._api("--method=GET", f"{path}?{query}"))
-            try:
-                items = json.loads(printed)
-            except ValueError:
-                raise TrackerError(f"glab: glab api {path} did not print JSON") from None
+            items = self.parse_json(printed, f"glab api {path}")
             if not isinstance(items, list):
                 raise TrackerError(f"glab: glab api {path} did not print a JSON list")
             yield items
@@ -79,22 +65,12 @@ class GlabCliTracker(CliTracker):
         raise TrackerError(f"glab: {path} has more than {MAX_PAGES} pages; stopped")
 
     def list_open_issues(self) -> list[TrackerIssue]:
-        return [
-            _issue(item)
-            for items in self._get_pages(
-                f"{self._project()}/issues", {"state": "opened", "labels": self.label}
-            )
-            for item in items
-            if isinstance(item, dict)
-        ]
+        pages = self._get_pages(f"{self._project()}/issues", {"state": "opened", "labels": self.label})
+        return gitlab_issues(pages, service=self.name)
 
     def list_comments(self, number: int) -> list[str]:
-        return [
-            str(item.get("body") or "")
-            for items in self._get_pages(f"{self._project()}/issues/{int(number)}/notes", {"sort": "asc"})
-            for item in items
-            if isinstance(item, dict) and not item.get("system")
-        ]
+        pages = self._get_pages(f"{self._project()}/issues/{int(number)}/notes", {"sort": "asc"})
+        return gitlab_note_bodies(pages)
 
     def _create_args(self, draft: IssueDraft) -> list[str]:
         return self._api(
@@ -109,42 +85,6 @@ class GlabCliTracker(CliTracker):
         return self._api("--method=POST", f"{self._project()}/issues/{int(number)}/notes", "--field=body=@-")
 
     def create_issue(self, draft: IssueDraft) -> int:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        printed = self.run(self._create_args(draft), stdin=draft.body)
-        try:
-            document = json.loads(printed)
-        except ValueError:
-            raise TrackerError("glab: creating the issue did not print JSON") from None
-        iid = document.get("iid") if isinstance(document, dict) else None
-        if not isinstance(iid, int):
-            raise TrackerError("glab: the created issue has no iid")
-        return iid
-
-    def add_comment(self, number: int, body: str) -> None:
-        check_body_size(body)
-        self.run(self._comment_args(number), stdin=body)
-
-    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        return self.describe("create", self._create_args(draft), draft.body)
-
-    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
-        check_body_size(body)
-        return self.describe("comment", self._comment_args(number), body)
-
-
-def _issue(item: dict[str, Any]) -> TrackerIssue:
-    iid = item.get("iid")
-    if not isinstance(iid, int):
-        raise TrackerError("glab: an issue in the listing has no iid")
-    return TrackerIssue(
-        number=iid,
-        title=str(item.get("title") or ""),
-        body=str(item.get("description") or ""),
-        state="open" if item.get("state") == "opened" else str(item.get("state") or "open"),
-        labels=tuple(str(label) for label in item.get("labels") or []),
-        url=item.get("web_url"),
-        created_at=item.get("created_at"),
-        updated_at=item.get("updated_at"),
-        comments=item.get("user_notes_count") if isinstance(item.get("user_notes_count"), int) else None,
-    )
+        return gitlab_created_iid(
+            self.parse_json(self._run_create(draft), "creating the issue"), service=self.name
+        )

@@ -1,4 +1,5 @@
-"""What the REST backends share: one httpx client, typed errors, scrubbed messages, safe paging.
+"""What the REST backends share: one httpx client, typed errors, scrubbed messages, safe paging,
+and :class:`RestTracker`, their base, which files issues and comments the same way for each.
 
 The token lives only in the client's default headers. It is never part of a description (dry
 run), an event, a log line or an error message: every text taken from a response is scrubbed of
@@ -15,9 +16,11 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import JsonValue
 
+from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
 from orchestrator.agents.issue_reconciler._errors import TrackerError
+from orchestrator.agents.issue_reconciler._tracker import SettingsTracker
 
-__all__ = ["MAX_PAGES", "PER_PAGE", "RestClient"]
+__all__ = ["MAX_PAGES", "PER_PAGE", "RestClient", "RestTracker"]
 
 PER_PAGE = 100
 MAX_PAGES = 1000
@@ -126,3 +129,53 @@ class RestClient:
         elif response.status_code in (401, 403):
             message += " (no token was sent; set one with [issues] token_env)"
         return message
+
+
+class RestTracker(SettingsTracker):
+    """Base of the REST backends: creating, commenting and describing both, the same for each.
+
+    Issues are POSTed to ``<base>/issues``, comments to :meth:`_comments_path`. A subclass sets
+    ``repository``, ``_base`` (the repository's API path) and ``_http`` in its ``__init__``, and
+    says how an issue is shaped (:meth:`_create_payload`) and where its comments live
+    (:meth:`_comments_path`).
+    """
+
+    name: str
+    repository: str
+    _base: str
+    _http: RestClient
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.repository!r}, {self._http.api_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _comments_path(self, number: int) -> str:
+        raise NotImplementedError
+
+    def _post_issue(self, draft: IssueDraft) -> Any:
+        """Create the issue; the tracker's JSON answer, which holds its number."""
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        response = self._http.request(
+            "POST", self._http.url(f"{self._base}/issues"), json=self._create_payload(draft)
+        )
+        return self._http.json_of(response)
+
+    def add_comment(self, number: int, body: str) -> None:
+        check_body_size(body)
+        self._http.request("POST", self._http.url(self._comments_path(number)), json={"body": body})
+
+    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
+        check_body_size(draft.body, fingerprint=draft.fingerprint)
+        return self._http.describe(
+            "create", "POST", self._http.url(f"{self._base}/issues"), self._create_payload(draft)
+        )
+
+    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
+        check_body_size(body)
+        url = self._http.url(self._comments_path(number))
+        return self._http.describe("comment", "POST", url, {"body": body})

@@ -1,7 +1,7 @@
 """Run an external program safely: no shell, checked arguments, capped output, a timeout.
 
-Drivers run programs that are not ours (``peekaboo``, a project's own test command). Every such
-call goes through :func:`run_tool`, which:
+Drivers and agents run programs that are not ours (``peekaboo``, a project's own test command,
+the ``gh`` and ``glab`` tracker CLIs). Every such call goes through :func:`run_tool`, which:
 
 - runs the argv directly, never through a shell, so no argument is ever interpreted;
 - refuses arguments holding a newline, carriage return or NUL (a value that smuggles a second
@@ -10,7 +10,10 @@ call goes through :func:`run_tool`, which:
   allowlist), a path is taken relative to the working directory, and a missing program is an
   outcome (``not_found``), not an exception;
 - keeps at most ``output_cap`` bytes of stdout and of stderr; the rest is read and dropped, so the
-  child never blocks on a full pipe and a chatty program cannot exhaust memory;
+  child never blocks on a full pipe and a chatty program cannot exhaust memory (or, with
+  ``kill_on_overflow``, the program is stopped the moment it prints more: outcome ``overflowed``);
+- gives the program an empty standard input, or ``stdin`` bytes fed on a thread, so text with
+  newlines (an issue body) never has to become an argument;
 - kills the program's whole process group when the timeout passes or the run is cancelled, so
   grandchildren (a test runner's workers) do not outlive it;
 - reports ``worker.tool.call`` and ``worker.tool.result`` events when given an emitter, inside a
@@ -20,6 +23,7 @@ call goes through :func:`run_tool`, which:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -29,7 +33,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -42,6 +46,7 @@ __all__ = [
     "Emit",
     "ToolResult",
     "child_env",
+    "forbidden_character",
     "resolve_program",
     "run_tool",
     "summarise_args",
@@ -57,7 +62,7 @@ _READER_JOIN_S = 5.0
 _SUMMARY_LIMIT = 300
 _SECRET_OPTION = re.compile(r"^-{1,2}[\w-]*(token|secret|password|passwd|api[-_]?key)[\w-]*$", re.IGNORECASE)
 
-Outcome = Literal["exited", "not_found", "timed_out", "cancelled"]
+Outcome = Literal["exited", "not_found", "timed_out", "cancelled", "overflowed"]
 
 
 class Emit(Protocol):
@@ -95,11 +100,16 @@ class ToolResult:
         return self.stderr.decode("utf-8", errors="replace")
 
 
+def forbidden_character(value: str) -> str | None:
+    """The first newline, carriage return or NUL found in ``value``, or ``None`` when it has none."""
+    return next((char for char in _FORBIDDEN if char in value), None)
+
+
 def validate_argument(value: str, *, what: str = "argument") -> str:
     """Return ``value`` unchanged, or raise :class:`UsageError` if it holds a newline, CR or NUL."""
-    for char in _FORBIDDEN:
-        if char in value:
-            raise UsageError(f"{what} {value[:60]!r} contains {char!r}, which is never passed to a program")
+    char = forbidden_character(value)
+    if char is not None:
+        raise UsageError(f"{what} {value[:60]!r} contains {char!r}, which is never passed to a program")
     return value
 
 
@@ -170,6 +180,8 @@ def run_tool(
     env: Mapping[str, str] | None = None,
     allowed: Collection[str] | None = None,
     output_cap: int = DEFAULT_OUTPUT_CAP,
+    kill_on_overflow: bool = False,
+    stdin: bytes | None = None,
     cancelled: threading.Event | None = None,
     emit: Emit | None = None,
     tool_name: str | None = None,
@@ -179,7 +191,8 @@ def run_tool(
     Raises :class:`UsageError` only for arguments that must never reach a program (see
     :func:`validate_argument`), a program outside ``allowed``, or a ``cwd`` that does not exist.
     ``env`` is the child's whole environment (see :func:`child_env`); its ``PATH`` is where a bare
-    program name is looked up.
+    program name is looked up. ``stdin`` is written to the program's standard input (else it
+    reads an empty one); with ``kill_on_overflow``, output past ``output_cap`` stops the program.
     """
     if not argv:
         raise UsageError("no program to run: the command is empty")
@@ -192,7 +205,9 @@ def run_tool(
             emit(
                 "worker.tool.call", tool_trace_id=trace_id, tool_name=name, args_summary=summarise_args(args)
             )
-        result = _run(args, cwd, timeout_s, environment, allowed, output_cap, cancelled)
+        result = _run(
+            args, cwd, timeout_s, environment, allowed, output_cap, kill_on_overflow, stdin, cancelled
+        )
         if emit is not None:
             emit(
                 "worker.tool.result",
@@ -214,6 +229,8 @@ def _run(
     env: dict[str, str],
     allowed: Collection[str] | None,
     output_cap: int,
+    kill_on_overflow: bool,
+    stdin: bytes | None,
     cancelled: threading.Event | None,
 ) -> ToolResult:
     started = time.monotonic()
@@ -234,7 +251,7 @@ def _run(
             [program, *args[1:]],
             cwd=cwd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=os.name == "posix",
@@ -245,14 +262,27 @@ def _run(
         )
     if proc.stdout is None or proc.stderr is None:  # pragma: no cover - PIPE guarantees both
         raise RuntimeError("subprocess pipes were not created")
-    out, err = _CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)
+    overflow = threading.Event()
+
+    def on_overflow() -> None:
+        overflow.set()
+        _signal_group(proc)
+
+    stop = on_overflow if kill_on_overflow else None
+    out, err = _CappedReader(proc.stdout, output_cap, stop), _CappedReader(proc.stderr, output_cap, stop)
+    feeder = _Feeder(proc.stdin, stdin) if proc.stdin is not None and stdin is not None else None
     outcome = _wait(proc, timeout_s, cancelled)
     out.join()
     err.join()
+    if feeder is not None:
+        feeder.join()
     duration = elapsed_ms()
     error: str | None = None
     returncode: int | None = proc.returncode
-    if outcome == "timed_out":
+    if overflow.is_set():
+        outcome = "overflowed"
+        returncode, error = None, f"{args[0]} printed more than {output_cap} bytes and was stopped"
+    elif outcome == "timed_out":
         returncode, error = None, f"{args[0]} did not finish within {timeout_s:g} s and was killed"
     elif outcome == "cancelled":
         returncode, error = None, f"{args[0]} was stopped because the run was cancelled"
@@ -292,8 +322,8 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float, cancelled: threading.
         return "exited"
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the program and everything it started (its process group), then reap it."""
+def _signal_group(proc: subprocess.Popen[bytes]) -> None:
+    """Send SIGKILL to the program and everything it started (its process group); do not wait."""
     if os.name == "posix":
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -301,17 +331,26 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
     else:
         proc.kill()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the program and everything it started (its process group), then reap it."""
+    _signal_group(proc)
     proc.wait()
 
 
 class _CappedReader:
-    """Drains one pipe on a thread, keeping the first ``cap`` bytes."""
+    """Drains one pipe on a thread, keeping the first ``cap`` bytes.
 
-    def __init__(self, stream: IO[bytes], cap: int) -> None:
+    With ``on_overflow``, the first byte past ``cap`` calls it once and reading stops there.
+    """
+
+    def __init__(self, stream: IO[bytes], cap: int, on_overflow: Callable[[], None] | None = None) -> None:
         self.data = bytearray()
         self.truncated = False
         self._stream = stream
         self._cap = cap
+        self._on_overflow = on_overflow
         self._thread = threading.Thread(target=self._drain, name="tool-output", daemon=True)
         self._thread.start()
 
@@ -324,9 +363,34 @@ class _CappedReader:
                     self.data += chunk[:room]
                 if len(chunk) > max(room, 0):
                     self.truncated = True
+                    if self._on_overflow is not None:
+                        self._on_overflow()
+                        return
         finally:
             self._stream.close()
 
     def join(self) -> None:
         # A grandchild that escaped the process group may hold the pipe open; do not wait forever.
+        self._thread.join(_READER_JOIN_S)
+
+
+class _Feeder:
+    """Writes ``data`` to the program's standard input on a thread, then closes it.
+
+    A program that exits without reading everything closes the pipe; that is not an error here.
+    """
+
+    def __init__(self, stream: IO[bytes], data: bytes) -> None:
+        self._stream = stream
+        self._data = data
+        self._thread = threading.Thread(target=self._feed, name="tool-input", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        with contextlib.suppress(OSError):  # BrokenPipeError included
+            self._stream.write(self._data)
+        with contextlib.suppress(OSError):
+            self._stream.close()
+
+    def join(self) -> None:
         self._thread.join(_READER_JOIN_S)
