@@ -115,7 +115,9 @@ def raw_ask_round(asks: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=100_000, help="events per bus round")
     parser.add_argument("--asks", type=int, default=20_000, help="round trips per ask round")
     parser.add_argument("--rounds", type=int, default=5)

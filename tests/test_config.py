@@ -278,7 +278,12 @@ def test_wrong_type_names_field_and_shows_the_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "field", "problem", "fix_part"),
     [
-        ("[events]\nbatch_size = 200000\n", "events.batch_size", "must be at most 100000 (got 200000)", "5000"),
+        (
+            "[events]\nbatch_size = 200000\n",
+            "events.batch_size",
+            "must be at most 100000 (got 200000)",
+            "5000",
+        ),
         ("[events]\nbatch_size = 2.5\n", "events.batch_size", "is not a whole number (got 2.5)", "5000"),
         ("events = 5\n", "events", "is not a table of settings (got 5)", "`[events]` header"),
         ("[runs]\nui_dir = 5\n", "runs.ui_dir", "is not a valid path (got 5)", '".orchestrator/runs"'),

@@ -179,8 +179,8 @@ KILL_SCRIPT = textwrap.dedent(
         with correlation_scope(run_id="burst"):
             i = 0
             while i < 20000:
-                bus.emit("worker.task.progress",
-                         {"task_id": "t", "worker_id": f"w{n}", "phase": "p", "message": "x" * 300 + str(i)}, actor=f"w{n}")
+                payload = {"task_id": "t", "worker_id": f"w{n}", "phase": "p", "message": "x" * 300 + str(i)}
+                bus.emit("worker.task.progress", payload, actor=f"w{n}")
                 i += 1
                 if i == 2000 and n == 0:
                     bus.flush()
