@@ -116,12 +116,15 @@ def build_project(root: Path) -> Project:
     """A project with three runs whose events went through a real bus into JSONL and SQLite."""
     init_project(root)
     config = load_config(root, env={})
+    # Durations are measured against the real clock when runs finish, so "now" is taken here,
+    # when the project is built, not when this module was imported.
+    now = datetime.now(UTC)
     with EventBus(config.events_db) as bus:
-        ui = _record_run(bus, config, "ui", NOW - timedelta(hours=3), UI_EVENTS, final="completed")
+        ui = _record_run(bus, config, "ui", now - timedelta(hours=3), UI_EVENTS, final="completed")
         scenario = _record_run(
-            bus, config, "scenario", NOW - timedelta(hours=2), SCENARIO_EVENTS, final="failed"
+            bus, config, "scenario", now - timedelta(hours=2), SCENARIO_EVENTS, final="failed"
         )
-        live = _record_run(bus, config, "ui", NOW - timedelta(hours=1), UI_EVENTS[:1], final=None)
+        live = _record_run(bus, config, "ui", now - timedelta(hours=1), UI_EVENTS[:1], final=None)
     return Project(config=config, ui_run=ui, scenario_run=scenario, live_run=live)
 
 
