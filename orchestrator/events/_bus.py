@@ -32,8 +32,8 @@ import structlog
 from orchestrator.actors._base import ActorHandle, TypedActor, handles, spawn
 from orchestrator.correlation import CORRELATION_KEYS, current_correlation
 from orchestrator.errors import EventError, EventStoreError, RunExistsError
+from orchestrator.events._index_writer import IndexWriter
 from orchestrator.events._model import Event
-from orchestrator.events._store import EventStore
 from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, check_payload
 from orchestrator.messages import CloseRun, DrainEvents, FlushEvents, OpenRun
 
@@ -48,6 +48,11 @@ Subscriber = Callable[[Event], None]
 _Draft = tuple[str, str, str]
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_string = json.encoder.encode_basestring  # the same escaping json.dumps(ensure_ascii=False) does
+
+
+def _optional(value: str | None) -> str:
+    return "null" if value is None else _string(value)
 
 
 class _Clock:
@@ -99,21 +104,20 @@ class _BusActor(TypedActor):
         self._db_path = db_path
         self._batch_size = batch_size
         self._state = state
-        self._store: EventStore | None = None
         self._runs: dict[str, _OpenRun] = {}
+        # Opened here, in the caller's thread, so a database that cannot be opened fails the
+        # EventBus constructor with the reason instead of a dead actor.
+        self._index = IndexWriter(db_path, name=name) if db_path is not None else None
 
     def on_start(self) -> None:
         self._state.bus_thread = threading.get_ident()
-        # SQLite connections belong to the thread that made them: open it in the actor's thread.
-        if self._db_path is not None:
-            self._store = EventStore(self._db_path)
 
     def on_stop(self) -> None:
         self._drain()
         for run_id in list(self._runs):
             self._close(run_id)
-        if self._store is not None:
-            self._store.close()
+        if self._index is not None:
+            self._index.close()
 
     @handles(OpenRun)
     def _on_open(self, message: OpenRun) -> None:
@@ -128,14 +132,15 @@ class _BusActor(TypedActor):
         except FileExistsError as exc:
             raise RunExistsError(f"{path} already exists; a run's events file is never reused") from exc
         self._runs[message.run_id] = _OpenRun(path=path, handle=handle)
-        if self._store is not None:
-            self._store.add_run(message.run_id, path)
+        if self._index is not None:
+            self._index.add_run(message.run_id, path)
         self._state.open_runs.add(message.run_id)
 
     @handles(CloseRun)
     def _on_close(self, message: CloseRun) -> None:
         self._drain()
         self._close(message.run_id)
+        self._wait_for_index()
 
     @handles(DrainEvents)
     def _on_drain(self, message: DrainEvents) -> None:
@@ -144,9 +149,16 @@ class _BusActor(TypedActor):
     @handles(FlushEvents)
     def _on_flush(self, message: FlushEvents) -> None:
         self._drain()
+        self._wait_for_index()
         error, self._state.write_error = self._state.write_error, None
+        if error is None and self._index is not None:
+            error, self._index.error = self._index.error, None
         if error is not None:
             raise EventStoreError(f"events could not be written: {error}") from error
+
+    def _wait_for_index(self) -> None:
+        if self._index is not None:
+            self._index.wait()
 
     def _close(self, run_id: str) -> None:
         run = self._runs.pop(run_id, None)
@@ -197,9 +209,9 @@ class _BusActor(TypedActor):
             for run_id, (run, lines) in batches.items():
                 # One write per batch: a crash can tear at most the batch's last line.
                 run.handle.write(("\n".join(lines) + "\n").encode("utf-8"))
-                if self._store is not None:
-                    self._store.add_lines(run_id, lines)
-        except (OSError, EventStoreError) as exc:
+                if self._index is not None:
+                    self._index.add_lines(run_id, lines)
+        except OSError as exc:
             # Keep the bus alive; the next flush reports it. The JSONL is the source of truth, so a
             # failed index write is repaired by `orchestrate events reindex`.
             log.error("event batch could not be written", error=str(exc))
@@ -266,9 +278,9 @@ class EventBus:
         Raises :class:`EventSchemaError` for a payload that does not match the type's schema and
         :class:`EventError` for a run that was never opened on this bus.
         """
-        ids: dict[str, Any] = dict(current_correlation())
+        ids: Mapping[str, Any] = current_correlation()
         if correlation:
-            ids.update({k: v for k, v in correlation.items() if k in CORRELATION_KEYS and v is not None})
+            ids = {**ids, **{k: v for k, v in correlation.items() if k in CORRELATION_KEYS and v is not None}}
         run_id = ids.get("run_id")
         state = self._state
         if run_id not in state.open_runs:
@@ -278,20 +290,16 @@ class EventBus:
                 f"{event_type} from {actor} names run {run_id!r}, which is not open on this event bus"
             )
         checked = check_payload(event_type, payload or {}, ids)
-        timestamp = self._clock.now()
-        body = _encode(
-            {
-                "event_id": f"{self._id_prefix}{next(self._id_counter):010x}",
-                "timestamp": timestamp,
-                "event_type": event_type,
-                "actor": actor,
-                "run_id": run_id,
-                "task_id": ids.get("task_id"),
-                "call_id": ids.get("call_id"),
-                "trace_id": ids.get("trace_id"),
-                "tool_trace_id": ids.get("tool_trace_id"),
-                "payload": checked,
-            }
+        # The event's JSON minus its seq, fields in their fixed order. Assembled from encoded parts
+        # (strings through the C string encoder) because this runs once per event on every thread.
+        body = (
+            f'{{"event_id":"{self._id_prefix}{next(self._id_counter):010x}",'
+            f'"timestamp":"{self._clock.now()}",'
+            f'"event_type":{_string(event_type)},"actor":{_string(actor)},"run_id":{_string(run_id)},'
+            f'"task_id":{_optional(ids.get("task_id"))},"call_id":{_optional(ids.get("call_id"))},'
+            f'"trace_id":{_optional(ids.get("trace_id"))},'
+            f'"tool_trace_id":{_optional(ids.get("tool_trace_id"))},'
+            f'"payload":{_encode(checked)}}}'
         )
         state.queue.put((run_id, event_type, body))
         if not state.wake_pending:

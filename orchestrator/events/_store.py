@@ -1,8 +1,10 @@
 """The SQLite index of every run's events (WAL mode), and its queries.
 
 The JSONL files in run dirs are the source of truth; this database is an index over them that
-can be rebuilt at any time (:func:`reindex`). Event rows are keyed by ``(run_id, seq)``, so
-inserting a line twice is harmless and a rebuild yields the same rows. The ``runs`` table stores
+can be rebuilt at any time (:func:`reindex`). Event rows hold the columns the queries filter and
+order by (run, seq, type, time) and the event's JSON line; everything else is read from the line.
+Rows are keyed by ``(run_id, seq)``, so inserting a line twice is harmless and a rebuild yields
+the same rows. The ``runs`` table stores
 only what cannot be derived (where each run's file is); a run's start, end, size and status are
 read from its events through the indexes when asked. Several processes may write one database:
 WAL lets readers go on while one writer commits, and ``busy_timeout`` makes writers wait their
@@ -28,7 +30,7 @@ __all__ = ["EventStore", "ReindexReport", "RunRow", "reindex"]
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -36,10 +38,6 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER NOT NULL,
     timestamp TEXT NOT NULL,
     event_type TEXT NOT NULL,
-    task_id TEXT,
-    call_id TEXT,
-    trace_id TEXT,
-    tool_trace_id TEXT,
     line TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
@@ -56,13 +54,12 @@ CREATE TABLE IF NOT EXISTS runs (
 # up the GIL once per row and must win it back from busy producer threads each time.)
 _INSERT_LINES = """
 INSERT OR IGNORE INTO events
-SELECT ?, value->>'seq', value->>'timestamp', value->>'event_type', value->>'task_id',
-       value->>'call_id', value->>'trace_id', value->>'tool_trace_id', value
+SELECT ?, value->>'seq', value->>'timestamp', value->>'event_type', value
 FROM json_each(?)
 """
 
-INSERT_ROW_SQL = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)"
-"""Insert one row given as a tuple of the nine columns (what a row-at-a-time writer would use)."""
+INSERT_ROW_SQL = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?)"
+"""Insert one row given as a tuple of the five columns (what a row-at-a-time writer would use)."""
 
 # Everything about a run that the events already say, found through the indexes.
 _RUN_SUMMARY = """
@@ -82,7 +79,17 @@ FROM runs r
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables and indexes (idempotent) and set WAL mode."""
+    """Create the tables and indexes (idempotent) and set WAL mode.
+
+    An index made with another schema version is refused with the fix (it is only an index:
+    deleting it and running ``orchestrate events reindex`` rebuilds it from the run dirs).
+    """
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found not in (0, SCHEMA_VERSION):
+        raise EventStoreError(
+            f"this event index has schema version {found}, this orchestrate uses {SCHEMA_VERSION}; "
+            "delete the file and run `orchestrate events reindex` to rebuild it from the run dirs"
+        )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(_SCHEMA)
@@ -117,6 +124,9 @@ class EventStore:
             apply_schema(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise EventStoreError(f"cannot open the event store {path}: {exc}") from exc
+        except EventStoreError as exc:
+            self._conn.close()
+            raise EventStoreError(f"{path}: {exc}") from exc
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -282,10 +282,13 @@ def check_payload(
             f"unknown event type {event_type!r}; register it with register_event_type() "
             f"or use one of: {', '.join(sorted(EVENT_SCHEMAS))}"
         )
-    checked = dict(payload)
-    for name in _fill_fields(event_type, schema):
-        if checked.get(name) is None and correlation.get(name) is not None:
-            checked[name] = correlation[name]
+    missing = {
+        name: correlation[name]
+        for name in _fill_fields(event_type, schema)
+        if payload.get(name) is None and correlation.get(name) is not None
+    }
+    # Encoded right away and never changed, so the caller's own dict can be used as it is.
+    checked = {**payload, **missing} if missing or not isinstance(payload, dict) else payload
     try:
         schema.__pydantic_validator__.validate_python(checked)
     except ValidationError as exc:

@@ -90,6 +90,20 @@ def test_event_fields_are_written_in_their_fixed_order(bus: EventBus, tmp_path: 
     assert event["timestamp"].endswith("Z")
 
 
+def test_names_and_payloads_that_need_escaping_round_trip(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "r" / "events.jsonl"
+    bus.open_run('r"1', path)
+    actor = 'wörker "quoted" \\ back\nslash'
+    payload = {"task_id": "t\u2028", "worker_id": actor, "phase": "p", "message": "ünïcode ✓ \x00 nul"}
+    with correlation_scope(run_id='r"1', call_id="c\\1"):
+        bus.emit("worker.task.progress", payload, actor=actor)
+    bus.close_run('r"1')
+    event = json.loads(path.read_text())
+    assert (event["actor"], event["run_id"], event["call_id"]) == (actor, 'r"1', "c\\1")
+    assert event["payload"] == payload
+    assert Event.model_validate_json(path.read_text()).payload == payload
+
+
 def test_payload_missing_a_required_field_fails_at_emit(bus: EventBus, tmp_path: Path) -> None:
     bus.open_run("r", tmp_path / "r" / "events.jsonl")
     with correlation_scope(run_id="r"), pytest.raises(EventSchemaError, match="worker_type: Field required"):
