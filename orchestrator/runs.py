@@ -47,6 +47,7 @@ __all__ = [
     "mark_run_finished",
     "parse_age",
     "prune_runs",
+    "run_not_found",
 ]
 
 RunKind = Literal["ui", "scenario"]
@@ -223,8 +224,13 @@ def find_run(roots: Sequence[Path], run_id: str) -> RunInfo:
                 info = _run_info(candidate)
                 if info is not None:
                     return info
-    ids = sorted({r.run_id for r in list_runs(roots)})
-    where = ", ".join(str(r) for r in roots) or "no runs folder"
+    ids = {r.run_id for r in list_runs(roots)}
+    raise run_not_found(run_id, ids, ", ".join(str(r) for r in roots) or "no runs folder")
+
+
+def run_not_found(run_id: str, known: set[str], where: str) -> RunNotFoundError:
+    """The error for an unknown run id: where it was looked for, and up to 5 close known ids."""
+    ids = sorted(known)
     message = f"no run {run_id!r} in {where}"
     close = [match for match, _score, _index in process.extract(run_id, ids, limit=5, score_cutoff=60)]
     if close:
@@ -233,7 +239,7 @@ def find_run(roots: Sequence[Path], run_id: str) -> RunInfo:
         message += f". {len(ids)} run(s) exist; list them with `orchestrate runs list`"
     else:
         message += ". There are no runs yet"
-    raise RunNotFoundError(message)
+    return RunNotFoundError(message)
 
 
 def parse_age(text: str) -> timedelta:

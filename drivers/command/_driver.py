@@ -7,12 +7,12 @@ profile (``command``, ``junit``, ``timeout_s``), the working directory is ``proj
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 from orchestrator.actors import Worker
 from orchestrator.drivers.command._run import DRIVER_NAME, CommandRun, run_command_tests
 from orchestrator.errors import UsageError
+from orchestrator.gate import request_path
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.test_profiles import Profile
 
@@ -28,8 +28,8 @@ class CommandDriver(Worker):
         if request.capability != "capture":
             raise UsageError(f"the command driver performs 'capture', not {request.capability!r}")
         params = request.params
-        run_dir = _required_path(params, "run_dir")
-        project_root = _required_path(params, "project_root")
+        run_dir = request_path(params, "run_dir")
+        project_root = request_path(params, "project_root")
         profile = Profile.model_validate(params.get("profile") or {"driver": DRIVER_NAME})
         changed = params.get("changed_files")
         config_file = params.get("config_file")
@@ -62,9 +62,3 @@ def _summary(run: CommandRun) -> str:
         f"{run.data['failed']} failed, {run.skipped_tests} skipped"
     )
 
-
-def _required_path(params: dict[str, Any], key: str) -> Path:
-    value = params.get(key)
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"the capture request has no {key!r}; the gate passes it as an absolute path")
-    return Path(value)

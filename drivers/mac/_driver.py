@@ -14,7 +14,7 @@ from orchestrator.actors import Worker
 from orchestrator.drivers.mac._capture import DRIVER_NAME, capture_mac
 from orchestrator.drivers.mac._platform import MacPlatform
 from orchestrator.errors import UsageError
-from orchestrator.gate import CaptureManifest, manifest_path
+from orchestrator.gate import CaptureManifest, manifest_path, request_path
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.test_profiles import Profile
 
@@ -38,7 +38,7 @@ class MacDriver(Worker):
         if request.capability != "capture":
             raise UsageError(f"the mac driver performs 'capture', not {request.capability!r}")
         params = request.params
-        run_dir = _required_path(params, "run_dir")
+        run_dir = request_path(params, "run_dir")
         target = params.get("target") or {}
         profile = Profile.model_validate(params.get("profile") or {"driver": DRIVER_NAME})
         changed = params.get("changed_files")
@@ -83,12 +83,6 @@ def _summary(manifest: CaptureManifest) -> str:
         f"{data['failed']} failed"
     )
 
-
-def _required_path(params: dict[str, Any], key: str) -> Path:
-    value = params.get(key)
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"the capture request has no {key!r}; the gate passes it as an absolute path")
-    return Path(value)
 
 
 def _optional_str(mapping: Any, key: str) -> str | None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rapidfuzz import process
 
 from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import (
@@ -29,9 +28,9 @@ from orchestrator.cli._output import (
 )
 from orchestrator.config import ProjectConfig
 from orchestrator.correlation import CORRELATION_KEYS
-from orchestrator.errors import EventStoreError, OrchestrateError, RunNotFoundError
+from orchestrator.errors import EventStoreError, OrchestrateError
 from orchestrator.events import CATEGORIES, Event, EventStore, RunRow, build_timeline, reindex
-from orchestrator.runs import list_runs
+from orchestrator.runs import list_runs, run_not_found
 
 __all__ = [
     "event_time",
@@ -103,16 +102,8 @@ def _unknown_run(store: EventStore, config: ProjectConfig, run_id: str) -> Orche
     on_disk = {info.run_id for info in list_runs([config.ui_runs_dir, config.scenario_runs_dir])}
     if run_id in on_disk:
         return EventStoreError(f"the events of run {run_id!r} are not indexed yet; {_REINDEX_FIX}")
-    ids = sorted(on_disk | {row.run_id for row in store.runs()})
-    message = f"no run {run_id!r} in the event index {config.events_db} or the run dirs"
-    close = [match for match, _score, _index in process.extract(run_id, ids, limit=5, score_cutoff=60)]
-    if close:
-        message += f". Close ids: {', '.join(close)}"
-    elif ids:
-        message += f". {len(ids)} run(s) exist; list them with `orchestrate runs list`"
-    else:
-        message += ". There are no runs yet"
-    return RunNotFoundError(message)
+    known = on_disk | {row.run_id for row in store.runs()}
+    return run_not_found(run_id, known, f"the event index {config.events_db} or the run dirs")
 
 
 def _event_cells(event: Event) -> list[str]:

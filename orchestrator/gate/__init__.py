@@ -18,6 +18,7 @@ from orchestrator.gate._capture import (
     NetworkFailure,
     finish_capture,
     manifest_path,
+    request_path,
     safe_name,
 )
 from orchestrator.gate._finding import (
@@ -49,6 +50,7 @@ __all__ = [
     "fingerprint",
     "finish_capture",
     "manifest_path",
+    "request_path",
     "safe_name",
     "sort_findings",
 ]

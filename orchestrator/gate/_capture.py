@@ -12,12 +12,14 @@ evaluated like ours. Every path in a manifest is relative to the run dir.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from orchestrator.artifacts import atomic_write_text
+from orchestrator.errors import UsageError
 
 __all__ = [
     "CAPTURES_DIR",
@@ -30,6 +32,7 @@ __all__ = [
     "NetworkFailure",
     "finish_capture",
     "manifest_path",
+    "request_path",
     "safe_name",
 ]
 
@@ -121,6 +124,14 @@ class CaptureManifest(_Model):
 
 def manifest_path(run_dir: Path, driver: str) -> Path:
     return run_dir / CAPTURES_DIR / f"{safe_name(driver)}.json"
+
+
+def request_path(params: Mapping[str, Any], key: str) -> Path:
+    """A path a capture request must carry (``run_dir``, ``project_root``); a typed error if absent."""
+    value = params.get(key)
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"the capture request has no {key!r}; the gate passes it as an absolute path")
+    return Path(value)
 
 
 def finish_capture(run_dir: Path, manifest: CaptureManifest) -> dict[str, JsonValue]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
@@ -26,6 +24,7 @@ from orchestrator.events import EventBus
 from orchestrator.gate import CaptureManifest, NetworkFailure
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.plugins import available_plugins, load_plugin
+from tests.plugin_support import install_example_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "examples" / "driver-plugin"
@@ -55,29 +54,7 @@ ABOUT = """<!doctype html>
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Install the example plugin into a fresh target dir and make it importable for this module."""
-    work = tmp_path_factory.mktemp("plugin")
-    source = work / "source"
-    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = work / "site-packages"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    target = install_example_plugin(tmp_path_factory.mktemp("plugin"))
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(target))
         yield target

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.plugin_support import install_example_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,30 +184,7 @@ def test_an_unknown_driver_is_a_framework_error_after_a_recorded_run(project: Pa
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_third_party_driver_plugin_runs_a_profile(tmp_path: Path) -> None:
-    source = tmp_path / "plugin-source"
-    shutil.copytree(
-        REPO / "examples" / "driver-plugin", source, ignore=shutil.ignore_patterns("build", "*.egg-info")
-    )
-    site = tmp_path / "site-packages"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--target",
-            str(site),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    site = install_example_plugin(tmp_path / "plugin")
     root = tmp_path / "static"
     (root / "site").mkdir(parents=True)
     (root / "site" / "index.html").write_text(
