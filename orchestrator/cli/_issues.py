@@ -25,7 +25,7 @@ __all__ = ["issues_app"]
 TRACKER_GROUP = "orchestrate.trackers"
 
 issues_app = typer.Typer(
-    help="List the issues the UI gate filed (the local tracker by default, or [issues] backend).",
+    help="List the issues the UI gate filed (the local tracker by default, or the \\[issues] backend).",
     no_args_is_help=True,
 )
 
