@@ -103,14 +103,22 @@ class TerminalGuard:
 
 
 class SupervisedWorker:
-    """A worker the conductor restarts when it fails, up to ``max_restarts`` times."""
+    """A worker the conductor restarts when it fails, up to ``max_restarts`` times.
 
-    def __init__(self, factory: Callable[[], ActorHandle[Any]], worker_type: str, max_restarts: int) -> None:
+    Each actor it starts gets a cancel event of its own, set when that actor is given up on (it
+    timed out, it failed past its budget, the run is stopping), so work still running in a
+    discarded actor stops instead of going on beside its replacement.
+    """
+
+    def __init__(
+        self, factory: Callable[[threading.Event], ActorHandle[Any]], worker_type: str, max_restarts: int
+    ) -> None:
         self._factory = factory
         self.worker_type = worker_type
         self.max_restarts = max_restarts
         self.restarts = 0
-        self.handle = factory()
+        self._cancelled = threading.Event()
+        self.handle = factory(self._cancelled)
 
     @property
     def name(self) -> str:
@@ -120,13 +128,16 @@ class SupervisedWorker:
         return self.restarts < self.max_restarts
 
     def restart(self) -> None:
-        """Stop the failed actor (without waiting long for a stuck one) and start a fresh one."""
-        self.handle.stop(timeout=1.0)
+        """Give up the failed actor (without waiting long for a stuck one) and start a fresh one."""
+        self.stop(timeout=1.0)
         self.restarts += 1
-        self.handle = self._factory()
+        self._cancelled = threading.Event()
+        self.handle = self._factory(self._cancelled)
         log.info("worker restarted", worker=self.name, restarts=self.restarts)
 
     def stop(self, timeout: float) -> bool:
+        """Cancel the actor's work and stop it; ``False`` if it did not stop within ``timeout``."""
+        self._cancelled.set()
         return self.handle.stop(timeout=timeout)
 
 
@@ -190,8 +201,8 @@ class Conductor(TypedActor):
     ) -> SupervisedWorker:
         """Start a worker of ``worker_class`` under supervision; it is stopped with the run."""
 
-        def factory() -> ActorHandle[Any]:
-            return spawn(worker_class, events=self.events, cancelled=self.cancelled, **kwargs)
+        def factory(cancelled: threading.Event) -> ActorHandle[Any]:
+            return spawn(worker_class, events=self.events, cancelled=cancelled, **kwargs)
 
         worker = SupervisedWorker(factory, worker_class.worker_type, max_restarts)
         self._workers.append(worker)
@@ -270,6 +281,8 @@ class Conductor(TypedActor):
                 except (WorkerFailedError, WorkerDiedError, AskTimeoutError) as exc:
                     self._report_attempt_failure(item, task_id, exc)
                     if self.cancelled.is_set() or not item.worker.can_restart():
+                        # Given up: a worker still busy (it timed out) must not go on writing.
+                        item.worker.stop(timeout=1.0)
                         raise self._escalate(item, call_id, exc) from exc
                     item.worker.restart()
                     task_id = new_id()
@@ -357,27 +370,37 @@ class _RunEvents(EventEmitter, Protocol):
     def close_run(self, run_id: str) -> None: ...
 
 
+class _SignalState:
+    """Whether the run is winding down: then signals are logged and ignored, not raised."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.winding_down = False
+
+
 @contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def _signals_interrupt() -> Iterator[_SignalState]:
     """In the main thread, turn the first SIGINT/SIGTERM into :class:`RunInterruptedError`.
 
-    Later signals are ignored while the run shuts down, so its terminal event is always written.
+    Once the run winds down (``winding_down``), and after the first signal, signals are ignored
+    until the block ends, so the terminal event and the close of the events file always happen.
     """
+    state = _SignalState()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
-    received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        if received:
-            log.warning("already stopping; signal ignored", signal=signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if state.received or state.winding_down:
+            log.warning("the run is stopping; signal ignored", signal=name)
             return
-        received.append(signum)
-        raise RunInterruptedError(f"stopped by {signal.Signals(signum).name}")
+        state.received.append(signum)
+        raise RunInterruptedError(f"stopped by {name}")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield state
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -400,33 +423,43 @@ def run_conductor(
     Opens the run on the event bus, starts the conductor, asks it to conduct, and always: stops
     every actor of the run, writes the terminal event (``failed`` with the error code if the
     conductor did not finish), and closes the run's events file. The error that ended the run is
-    re-raised (:class:`RunInterruptedError` for SIGINT/SIGTERM).
+    re-raised (:class:`RunInterruptedError` for SIGINT/SIGTERM); if only closing the events file
+    failed (events could not be written), that error is raised.
     """
     events.open_run(run_id, events_path)
     name = conductor_kwargs.pop("name", None) or conductor_class.default_name()
     guard = TerminalGuard(events, run_id, actor=name)
     cancelled = threading.Event()
     conductor: ActorHandle[Conductor] | None = None
-    try:
-        with _signals_interrupt(), correlation_scope(run_id=run_id):
-            conductor = spawn(
-                conductor_class,
-                events=events,
-                terminal=guard,
-                cancelled=cancelled,
-                name=name,
-                **conductor_kwargs,
-            )
-            reply: Reply[RunOutcome] = conductor.ask_later(
-                StartRun(run_id=run_id, objective=objective, params=params or {})
-            )
-            return reply.get(timeout)
-    except BaseException as exc:
-        guard.fail(exc)
-        raise
-    finally:
-        cancelled.set()
-        if conductor is not None and not conductor.stop(timeout=stop_timeout):
-            log.warning("conductor did not stop in time; its threads are abandoned", run_id=run_id)
-        guard.fail("the conductor ended without reporting an outcome")
-        events.close_run(run_id)
+    failed = False
+    with _signals_interrupt() as signals:
+        try:
+            with correlation_scope(run_id=run_id):
+                conductor = spawn(
+                    conductor_class,
+                    events=events,
+                    terminal=guard,
+                    cancelled=cancelled,
+                    name=name,
+                    **conductor_kwargs,
+                )
+                reply: Reply[RunOutcome] = conductor.ask_later(
+                    StartRun(run_id=run_id, objective=objective, params=params or {})
+                )
+                return reply.get(timeout)
+        except BaseException as exc:
+            failed = True
+            guard.fail(exc)
+            raise
+        finally:
+            signals.winding_down = True
+            cancelled.set()
+            if conductor is not None and not conductor.stop(timeout=stop_timeout):
+                log.warning("conductor did not stop in time; its threads are abandoned", run_id=run_id)
+            guard.fail("the conductor ended without reporting an outcome")
+            try:
+                events.close_run(run_id)
+            except OrchestrateError as exc:
+                log.error("the run's events could not all be written", run_id=run_id, error=str(exc))
+                if not failed:
+                    raise

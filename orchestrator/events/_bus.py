@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -47,6 +48,8 @@ Subscriber = Callable[[Event], None]
 # bus assigns seq). Serialising in the producer keeps the bus's own work per event tiny.
 _Draft = tuple[str, str, str]
 
+_INDEX_WAIT_S = 60.0
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _string = json.encoder.encode_basestring  # the same escaping json.dumps(ensure_ascii=False) does
 
@@ -59,19 +62,15 @@ class _Clock:
     """ISO 8601 UTC timestamps with microseconds, formatting the date part once per second."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self._cached = (-1, "")
 
     def now(self) -> str:
         moment = time.time()
         second = int(moment)
-        if second != self._second:
-            # Benign race: two threads may both refresh the same second's prefix.
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-            prefix = self._prefix
-        else:
-            prefix = self._prefix
+        cached_second, prefix = self._cached  # one tuple, so threads never mix two seconds
+        if second != cached_second:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._cached = (second, prefix)
         return f"{prefix}.{int((moment - second) * 1_000_000):06d}Z"
 
 
@@ -82,6 +81,16 @@ class _OpenRun:
     last_seq: int = 0
     ended: bool = False
     late_events: int = 0
+
+
+@dataclass
+class _Batch:
+    """One run's share of a batch being written: its lines and where its numbering ends."""
+
+    run: _OpenRun
+    last_seq: int
+    ended: bool
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -141,6 +150,7 @@ class _BusActor(TypedActor):
         self._drain()
         self._close(message.run_id)
         self._wait_for_index()
+        self._raise_write_error()
 
     @handles(DrainEvents)
     def _on_drain(self, message: DrainEvents) -> None:
@@ -150,6 +160,9 @@ class _BusActor(TypedActor):
     def _on_flush(self, message: FlushEvents) -> None:
         self._drain()
         self._wait_for_index()
+        self._raise_write_error()
+
+    def _raise_write_error(self) -> None:
         error, self._state.write_error = self._state.write_error, None
         if error is None and self._index is not None:
             error, self._index.error = self._index.error, None
@@ -157,8 +170,8 @@ class _BusActor(TypedActor):
             raise EventStoreError(f"events could not be written: {error}") from error
 
     def _wait_for_index(self) -> None:
-        if self._index is not None:
-            self._index.wait()
+        if self._index is not None and not self._index.wait(timeout=_INDEX_WAIT_S):
+            log.error("the event index is behind; it catches up or `orchestrate events reindex` fills it")
 
     def _close(self, run_id: str) -> None:
         run = self._runs.pop(run_id, None)
@@ -184,48 +197,84 @@ class _BusActor(TypedActor):
         while remaining > 0:
             drafts = [pending.get_nowait() for _ in range(min(remaining, self._batch_size))]
             remaining -= len(drafts)
-            self._write(drafts)
+            try:
+                self._write(drafts)
+            except Exception as exc:
+                # Never let one bad batch stop the bus: later events and the terminal event still
+                # need writing. The next flush or close reports it.
+                log.exception("event batch could not be written")
+                self._state.write_error = exc
             self._state.room.set()
 
     def _write(self, drafts: list[_Draft]) -> None:
-        batches: dict[str, tuple[_OpenRun, list[str]]] = {}
+        # Seqs are numbered per batch and only kept once the batch is in the file, so a failed
+        # write leaves no gap: the next batch reuses them.
+        batches: dict[str, _Batch] = {}
         for run_id, event_type, body in drafts:
             run = self._runs.get(run_id)
             if run is None:
                 log.debug("event after its run closed was dropped", run_id=run_id, event_type=event_type)
                 continue
-            if run.ended:
+            batch = batches.get(run_id)
+            if batch is None:
+                batch = batches[run_id] = _Batch(run, run.last_seq, run.ended)
+            if batch.ended:
                 # A run ends with its terminal event; stragglers from workers that were still
                 # winding down are counted, not written after it.
                 run.late_events += 1
                 continue
-            run.ended = event_type in TERMINAL_EVENT_TYPES
-            run.last_seq += 1
-            entry = batches.get(run_id)
-            if entry is None:
-                entry = batches[run_id] = (run, [])
-            entry[1].append(f'{{"seq":{run.last_seq},{body[1:]}')
-        try:
-            for run_id, (run, lines) in batches.items():
-                # One write per batch: a crash can tear at most the batch's last line.
-                run.handle.write(("\n".join(lines) + "\n").encode("utf-8"))
-                if self._index is not None:
-                    self._index.add_lines(run_id, lines)
-        except OSError as exc:
-            # Keep the bus alive; the next flush reports it. The JSONL is the source of truth, so a
-            # failed index write is repaired by `orchestrate events reindex`.
-            log.error("event batch could not be written", error=str(exc))
-            self._state.write_error = exc
+            batch.ended = event_type in TERMINAL_EVENT_TYPES
+            batch.last_seq += 1
+            batch.lines.append(f'{{"seq":{batch.last_seq},{body[1:]}')
+        written: list[_Batch] = []
+        for run_id, batch in batches.items():
+            if not batch.lines:
+                continue
+            try:
+                _append(batch.run.handle, ("\n".join(batch.lines) + "\n").encode("utf-8"))
+            except OSError as exc:
+                log.error("event batch could not be written", run_id=run_id, error=str(exc))
+                self._state.write_error = exc
+                continue
+            batch.run.last_seq, batch.run.ended = batch.last_seq, batch.ended
+            written.append(batch)
+            if self._index is not None:
+                # The JSONL is the source of truth; `orchestrate events reindex` repairs the index.
+                self._index.add_lines(run_id, batch.lines)
+        self._notify(written)
+
+    def _notify(self, written: list[_Batch]) -> None:
         subscribers = self._state.subscribers
-        if subscribers:
-            for _run, lines in batches.values():
-                for line in lines:
-                    event = Event.model_validate_json(line)
-                    for subscriber in subscribers:
-                        try:
-                            subscriber(event)
-                        except Exception:
-                            log.exception("event subscriber failed", subscriber=repr(subscriber))
+        if not subscribers:
+            return
+        for batch in written:
+            for line in batch.lines:
+                event = Event.model_validate_json(line)
+                for subscriber in subscribers:
+                    try:
+                        subscriber(event)
+                    except Exception:
+                        log.exception("event subscriber failed", subscriber=repr(subscriber))
+
+
+def _append(handle: IO[bytes], data: bytes) -> None:
+    """Append a whole batch or nothing: a short or failed write is cut back off the file.
+
+    One write call per batch, so a crash tears at most the batch's last line; a write the OS
+    cannot finish (disk full, file size limit) leaves the file as it was before the batch.
+    """
+    start = handle.tell()
+    view = memoryview(data)
+    try:
+        while view:
+            written = handle.write(view)
+            if not written:
+                raise OSError(f"no progress writing {handle.name}")
+            view = view[written:]
+    except OSError:
+        handle.truncate(start)
+        handle.seek(start)
+        raise
 
 
 class EventBus:
@@ -301,6 +350,13 @@ class EventBus:
             f'"tool_trace_id":{_optional(ids.get("tool_trace_id"))},'
             f'"payload":{_encode(checked)}}}'
         )
+        if not body.isascii():
+            try:
+                body.encode("utf-8")
+            except UnicodeEncodeError:
+                # Unpaired surrogates (undecodable bytes from paths, argv or output) cannot be
+                # written as UTF-8 nor parsed back; they become U+FFFD.
+                body = _SURROGATES.sub("\ufffd", body)
         state.queue.put((run_id, event_type, body))
         if not state.wake_pending:
             state.wake_pending = True

@@ -99,7 +99,8 @@ class IndexWriter:
             else:
                 assert isinstance(what, list)
                 store.add_lines(run_id, what)
-        except EventStoreError as exc:
-            # The JSONL files hold every event; `orchestrate events reindex` repairs the index.
+        except Exception as exc:
+            # Never let the writer thread die (the bus would block on a full queue). The JSONL
+            # files hold every event; `orchestrate events reindex` repairs the index.
             log.error("event index write failed", run_id=run_id, error=str(exc))
             self.error = exc

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -24,13 +26,14 @@ import httpx
 import structlog
 
 from orchestrator.config import TargetSection
-from orchestrator.errors import ConfigError, OrchestrateError
+from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 
 __all__ = ["RunningTarget", "TargetStartError", "running_target"]
 
 log = structlog.get_logger(__name__)
 
 _OUTPUT_TAIL = 4000
+_STOP_GRACE_S = 5.0
 
 
 class TargetStartError(OrchestrateError):
@@ -71,9 +74,20 @@ def _command(settings: TargetSection, port: str, name: str, config_file: Path | 
 
 @contextmanager
 def running_target(
-    name: str, settings: TargetSection, *, root: Path, log_path: Path, config_file: Path | None = None
+    name: str,
+    settings: TargetSection,
+    *,
+    root: Path,
+    log_path: Path,
+    config_file: Path | None = None,
+    cancelled: threading.Event | None = None,
 ) -> Iterator[RunningTarget]:
-    """Yield the target, started and healthy if it has a start command; always stop it after."""
+    """Yield the target, started and healthy if it has a start command; always stop it after.
+
+    The command runs in a session of its own, and stopping it signals the whole process group,
+    so what it started (a shell's child, a dev server's workers) stops with it. ``cancelled``
+    ends the health wait early when the run is being stopped.
+    """
     port = (
         str(free_port()) if "{port}" in (settings.base_url or "") + " ".join(settings.start_command) else ""
     )
@@ -86,21 +100,33 @@ def running_target(
     env = {**os.environ, **settings.env, **({"PORT": port} if port else {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as output:
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             if base_url is not None:
-                _wait_healthy(process, base_url + settings.health_path, settings.start_timeout_s, log_path)
+                _wait_healthy(
+                    process, base_url + settings.health_path, settings.start_timeout_s, log_path, cancelled
+                )
             log.debug("target started", target=name, pid=process.pid, base_url=base_url)
             yield RunningTarget(name, base_url, settings, process.pid)
         finally:
             _stop(process)
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float, log_path: Path) -> None:
+def _wait_healthy(
+    process: subprocess.Popen[bytes],
+    url: str,
+    timeout_s: float,
+    log_path: Path,
+    cancelled: threading.Event | None,
+) -> None:
     deadline = time.monotonic() + timeout_s
     last_error = "no answer yet"
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
+            if cancelled is not None and cancelled.is_set():
+                raise RunInterruptedError(f"the run was stopped while waiting for {url}")
             if process.poll() is not None:
                 raise TargetStartError(
                     f"the target's start command exited with {process.returncode} before {url} answered; "
@@ -131,11 +157,15 @@ def _tail(path: Path) -> str:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    """SIGTERM to the target's process group, SIGKILL after a grace period; also after it exited,
+    since what it started may still run."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=_STOP_GRACE_S)
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait(timeout=_STOP_GRACE_S)
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)

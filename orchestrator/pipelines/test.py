@@ -70,6 +70,7 @@ class TestGate(Conductor):
             root=Path(str(params["project_root"])),
             log_path=run_dir / "target" / "output.log",
             config_file=Path(str(config_file)) if config_file else None,
+            cancelled=self.cancelled,
         ) as running:
             if running.pid is not None:
                 self.progress("target started", pid=running.pid, base_url=running.base_url)
@@ -85,6 +86,9 @@ class TestGate(Conductor):
         capture = self._phase("capture", "orchestrate.drivers", driver_name, params, timeout)
         driver_exit = int(capture.data.get("exit_code", 2)) if capture else 2  # type: ignore[arg-type]
         self.progress("captured", driver=driver_name, exit_code=driver_exit)
+        if capture is not None and driver_exit == 2:
+            # A framework error: evaluation still runs on what was captured, but the gate fails.
+            self._errors.append(f"capture ({driver_name}): {capture.summary}")
 
         evaluation = self._phase("evaluate", "orchestrate.agents", "ux-evaluator", params, _AGENT_TIMEOUT_S)
         reconcile_params = {**params, "findings_path": "findings.jsonl"}
@@ -166,6 +170,10 @@ def run_gate(config: ProjectConfig, options: GateOptions, say: Callable[[str], N
             say(f"No files changed since {options.since}. Skipping test run.")
             return GateResult(0, None, None, skipped=f"no files changed since {options.since}")
 
+    # The bus first: a database that cannot be opened fails here, before a run dir exists.
+    bus = EventBus(
+        config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
+    )
     run = create_run(config.ui_runs_dir, "ui", target=plan.target, metadata={"profile": plan.profile_name})
     first_line = f"target={plan.target} profile={plan.profile_name} run_id={run.run_id} driver={plan.driver}"
     say(f"Test Runner: {first_line}")

@@ -123,6 +123,25 @@ def test_a_failing_suite_is_filed_once_and_gates_the_release(project: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+def test_a_driver_framework_error_fails_the_gate_with_exit_2(project: Path) -> None:
+    policy = project / ".orchestrator" / "policy" / "test-profiles.yaml"
+    policy.write_text(
+        PROFILES.replace(
+            "junit: junit.xml\n    checks: [console_errors]",
+            "junit: absent.xml\n    checks: [console_errors]",
+            1,
+        )
+    )
+    done = orchestrate(project, "test", "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["driver_exit_codes"] == {"command": 2}
+    assert any(error.startswith("capture (command):") for error in summary["errors"])
+    assert events(Path(summary["run_dir"]))[-1]["event_type"] == "conductor.task.failed"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_profile_checks_select_what_is_evaluated(project: Path) -> None:
     done = orchestrate(project, "test", "--profile", "quiet", "--json")
     assert done.returncode == 0, done.stderr

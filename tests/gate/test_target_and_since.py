@@ -46,6 +46,20 @@ def test_a_command_that_exits_early_is_reported_with_its_output(tmp_path: Path) 
         pass
 
 
+@pytest.mark.timeout(60)
+def test_what_the_start_command_started_is_stopped_too(tmp_path: Path) -> None:
+    """A shell that starts the server: stopping the target stops the server (the whole group)."""
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=["sh", "-c", f"{sys.executable} -m http.server --bind 127.0.0.1 {{port}}; echo done"],
+    )
+    with running_target("web", settings, root=tmp_path, log_path=tmp_path / "t.log") as target:
+        assert target.base_url is not None
+        assert httpx.get(target.base_url).status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(target.base_url)
+
+
 def test_a_missing_executable_is_a_config_error(tmp_path: Path) -> None:
     settings = TargetSection(base_url="http://127.0.0.1:{port}", start_command=["no-such-server-binary"])
     with (
@@ -73,7 +87,9 @@ def test_changed_files_since_a_ref(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("2")
     (tmp_path / "new.txt").write_text("x")
     assert changed_files_since(tmp_path, "HEAD") == ["a.txt", "new.txt"]
-    with pytest.raises(UsageError, match="failed"):
+    (tmp_path / "naïve ✓.txt").write_text("x")
+    assert "naïve ✓.txt" in changed_files_since(tmp_path, "HEAD")
+    with pytest.raises(UsageError, match="git does not know this ref"):
         changed_files_since(tmp_path, "no-such-ref")
     with pytest.raises(UsageError, match="is not a git ref"):
         changed_files_since(tmp_path, "--output=/tmp/x")

@@ -169,7 +169,8 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_ends_the_run_with_one_failed_terminal_event(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize("times", [1, 3])
+def test_signal_ends_the_run_with_one_failed_terminal_event(tmp_path: Path, signum: int, times: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(tmp_path)],
@@ -181,7 +182,8 @@ def test_signal_ends_the_run_with_one_failed_terminal_event(tmp_path: Path, sign
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signum)
+    for _ in range(times):  # an impatient user: the later signals are ignored while it stops
+        proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert "ended: RunInterruptedError" in out, err
     assert proc.returncode == 130

@@ -104,6 +104,63 @@ def test_names_and_payloads_that_need_escaping_round_trip(bus: EventBus, tmp_pat
     assert Event.model_validate_json(path.read_text()).payload == payload
 
 
+def test_unpaired_surrogates_are_replaced_not_fatal(bus: EventBus, tmp_path: Path) -> None:
+    path = tmp_path / "r" / "events.jsonl"
+    bus.open_run("r", path)
+    with correlation_scope(run_id="r"):
+        progress(bus, "bytes from a path: \udcff", actor="w\udcfe")
+        progress(bus, "the next event is written too")
+    bus.close_run("r")
+    events = [Event.model_validate_json(line) for line in path.read_text().splitlines()]
+    assert [e.payload["message"] for e in events] == [
+        "bytes from a path: \ufffd",
+        "the next event is written too",
+    ]
+    assert events[0].actor == "w\ufffd"
+
+
+FULL_DISK_SCRIPT = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    from orchestrator.correlation import correlation_scope
+    from orchestrator.errors import EventStoreError
+    from orchestrator.events import EventBus
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+    bus = EventBus(None, batch_size=1)
+    bus.open_run("r", Path(sys.argv[1]))
+    with correlation_scope(run_id="r"):
+        for n in range(40):
+            bus.emit("worker.task.progress",
+                     {"task_id": "t", "worker_id": "w", "phase": "p", "message": f"event {n}"}, actor="w")
+    try:
+        bus.close_run("r")
+    except EventStoreError as exc:
+        print("close failed:", exc)
+    bus.stop()
+    """
+)
+
+
+@pytest.mark.timeout(60)
+def test_a_write_that_fails_is_reported_and_leaves_no_seq_gap(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=True,
+    )
+    assert "close failed: events could not be written" in done.stdout
+    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    assert 0 < len(seqs) < 40
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
 def test_payload_missing_a_required_field_fails_at_emit(bus: EventBus, tmp_path: Path) -> None:
     bus.open_run("r", tmp_path / "r" / "events.jsonl")
     with correlation_scope(run_id="r"), pytest.raises(EventSchemaError, match="worker_type: Field required"):
