@@ -20,6 +20,7 @@ import json
 import os
 import shlex
 import shutil
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,7 @@ def run_command(
     return CliResult(stdout=stdout, stderr=stderr)
 
 
-class CliTracker(SettingsTracker):
+class CliTracker(SettingsTracker, ABC):
     """Base of the CLI backends: settings, the child environment, running and describing commands.
 
     A subclass says which arguments create an issue (:meth:`_create_args`) and comment on one
@@ -192,11 +193,13 @@ class CliTracker(SettingsTracker):
         except ValueError:
             raise TrackerError(f"{self.name}: {what} did not print JSON") from None
 
+    @abstractmethod
     def _create_args(self, draft: IssueDraft) -> list[str]:
-        raise NotImplementedError
+        """Provided by each backend."""
 
+    @abstractmethod
     def _comment_args(self, number: int) -> list[str]:
-        raise NotImplementedError
+        """Provided by each backend."""
 
     def _run_create(self, draft: IssueDraft) -> str:
         """Create the issue; what the CLI printed, which holds its number."""

@@ -10,6 +10,7 @@ it before it is used. Pagination follows only URLs on the API's own origin, so a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,7 +132,7 @@ class RestClient:
         return message
 
 
-class RestTracker(SettingsTracker):
+class RestTracker(SettingsTracker, ABC):
     """Base of the REST backends: creating, commenting and describing both, the same for each.
 
     Issues are POSTed to ``<base>/issues``, comments to :meth:`_comments_path`. A subclass sets
@@ -151,11 +152,13 @@ class RestTracker(SettingsTracker):
     def close(self) -> None:
         self._http.close()
 
+    @abstractmethod
     def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
-        raise NotImplementedError
+        """Provided by each backend."""
 
+    @abstractmethod
     def _comments_path(self, number: int) -> str:
-        raise NotImplementedError
+        """Provided by each backend."""
 
     def _post_issue(self, draft: IssueDraft) -> Any:
         """Create the issue; the tracker's JSON answer, which holds its number."""
