@@ -32,7 +32,6 @@ __all__ = ["RunningTarget", "TargetStartError", "running_target"]
 
 log = structlog.get_logger(__name__)
 
-_OUTPUT_TAIL = 4000
 _STOP_GRACE_S = 5.0
 
 
@@ -86,7 +85,9 @@ def running_target(
 
     The command runs in a session of its own, and stopping it signals the whole process group,
     so what it started (a shell's child, a dev server's workers) stops with it. ``cancelled``
-    ends the health wait early when the run is being stopped.
+    ends the health wait early when the run is being stopped. The command's output goes to
+    ``log_path`` only; errors point there rather than quoting it, since a target may print
+    credentials as it starts.
     """
     port = (
         str(free_port()) if "{port}" in (settings.base_url or "") + " ".join(settings.start_command) else ""
@@ -130,7 +131,7 @@ def _wait_healthy(
             if process.poll() is not None:
                 raise TargetStartError(
                     f"the target's start command exited with {process.returncode} before {url} answered; "
-                    f"its output ends with: {_tail(log_path)}"
+                    f"its output is in {log_path}"
                 )
             try:
                 response = client.get(url)
@@ -144,16 +145,8 @@ def _wait_healthy(
                 process.wait(timeout=0.1)
     raise TargetStartError(
         f"{url} did not become healthy within {timeout_s:g} s (last: {last_error}); "
-        f"raise start_timeout_s or check the command; its output ends with: {_tail(log_path)}"
+        f"raise start_timeout_s or check the command; its output is in {log_path}"
     )
-
-
-def _tail(path: Path) -> str:
-    try:
-        data = path.read_bytes()[-_OUTPUT_TAIL:]
-    except OSError:
-        return "(no output)"
-    return data.decode("utf-8", errors="replace").strip() or "(no output)"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
