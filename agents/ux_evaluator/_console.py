@@ -58,7 +58,9 @@ _UNCAUGHT_PREFIX = re.compile(r"^\s*Uncaught\s+(?:\(in promise\)\s*)?", re.IGNOR
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _LONG_HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
-_LONG_NUMBER = re.compile(r"\b\d{6,}\b")
+# Every number: counters, ids, sizes and indexes change between runs and across a loop's messages,
+# and a message that differs only in them is the same defect (one finding, not thousands).
+_NUMBER = re.compile(r"\b\d+\b")
 _ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\b")
 
 
@@ -73,7 +75,7 @@ def normalise_message(text: str, page_url: str | None = None) -> str:
 
     Keeps the first non-empty line (the stack follows it), drops an ``Uncaught`` prefix, turns
     URLs into stable locators (no host, port, query, line or column), and replaces timestamps,
-    UUIDs, addresses and long numbers by placeholders.
+    UUIDs, addresses and numbers by placeholders.
     """
     line = next((candidate.strip() for candidate in text.splitlines() if candidate.strip()), "")
     line = _UNCAUGHT_PREFIX.sub("", line)
@@ -82,7 +84,7 @@ def normalise_message(text: str, page_url: str | None = None) -> str:
     line = _UUID.sub("<uuid>", line)
     line = _ADDRESS.sub("0x<addr>", line)
     line = _LONG_HEX.sub("<hex>", line)
-    line = _LONG_NUMBER.sub("<n>", line)
+    line = _NUMBER.sub("<n>", line)
     return one_line(line) or "(empty message)"
 
 

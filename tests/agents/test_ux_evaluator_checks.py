@@ -283,7 +283,7 @@ def test_uncaught_exceptions_are_high_and_normalised(project: Path, run_dir: Pat
             "high",
             "/broken",
             "uncaught-exception",
-            "Error: request <n> failed at /api/items/7 (trace <uuid>, at <time>)",
+            "Error: request <n> failed at /api/items/<n> (trace <uuid>, at <time>)",
         ),
     }
     assert evaluation.verdict == "FIX_REQUIRED"
@@ -307,6 +307,19 @@ def test_other_console_errors_are_low_and_warnings_are_ignored(project: Path, ru
     }
     assert evaluation.findings[0].suggested_priority == "P3"
     assert evaluation.verdict == "PROCEED_WITH_FOLLOWUPS"
+
+
+def test_a_console_loop_is_one_finding_not_thousands(project: Path, run_dir: Path) -> None:
+    b = RunDirBuilder(run_dir)
+    b.capture(
+        "/feed",
+        console=[b.console_line("error", f"could not render item {n} of 2000", "/feed") for n in range(2000)],
+    )
+    b.write()
+    evaluation = evaluate(run_dir, project, checks=["console_errors"])
+    assert keyed(evaluation.findings) == {
+        ("console_errors", "low", "/feed", "console-error", "could not render item <n> of <n>")
+    }
 
 
 def test_failed_captures_and_tests_are_high_findings(project: Path, run_dir: Path) -> None:
