@@ -7,7 +7,8 @@
                             seed plus ``data``, clear the journal, restart the RNG
 ``GET  /__twin/state``      the whole state (``?entity=issues`` for one entity), secret-looking
                             fields (passwords, tokens) redacted
-``GET  /__twin/journal``    entries, ``?since=SEQ&trajectory=ID&limit=N``; ``next_seq`` to poll on
+``GET  /__twin/journal``    entries in arrival order, ``?since=SEQ&trajectory=ID&limit=N``;
+                            ``next_seq``: entries below it are final (poll with since=next_seq-1)
 ``GET  /__twin/chaos``      the active chaos: seed, rolls, profile, config, supported modes
 ``PUT  /__twin/chaos``      ``{"profile": "hostile"}`` or ``{"config": {...} | null}``, optional
                             ``"seed"``
@@ -93,27 +94,27 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
         document = await _json_object(request)
         if isinstance(document, Response):
             return document
+        # Everything is checked before anything changes: a refused request leaves chaos as it was.
+        seed = document.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            return _problem("invalid_seed", 'seed: must be a whole number, for example {"seed": 7}')
+        if "profile" not in document and "config" not in document and "seed" not in document:
+            return _problem(
+                "invalid_chaos",
+                'send {"profile": "hostile"}, {"config": {...}} or {"config": null}, optionally with "seed"',
+            )
         try:
             if "profile" in document:
                 runtime.set_chaos_profile(document["profile"])
             elif "config" in document:
                 config = document["config"]
                 runtime.set_chaos(None if config is None else ChaosConfig.model_validate(config))
-            elif "seed" not in document:
-                return _problem(
-                    "invalid_chaos",
-                    'send {"profile": "hostile"}, {"config": {...}} or {"config": null}, '
-                    'optionally with "seed"',
-                )
         except ValidationError as exc:
             error = config_error_from_validation(None, exc, model=ChaosConfig, syntax="json")
             return _problem("invalid_chaos", f"config.{error.field}: {error.problem}. Fix: {error.fix}")
         except OrchestrateError as exc:
             return _problem("invalid_chaos", str(exc))
-        seed = document.get("seed")
         if seed is not None:
-            if not isinstance(seed, int) or isinstance(seed, bool):
-                return _problem("invalid_seed", 'seed: must be a whole number, for example {"seed": 7}')
             runtime.chaos.reseed(seed)
         return JSONResponse(runtime.chaos.describe())
 

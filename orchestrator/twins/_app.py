@@ -13,7 +13,13 @@ Chaos effects:
   sees a transport error and no response at all.
 - ``partial_response`` sends the first part of the body with a matching ``Content-Length``:
   a well-framed answer whose JSON does not parse.
-- ``stale_data`` hands the handler a state snapshot at least ``age_s`` old.
+- ``stale_data`` hands the handler a state snapshot at least ``age_s`` old, for reads (``GET``,
+  ``HEAD``) only. A write still rolls (so request *n* keeps its draws and a seed replays), but it
+  runs against the live state: a create numbered from an old snapshot would clash with records
+  made since. Its journal entry says the fault was not applied.
+
+Journal entries take their sequence number when the request arrives, so the journal lists
+requests in arrival order even when a slow one finishes after a fast one.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ _GENERIC_FAULTS: dict[str, tuple[int, Any]] = {
     "timeout": (504, {"message": "Gateway Timeout"}),
     "auth_expired": (401, {"message": "The access token has expired", "error": "token_expired"}),
 }
+_READ_METHODS = frozenset({"GET", "HEAD"})
+"""Methods ``stale_data`` applies to: a write must see the live state it changes."""
+_STALE_WRITE = "stale_data serves reads (GET, HEAD) only; this write used the live state"
 _JSON = b"application/json"
 _TEXT = "text/plain; charset=utf-8"
 
@@ -90,7 +99,7 @@ class TwinDispatcher:
         headers = Headers(scope=scope)
         raw_body = await _read_body(receive)
         entry: dict[str, Any] = {
-            "seq": 0,
+            "seq": runtime.journal.reserve(),
             "timestamp": utc_now(),
             "twin": runtime.name,
             "trajectory_id": headers.get(TRAJECTORY_HEADER) or headers.get(FALLBACK_TRAJECTORY_HEADER),
@@ -186,8 +195,12 @@ class TwinDispatcher:
             return
         state = runtime.state.live
         if fault == "stale_data" and decision is not None and isinstance(decision.fault_mode, StaleDataMode):
-            state = runtime.state.as_of(decision.fault_mode.age_s)
-            entry["chaos"]["snapshot_age_s"] = round(state.age_s or 0.0, 3)
+            if scope["method"] in _READ_METHODS:
+                state = runtime.state.as_of(decision.fault_mode.age_s)
+                entry["chaos"]["snapshot_age_s"] = round(state.age_s or 0.0, 3)
+            else:
+                entry["chaos"]["applied"] = False
+                entry["chaos"]["reason"] = _STALE_WRITE
         call = TwinCall(
             twin=runtime.name,
             route_id=route.id,

@@ -25,7 +25,8 @@ class TwinCall:
 
     ``body`` is the parsed JSON document, or a dict of the fields of a form-encoded body, or
     ``None`` when there is no body. ``state`` reads from a stale snapshot when the ``stale_data``
-    chaos mode fired for this request; writes through it always reach the live state. Records read
+    chaos mode fired for this request (``GET`` and ``HEAD`` only; other methods get the live
+    state); writes through it always reach the live state. Records read
     from it are shared with the store: change them only through ``state.update``/``insert``.
     """
 

@@ -9,6 +9,7 @@ value the request carried are replaced by ``[redacted]`` before anything is stor
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import threading
@@ -40,6 +41,31 @@ _SENSITIVE_HEADERS = frozenset(
 _SECRET_KEY = re.compile(
     r"(?i)(token|secret|passw(or)?d|api[_-]?key|authori[sz]ation|credentials?|cookie)$|^secret|passw"
 )
+
+
+# In a body that did not parse (broken JSON, plain text): a quoted key and its value, quoted (up
+# to the closing quote, or the end when a cut or a typo left it open) or bare; and key=value
+# pairs as in a form or a query string. The value goes when the key looks secret.
+_TEXT_PAIR = re.compile(
+    r'"(?P<key>(?:[^"\\\n]|\\.){1,100})"\s*:\s*(?P<value>"(?:[^"\\]|\\.)*"?|[^\s,}\]]+)'
+    r"|(?<![\w.-])(?P<form_key>[\w.-]{1,100})=(?P<form_value>[^&\s]*)"
+)
+
+
+def _redact_text(text: str) -> str:
+    """``text`` with the values of secret-looking keys redacted (for bodies that are not JSON)."""
+
+    def replace(found: re.Match[str]) -> str:
+        if found.group("key") is not None:
+            if not _SECRET_KEY.search(found.group("key")):
+                return found.group(0)
+            head = found.group(0)[: found.start("value") - found.start()]
+            return f'{head}"{REDACTED}"'
+        if not _SECRET_KEY.search(found.group("form_key")):
+            return found.group(0)
+        return f"{found.group('form_key')}={REDACTED}"
+
+    return _TEXT_PAIR.sub(replace, text)
 
 
 def redact_headers(
@@ -86,8 +112,11 @@ def summarize(value: Any, *, secrets: Iterable[str] = (), limit: int = SUMMARY_L
         return None
     tokens = [secret for secret in secrets if secret]
     if isinstance(value, bytes):
-        text = value[: limit * 2].decode("utf-8", errors="replace")
+        text = _redact_text(value[: limit * 2].decode("utf-8", errors="replace"))
         truncated = len(value) > limit
+    elif isinstance(value, str):
+        text = json.dumps(_redact_text(value), ensure_ascii=False)
+        truncated = len(text) > limit
     else:
         text = json.dumps(_redact(value, tokens), ensure_ascii=False, separators=(",", ":"), default=str)
         truncated = len(text) > limit
@@ -98,25 +127,65 @@ def summarize(value: Any, *, secrets: Iterable[str] = (), limit: int = SUMMARY_L
 
 
 class Journal:
-    """Entries of one twin in arrival order; the oldest are dropped past ``max_entries``."""
+    """Entries of one twin in arrival order; the oldest are dropped past ``max_entries``.
+
+    A request takes its sequence number when it arrives (:meth:`reserve`) and its entry is
+    stored when it is answered (:meth:`append`), in place by that number, so a slow request
+    still precedes a fast one that came after it. A request still in flight when the journal
+    is cleared is not stored: it belongs to the run before the reset.
+    """
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self._lock = threading.Condition()
         self._next_seq = 1
+        self._pending: set[int] = set()
         self._dropped = 0
 
-    def append(self, entry: dict[str, Any]) -> int:
-        """Store ``entry`` (given its ``seq``) and return the sequence number."""
+    def reserve(self) -> int:
+        """Take the next sequence number for a request that just arrived."""
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
-            if self._entries.maxlen is not None and len(self._entries) == self._entries.maxlen:
-                self._dropped += 1
+            self._pending.add(seq)
+            return seq
+
+    def append(self, entry: dict[str, Any]) -> int | None:
+        """Store ``entry`` and return its sequence number; ``None`` when it is not stored.
+
+        An entry whose ``seq`` was reserved is stored under it; one without a ``seq`` gets the
+        next number. An entry reserved before the last :meth:`clear` is left out.
+        """
+        with self._lock:
+            seq = entry.get("seq") or 0
+            if seq <= 0:
+                seq = self._next_seq
+                self._next_seq += 1
+            elif seq in self._pending:
+                self._pending.discard(seq)
+            else:
+                return None
             entry["seq"] = seq
-            self._entries.append(entry)
+            self._insert(seq, entry)
             self._lock.notify_all()
             return seq
+
+    def _insert(self, seq: int, entry: dict[str, Any]) -> None:
+        entries = self._entries
+        full = entries.maxlen is not None and len(entries) == entries.maxlen
+        if not entries or seq > entries[-1]["seq"]:
+            if full:
+                self._dropped += 1
+            entries.append(entry)
+            return
+        position = bisect.bisect(entries, seq, key=lambda stored: stored["seq"])
+        if full:
+            self._dropped += 1
+            if position == 0:
+                return  # older than everything kept: it is the one that falls out
+            entries.popleft()
+            position -= 1
+        entries.insert(position, entry)
 
     def entries(
         self, *, since: int = 0, trajectory: str | None = None, limit: int | None = None
@@ -150,13 +219,21 @@ class Journal:
             return found
 
     def clear(self) -> None:
+        """Drop every entry, and the entries of requests still in flight (numbers go on rising)."""
         with self._lock:
             self._entries.clear()
+            self._pending.clear()
             self._dropped = 0
 
     @property
     def next_seq(self) -> int:
-        return self._next_seq
+        """The lowest sequence number that may still be stored: every entry below it is final.
+
+        Equal to the last number taken plus one when no request is in flight; poll with
+        ``since=next_seq - 1`` to miss nothing (an entry at or above it may be seen twice).
+        """
+        with self._lock:
+            return min(self._pending, default=self._next_seq)
 
     @property
     def dropped(self) -> int:

@@ -41,6 +41,7 @@ from orchestrator.twins._seed import split_by_twin
 __all__ = ["RunningTwins", "TwinEndpoint", "TwinServer", "serve_twins"]
 
 LOOPBACK = "127.0.0.1"
+_MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,15 @@ class TwinServer:
             raise UsageError(f"twin {duplicates[0]!r} is listed twice; one server serves each twin once")
         if not runtimes:
             raise UsageError("no twins to serve: name at least one")
+        last_port = port + len(runtimes) - 1
+        if not 0 <= port <= _MAX_PORT:
+            raise UsageError(f"port {port} is not a TCP port: use 1..{_MAX_PORT}, or 0 to let the OS choose")
+        if port and last_port > _MAX_PORT:
+            raise UsageError(
+                f"port {port} does not leave room for {len(runtimes)} twin(s): they need ports "
+                f"{port}..{last_port}, and ports go up to {_MAX_PORT}; pick a first port of at most "
+                f"{_MAX_PORT - len(runtimes) + 1}, or 0 to let the OS choose"
+            )
         self.runtimes = list(runtimes)
         self.host = host
         self.first_port = port
@@ -213,9 +223,10 @@ class TwinServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, port))
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0..65535
             sock.close()
-            raise UsageError(f"cannot listen on {self.host}:{port}: {exc.strerror or exc}") from exc
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or exc
+            raise UsageError(f"cannot listen on {self.host}:{port}: {reason}") from exc
         self._sockets.append(sock)
         return sock
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator.policy.chaos import ChaosConfig
 from orchestrator.twins import (
     RunningTwins,
     TwinRuntime,
@@ -165,6 +166,107 @@ def test_stale_data_serves_an_older_snapshot(twin: RunningTwins) -> None:
     assert 0 <= entry["chaos"]["snapshot_age_s"] < 60
     set_chaos(twin, {})
     assert "fresh" in [i["title"] for i in httpx.get(f"{twin['github']}{ISSUES}", headers=AUTH).json()]
+
+
+def test_stale_data_leaves_writes_on_the_live_state(twin: RunningTwins) -> None:
+    url = twin["github"]
+    before = httpx.get(f"{url}{ISSUES}/1", headers=AUTH).json()["comments"]
+    set_chaos(twin, {"stale_data": {"probability": 1, "age_s": 3600}})
+    numbers = [
+        httpx.post(f"{url}{ISSUES}", json={"title": f"t{index}"}, headers=AUTH).json()["number"]
+        for index in range(3)
+    ]
+    for _ in range(3):
+        assert httpx.post(f"{url}{ISSUES}/1/comments", json={"body": "x"}, headers=AUTH).status_code == 201
+    writes = journal(twin)[1:]  # after the read of the count
+    set_chaos(twin, {})
+    assert len(set(numbers)) == 3
+    assert numbers == sorted(numbers)
+    assert httpx.get(f"{url}{ISSUES}/1", headers=AUTH).json()["comments"] == before + 3
+    # Writes still roll (a seed replays the same draws) but say the fault was not applied.
+    assert [entry["chaos"]["roll"] for entry in writes] == [1, 2, 3, 4, 5, 6]
+    assert all(entry["chaos"]["mode"] == "stale_data" for entry in writes)
+    assert all(entry["chaos"]["applied"] is False for entry in writes)
+    assert all("snapshot_age_s" not in entry["chaos"] for entry in writes)
+
+
+def _slow_first_app(runtime: TwinRuntime) -> Any:
+    """Chaos holding ``get_issue`` for a minute (until the client goes), other routes untouched."""
+    runtime.set_chaos(
+        ChaosConfig.model_validate({"routes": {"get_issue": {"timeout": {"probability": 1, "hold_s": 60}}}})
+    )
+    return build_twin_app(runtime)
+
+
+async def _request(app: Any, path: str, *, holding: asyncio.Event | None = None) -> None:
+    """One GET through the app; with ``holding``, a client that stays until cancelled, and says when held."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"twin"), (b"authorization", AUTH["Authorization"].encode())],
+        "server": ("twin", 80),
+    }
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if holding is not None:
+            holding.set()  # the dispatcher now waits for the client to go
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
+def test_the_journal_lists_requests_in_arrival_order() -> None:
+    runtime = TwinRuntime(load_twin("github"), seed=1)
+    app = _slow_first_app(runtime)
+
+    async def scenario() -> None:
+        holding = asyncio.Event()
+        slow = asyncio.ensure_future(_request(app, f"{ISSUES}/1", holding=holding))
+        await asyncio.wait_for(holding.wait(), 5)
+        await _request(app, ISSUES)
+        assert [entry["route"] for entry in runtime.journal.entries()] == ["list_issues"]
+        assert runtime.journal.next_seq == 1  # the held request may still land below the fast one
+        runtime.stopping.set()  # ends the hold
+        await asyncio.wait_for(slow, 5)
+
+    asyncio.run(scenario())
+    entries = runtime.journal.entries()
+    assert [(entry["seq"], entry["route"]) for entry in entries] == [(1, "get_issue"), (2, "list_issues")]
+    assert entries[0]["outcome"] == "server_stopping"
+    assert runtime.journal.next_seq == 3
+
+
+def test_a_request_in_flight_during_a_reset_stays_out_of_the_new_journal() -> None:
+    runtime = TwinRuntime(load_twin("github"), seed=1)
+    app = _slow_first_app(runtime)
+
+    async def scenario() -> None:
+        holding = asyncio.Event()
+        slow = asyncio.ensure_future(_request(app, f"{ISSUES}/1", holding=holding))
+        await asyncio.wait_for(holding.wait(), 5)
+        runtime.reset()
+        await _request(app, ISSUES)
+        runtime.stopping.set()
+        await asyncio.wait_for(slow, 5)
+
+    asyncio.run(scenario())
+    assert [(entry["seq"], entry["route"]) for entry in runtime.journal.entries()] == [(2, "list_issues")]
+    assert runtime.journal.next_seq == 3
 
 
 def run_sequence(twins: RunningTwins, seed: int) -> list[Any]:

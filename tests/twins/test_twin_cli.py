@@ -119,6 +119,20 @@ def test_a_bad_definition_exits_2_with_file_and_field(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_serve_with_ports_past_the_last_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HARNESS, "twin", "serve", "github", "gitlab", "--port", "65535"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "65535..65536" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serve_prints_urls_serves_and_stops_on_a_signal(tmp_path: Path, stop_signal: signal.Signals) -> None:

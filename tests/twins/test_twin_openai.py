@@ -164,3 +164,33 @@ def test_completions_are_recorded_in_the_state(client: httpx.Client, admin: Twin
 def test_a_rule_with_a_bad_pattern_is_refused_on_reset(admin: TwinAdmin) -> None:
     with pytest.raises(OrchestrateError, match=r"rules\[0\]\.match: is not a valid regular expression"):
         admin.reset({"rules": [{"match": "(unclosed"}]})
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        (
+            {"match": "a", "error": {"status": "abc"}},
+            r"rules\[0\]\.error\.status: must be an HTTP error status",
+        ),
+        ({"match": "a", "error": {"status": 200}}, r"rules\[0\]\.error\.status: .*\(got 200\)"),
+        ({"match": "a", "error": {"status": True}}, r"rules\[0\]\.error\.status"),
+        ({"match": "(a)", "reply": r"\2"}, r"rules\[0\]\.reply: .*invalid group reference 2.*1 group"),
+        ({"match": "(?P<city>a)", "reply": r"\g<town>"}, r"rules\[0\]\.reply: .*unknown group name"),
+        ({"reply": "trailing \\"}, r"rules\[0\]\.reply: .*bad escape"),
+    ],
+)
+def test_rules_that_would_fail_at_request_time_are_refused_on_reset(
+    admin: TwinAdmin, client: httpx.Client, rule: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(OrchestrateError, match=problem):
+        admin.reset({"rules": [rule]})
+    # The rules in force stay usable.
+    assert chat(client, [{"role": "user", "content": "my name is Ada"}]).status_code == 200
+
+
+def test_reply_templates_may_use_numbered_and_named_groups(admin: TwinAdmin, client: httpx.Client) -> None:
+    rule = {"match": r"(?P<greeting>hi) (\w+)", "reply": r"\g<greeting>, \2 and \g<1>"}
+    admin.reset({"rules": [rule]})
+    answer = chat(client, [{"role": "user", "content": "hi Ada"}])
+    assert answer.json()["choices"][0]["message"]["content"] == "hi, Ada and hi"

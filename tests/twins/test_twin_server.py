@@ -44,6 +44,12 @@ def test_a_given_port_is_used_and_a_busy_one_is_a_clear_error(serve: ServeFn) ->
     assert twins.endpoints["github"].port == busy
 
 
+@pytest.mark.parametrize(("port", "problem"), [(65535, "ports 65535..65536"), (70000, "not a TCP port")])
+def test_ports_beyond_the_range_are_a_clear_error(port: int, problem: str) -> None:
+    with pytest.raises(UsageError, match=problem), serve_twins(["github", "gitlab"], port=port):
+        pass  # pragma: no cover - never reached
+
+
 def test_every_twin_has_its_own_state(serve: ServeFn) -> None:
     first = serve(["github"], seed=1)
     second = serve(["github"], seed=1)
@@ -186,7 +192,14 @@ def test_no_token_reaches_the_journal_or_the_state(
     serve: ServeFn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     twins = serve(["github", "gitlab", "okta"])
-    secrets = ["ghp_twin_valid", "ghp_unknown_secret_1", "glpat-twin-valid", "correct-horse-battery"]
+    secrets = [
+        "ghp_twin_valid",
+        "ghp_unknown_secret_1",
+        "glpat-twin-valid",
+        "correct-horse-battery",
+        "hunter2-broken",
+        "k-123-broken",
+    ]
     httpx.get(f"{twins['github']}/user", headers={"Authorization": "Bearer ghp_twin_valid"})
     httpx.get(
         f"{twins['github']}/user?access_token=ghp_twin_valid",
@@ -201,6 +214,12 @@ def test_no_token_reaches_the_journal_or_the_state(
     httpx.post(
         f"{twins['okta']}/authn", json={"username": "alice@example.com", "password": "correct-horse-battery"}
     )
+    broken = b'{"title": "a", "password": "hunter2-broken", "api_key": "k-123-broken"'
+    httpx.post(
+        f"{twins['github']}{ISSUES}",
+        content=broken,
+        headers={**GITHUB_AUTH, "Content-Type": "application/json"},
+    )
     dumps = "".join(
         json.dumps(httpx.get(f"{twins.admin_url(name)}/{what}").json())
         for name in ("github", "gitlab", "okta")
@@ -211,6 +230,7 @@ def test_no_token_reaches_the_journal_or_the_state(
     assert "[redacted]" in dumps
     assert '"authorization": "[redacted]"' in dumps
     assert '"private-token": "[redacted]"' in dumps
+    assert '{\\"title\\": \\"a\\", \\"password\\": \\"[redacted]\\"' in dumps  # still readable
     captured = capsys.readouterr()
     for secret in secrets:
         assert secret not in captured.out + captured.err
@@ -244,6 +264,23 @@ def test_chaos_is_read_and_set_at_run_time(serve: ServeFn) -> None:
     route = httpx.put(chaos, json={"config": {"routes": {"nope": {"error_500": {"probability": 1}}}}})
     assert route.status_code == 422
     assert "routes.nope" in route.json()["message"]
+
+
+def test_a_refused_chaos_change_changes_nothing(serve: ServeFn) -> None:
+    twins = serve(["github"], seed=8)
+    chaos = f"{twins.admin_url('github')}/chaos"
+    before = httpx.get(chaos).json()
+    for document in (
+        {"profile": "hostile", "seed": "x"},
+        {"config": {"error_500": {"probability": 1}}, "seed": 1.5},
+        {"profile": "hostile", "seed": True},
+    ):
+        answer = httpx.put(chaos, json=document)
+        assert answer.status_code == 422
+        assert answer.json()["error"] == "invalid_seed"
+        assert httpx.get(chaos).json() == before
+    assert before["profile"] is None
+    assert httpx.get(f"{twins['github']}{ISSUES}", headers=GITHUB_AUTH).status_code == 200
 
 
 def test_an_unknown_twin_lists_the_known_ones() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -120,6 +121,46 @@ def test_redaction_covers_headers_keys_and_token_values() -> None:
     assert len(summarize({"text": "x" * 500}) or "") == 241
     assert summarize(None) is None
     assert summarize(b"") is None
+
+
+def test_bodies_that_are_not_json_have_secret_looking_values_redacted() -> None:
+    broken = b'{"title": "keep me", "password": "hunter2", "client_secret":"s3", "max_tokens": 5, "token": 99'
+    summary = summarize(broken) or ""
+    assert "hunter2" not in summary
+    assert "s3" not in summary
+    assert "99" not in summary
+    assert summary == (
+        f'{{"title": "keep me", "password": "{REDACTED}", "client_secret":"{REDACTED}", '
+        f'"max_tokens": 5, "token": "{REDACTED}"'
+    )
+    cut = summarize(b'{"note": "' + b"x" * 200 + b'", "password": "' + b"p" * 300)
+    assert cut is not None
+    assert "ppp" not in cut
+    text = "user=alice&password=hunter2&access_token=abc"
+    assert summarize(text) == json.dumps(f"user=alice&password={REDACTED}&access_token={REDACTED}")
+    assert summarize(text.encode()) == f"user=alice&password={REDACTED}&access_token={REDACTED}"
+
+
+def test_the_journal_orders_entries_by_arrival_and_drops_those_from_before_a_clear() -> None:
+    journal = Journal(max_entries=3)
+    first, second, third = journal.reserve(), journal.reserve(), journal.reserve()
+    assert journal.append({"seq": third, "route": "fast"}) == third
+    assert journal.next_seq == first  # first and second may still land below it
+    journal.append({"seq": first, "route": "slow"})
+    journal.append({"seq": second, "route": "middle"})
+    assert [entry["route"] for entry in journal.entries()] == ["slow", "middle", "fast"]
+    assert journal.next_seq == third + 1
+    late = journal.reserve()
+    fourth = journal.append({"route": "unreserved"})
+    assert journal.append({"seq": late, "route": "late"}) == late
+    assert [entry["route"] for entry in journal.entries()] == ["fast", "late", "unreserved"]
+    assert journal.dropped == 2
+    in_flight = journal.reserve()
+    journal.clear()
+    assert journal.append({"seq": in_flight, "route": "before the reset"}) is None
+    assert journal.entries() == []
+    assert journal.next_seq == in_flight + 1
+    assert fourth == late + 1
 
 
 def test_the_journal_keeps_sequence_numbers_and_waits_for_entries() -> None:

@@ -68,6 +68,8 @@ def _rules_are_valid(data: Mapping[str, list[dict[str, Any]]]) -> None:
                     f"is not a valid regular expression ({exc})",
                     'use a Python regular expression, for example "match": "(?i)weather in (\\\\w+)"',
                 ) from None
+        _check_reply(rule, index)
+        _check_error(rule.get("error"), index)
         calls = rule.get("tool_calls")
         if calls is not None and (
             not isinstance(calls, list) or not all(isinstance(c, Mapping) and "name" in c for c in calls)
@@ -77,6 +79,49 @@ def _rules_are_valid(data: Mapping[str, list[dict[str, Any]]]) -> None:
                 "must be a list of objects with a name and arguments",
                 'write it like "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]',
             )
+
+
+def _check_reply(rule: Mapping[str, Any], index: int) -> None:
+    """A ``reply`` may refer only to groups its ``match`` has (it is expanded with the match)."""
+    reply = rule.get("reply")
+    if not isinstance(reply, str):
+        return
+    pattern = re.compile(rule.get("match") or "")
+    # An empty match with the same groups, numbered and named alike, to expand the reply against.
+    names = {number: name for name, number in pattern.groupindex.items()}
+    groups = "".join(
+        f"(?P<{names[number]}>)" if number in names else "()" for number in range(1, pattern.groups + 1)
+    )
+    sample = re.fullmatch(groups, "")
+    assert sample is not None  # empty groups always match the empty string
+    try:
+        sample.expand(reply)
+    except (re.error, IndexError) as exc:
+        raise SeedDataError(
+            f"rules[{index}].reply",
+            f"cannot be filled in from the match pattern ({exc}; the pattern has {pattern.groups} group(s))",
+            'refer only to groups of "match", for example "match": "weather in (\\w+)", '
+            '"reply": "Sunny in \\1"; write a literal backslash as \\\\',
+        ) from None
+
+
+def _check_error(error: Any, index: int) -> None:
+    """A scripted ``error`` must answer with an HTTP error status (400..599)."""
+    if error is None:
+        return
+    if not isinstance(error, Mapping):
+        raise SeedDataError(
+            f"rules[{index}].error",
+            "must be an object",
+            'write it like "error": {"status": 429, "message": "Rate limit reached"}',
+        )
+    status = error.get("status", 500)
+    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+        raise SeedDataError(
+            f"rules[{index}].error.status",
+            f"must be an HTTP error status, a whole number from 400 to 599 (got {status!r})",
+            'write it like "error": {"status": 429, "message": "Rate limit reached"}',
+        )
 
 
 @routes.get("/models")
