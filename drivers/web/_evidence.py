@@ -4,7 +4,8 @@ axe-core is the copy shipped inside the ``axe-playwright-python`` wheel. Context
 an init script once (:func:`install_axe`), so each page has ``window.axe`` from its first script
 on and a capture only asks it to run; pages opened elsewhere get it injected on demand. Each
 piece of evidence is taken separately: one that fails (an ARIA snapshot of a page that navigated
-away, say) is reported with the others still on disk.
+away, say) is reported with the others still on disk. Page text in the snapshot and the axe
+results is made valid UTF-8 before it is written (:mod:`~orchestrator.drivers.web._text`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from orchestrator.artifacts import atomic_write_bytes, atomic_write_json
 from orchestrator.drivers.web._browser import first_line
+from orchestrator.drivers.web._text import clean_json, clean_text
 
 __all__ = [
     "AXE_OPTIONS",
@@ -79,20 +81,20 @@ async def take_evidence(page: Page, directory: Path, *, axe: bool = True, timeou
         )
         evidence.screenshot = shot
     except PlaywrightError as exc:
-        evidence.errors.append(f"screenshot: {first_line(exc)}")
+        evidence.errors.append(clean_text(f"screenshot: {first_line(exc)}"))
     try:
         snapshot = await page.locator("body").aria_snapshot(timeout=timeout_ms)
         aria = directory / ARIA
-        atomic_write_bytes(aria, (snapshot.rstrip("\n") + "\n").encode("utf-8"))
+        atomic_write_bytes(aria, clean_text(snapshot.rstrip("\n") + "\n").encode("utf-8"))
         evidence.aria_snapshot = aria
     except PlaywrightError as exc:
-        evidence.errors.append(f"aria snapshot: {first_line(exc)}")
+        evidence.errors.append(clean_text(f"aria snapshot: {first_line(exc)}"))
     if axe:
         try:
             results = await run_axe(page)
             path = directory / AXE
-            atomic_write_json(path, results)
+            atomic_write_json(path, clean_json(results))
             evidence.axe = path
         except (PlaywrightError, ValueError) as exc:
-            evidence.errors.append(f"axe: {first_line(exc)}")
+            evidence.errors.append(clean_text(f"axe: {first_line(exc)}"))
     return evidence

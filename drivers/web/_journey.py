@@ -10,12 +10,14 @@ after a click that changes pages, put an ``expect_visible`` for the new page bef
 A step that fails (a selector not found in time, a navigation error) ends the journey: a failed
 capture of the page as it was is recorded with the reason, and the run goes on with the next
 journey or route. Console or network evidence that arrives after the last mark is not dropped: it
-gets a capture of the journey's end state.
+gets a capture of the journey's end state. A run stopped between steps ends the journey too,
+with a failed capture saying so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page
@@ -29,7 +31,9 @@ from orchestrator.drivers.web._recorder import PageRecorder
 from orchestrator.gate import Capture, JourneyRecord, JourneyStep, safe_name
 from orchestrator.policy.test_profiles import JourneySpec, StepSpec
 
-__all__ = ["run_journey", "step_label"]
+__all__ = ["STOPPED", "run_journey", "step_label"]
+
+STOPPED = "not captured: the run was stopped"
 
 
 def step_label(step: StepSpec) -> str:
@@ -79,8 +83,12 @@ async def run_journey(
     run_dir: Path,
     base_url: str,
     timeouts: Timeouts,
+    cancelled: threading.Event | None = None,
 ) -> tuple[list[Capture], JourneyRecord]:
-    """Run ``journey`` in a new page of ``context``; return its captures and its record."""
+    """Run ``journey`` in a new page of ``context``; return its captures and its record.
+
+    ``cancelled`` is looked at before every step: once it is set, no further step runs.
+    """
     folder = f"{JOURNEYS_DIR}/{artifact_name(journey.name)}"
     captures: list[Capture] = []
     steps: list[JourneyStep] = []
@@ -110,6 +118,18 @@ async def run_journey(
     try:
         for index, step in enumerate(journey.steps, start=1):
             label = step_label(step)
+            if cancelled is not None and cancelled.is_set():
+                captures.append(
+                    Capture(
+                        kind="journey_step",
+                        name=label,
+                        journey=journey.name,
+                        step_index=index,
+                        ok=False,
+                        error=STOPPED,
+                    )
+                )
+                break
             steps.append(JourneyStep(index=index, name=label, counted=step.action == "mark"))
             if step.action == "mark":
                 errors: list[str] = []
@@ -126,7 +146,7 @@ async def run_journey(
                 await capture(index, label, f"{index:02d}-failed", [problem], axe=False)
                 break
         else:
-            if recorder.console or recorder.network:
+            if recorder.pending:
                 await capture(None, f"end of {journey.name}", "end", [], axe=False)
     finally:
         recorder.stop()

@@ -20,7 +20,8 @@ from playwright.async_api import Error as PlaywrightError
 from orchestrator.drivers.web._browser import first_line
 from orchestrator.drivers.web._evidence import Evidence, take_evidence
 from orchestrator.drivers.web._naming import ROUTES_DIR, artifact_name, inside, relative
-from orchestrator.drivers.web._recorder import PageRecorder, write_console, write_network
+from orchestrator.drivers.web._recorder import MAX_TEXT, PageRecorder, write_console, write_network
+from orchestrator.drivers.web._text import clean_text, cut_text
 from orchestrator.gate import Capture, ConsoleEntry, NetworkFailure
 
 __all__ = ["RouteTab", "Timeouts", "join_url", "record_capture"]
@@ -77,7 +78,7 @@ def record_capture(
     return Capture(
         kind=kind,
         name=name,
-        url=url,
+        url=cut_text(url, MAX_TEXT) if url is not None else None,
         journey=journey,
         step_index=step_index,
         screenshot=rel(evidence.screenshot),
@@ -86,7 +87,7 @@ def record_capture(
         console=rel(directory / CONSOLE),
         network=rel(directory / NETWORK),
         ok=not errors,
-        error="; ".join(errors) or None,
+        error=clean_text("; ".join(errors)) or None,
     )
 
 

@@ -17,6 +17,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from orchestrator.drivers.web._text import clean_json
+
 __all__ = ["REDACTED", "SENSITIVE_HEADERS", "redact_har_entry", "redact_trace"]
 
 REDACTED = "[redacted]"
@@ -59,7 +61,7 @@ def _redact_network_lines(data: bytes) -> bytes:
             continue
         if isinstance(record, dict) and isinstance(record.get("snapshot"), dict):
             redact_har_entry(record["snapshot"])
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            line = json.dumps(clean_json(record), ensure_ascii=False, separators=(",", ":"))
         lines.append(line)
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 

@@ -13,6 +13,11 @@ context (``web/traces/<lane or journey>.zip``); the HAR parts are merged into on
 ``web/run.har`` for the run. Captures are listed in a fixed order (routes as the profile lists
 them, then each journey's steps), so the manifest does not depend on which lane was faster.
 
+A stop (the ``cancelled`` event, set from any thread) or the profile's deadline cancels the lanes
+where they are, a hanging navigation included, and closes the browser within a few seconds;
+units not finished are failed captures saying why. A unit that fails in a way nobody foresaw fails
+its own capture only.
+
 Exit codes: 0 when everything was captured, 1 when any capture failed (a navigation error or
 timeout, a failed journey step, the profile's timeout running out), 2 when the session itself
 could not run (no browser, the browser died, an unexpected error). Nothing is raised for any of
@@ -45,13 +50,13 @@ from orchestrator.drivers.web._browser import (
     launch_chromium,
 )
 from orchestrator.drivers.web._evidence import install_axe
-from orchestrator.drivers.web._journey import run_journey
+from orchestrator.drivers.web._journey import STOPPED, run_journey
 from orchestrator.drivers.web._naming import HAR_FILE, TRACES_DIR, WEB_DIR, artifact_name, inside, relative
 from orchestrator.drivers.web._outcome import DriverOutcome, finish
 from orchestrator.drivers.web._page_capture import RouteTab, Timeouts, join_url
 from orchestrator.drivers.web._redact import redact_har_entry, redact_trace
 from orchestrator.drivers.web._select import Selection, select_for_changes
-from orchestrator.errors import OrchestrateError
+from orchestrator.drivers.web._text import clean_json, clean_text
 from orchestrator.gate import Capture, CaptureManifest, JourneyRecord
 from orchestrator.policy.test_profiles import JourneySpec
 
@@ -63,6 +68,9 @@ _log = structlog.get_logger(__name__)
 _HAR_PARTS_DIR = f"{WEB_DIR}/har-parts"
 _SELECTION_FILE = f"{WEB_DIR}/selection.json"
 _VIEWPORT = {"width": 1280, "height": 720}
+_CANCEL_POLL_S = 0.1
+_CLOSE_GRACE_S = 2.0
+"""How long stopped lanes may take to save their traces and close their pages."""
 
 
 def default_parallel() -> int:
@@ -134,9 +142,9 @@ async def capture_web_async(
         manifest = await _Session(options, run_dir, selection, progress, cancelled).run(extra)
     except BrowserLaunchError as exc:
         manifest = CaptureManifest(driver=options.driver, exit_code=2, error=str(exc), extra=extra)
-    except (OrchestrateError, PlaywrightError, OSError) as exc:
+    except Exception as exc:  # the contract: a session that cannot run is exit 2, never raised
         _log.warning("web capture session failed", error=str(exc), exc_info=True)
-        error = f"the capture session failed: {type(exc).__name__}: {first_line(exc)}"
+        error = clean_text(f"the capture session failed: {type(exc).__name__}: {first_line(exc)}")
         manifest = CaptureManifest(driver=options.driver, exit_code=2, error=error, extra=extra)
     return finish(run_dir, manifest)
 
@@ -185,25 +193,41 @@ class _Session:
                 + [(index, route) for index, route in enumerate(self.selection.routes)]
             )
             lanes = max(1, min(options.parallel or default_parallel(), len(units)))
-            outcomes: list[BaseException | None] = []
+            # Every lane finishes (or is cancelled) before an error of one of them is raised.
+            work = asyncio.gather(
+                *(self._lane(browser, number, units) for number in range(1, lanes + 1)),
+                return_exceptions=True,
+            )
+            stop = asyncio.ensure_future(self._until_cancelled())
+            either: set[asyncio.Future[Any]] = {work, stop}
             try:
                 async with asyncio.timeout(options.timeout_s):
-                    # Every lane finishes (or is cancelled) before an error of one of them is raised.
-                    outcomes = await asyncio.gather(
-                        *(self._lane(browser, number, units) for number in range(1, lanes + 1)),
-                        return_exceptions=True,
-                    )
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             except TimeoutError:
                 stopped_by = f"not captured: the profile's timeout of {options.timeout_s:g} s ran out"
             finally:
+                # A stop or the deadline cancels the lanes where they are (a hanging navigation
+                # included); each closes its contexts on the way out. Closing a page in the middle
+                # of a cancelled call can itself hang, so the lanes get a short grace, then the
+                # browser is closed under them (failing whatever they still wait for).
+                finished = work.done()
+                stop.cancel()
+                work.cancel()
+                await asyncio.wait(either, timeout=_CLOSE_GRACE_S)
                 lost = self.browser_lost
                 with contextlib.suppress(PlaywrightError):
                     await browser.close()
+                await asyncio.wait(either)
+            # A cancelled gather holds a CancelledError, not the lanes' results.
+            outcomes: list[BaseException | None] = work.result() if finished else []
+            if not finished:
+                with contextlib.suppress(asyncio.CancelledError):
+                    work.exception()  # retrieved, so asyncio does not report it as lost
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
         if stopped_by is None and self.cancelled.is_set():
-            stopped_by = "not captured: the run was stopped"
+            stopped_by = STOPPED
         har = self._merge_har()
         captures, journeys = self._collect(stopped_by or "not captured")
         failed = any(not capture.ok for capture in captures)
@@ -219,6 +243,11 @@ class _Session:
             traces=sorted(self.traces),
             extra=extra,
         )
+
+    async def _until_cancelled(self) -> None:
+        """Return once the run is stopped (the event is set from another thread, so it is polled)."""
+        while not self.cancelled.is_set():
+            await asyncio.sleep(_CANCEL_POLL_S)
 
     async def _lane(self, browser: Browser, number: int, units: deque[_Unit]) -> None:
         """Capture units from the shared queue until it is empty (or the run is stopped)."""
@@ -242,9 +271,13 @@ class _Session:
                         timeouts=self.options.timeouts,
                     )
                 except PlaywrightError as exc:
-                    url = join_url(self.options.base_url, unit)
                     error = f"the browser could not capture {unit}: {first_line(exc)}"
-                    capture = Capture(kind="route", name=unit, url=url, ok=False, error=error)
+                    capture = self._failed_route(unit, error)
+                except Exception as exc:  # one route's surprise must not cost the others their evidence
+                    _log.warning("route capture failed", route=unit, exc_info=True)
+                    capture = self._failed_route(
+                        unit, f"capturing {unit} failed: {type(exc).__name__}: {first_line(exc)}"
+                    )
                 self.route_results[index] = capture
                 self._report(f"captured {unit}", name=unit, ok=capture.ok)
         finally:
@@ -265,18 +298,31 @@ class _Session:
                     run_dir=self.run_dir,
                     base_url=self.options.base_url,
                     timeouts=self.options.timeouts,
+                    cancelled=self.cancelled,
                 )
             finally:
                 await self._close_context(context, label)
-        except PlaywrightError as exc:
-            error = f"the browser could not run journey {journey.name!r}: {first_line(exc)}"
+        except Exception as exc:  # one journey's surprise must not cost the others their evidence
+            if isinstance(exc, PlaywrightError):
+                error = f"the browser could not run journey {journey.name!r}: {first_line(exc)}"
+            else:
+                _log.warning("journey failed", journey=journey.name, exc_info=True)
+                error = f"journey {journey.name!r} failed: {type(exc).__name__}: {first_line(exc)}"
             failed = Capture(
-                kind="journey_step", name=journey.name, journey=journey.name, ok=False, error=error
+                kind="journey_step",
+                name=journey.name,
+                journey=journey.name,
+                ok=False,
+                error=clean_text(error),
             )
             captures, record = [failed], JourneyRecord(name=journey.name, onboarding=journey.onboarding)
         self.journey_results[index] = (captures, record)
         ok = all(capture.ok for capture in captures)
         self._report(f"journey {journey.name}: {record.step_count} marked steps", name=journey.name, ok=ok)
+
+    def _failed_route(self, route: str, error: str) -> Capture:
+        url = join_url(self.options.base_url, route)
+        return Capture(kind="route", name=route, url=clean_text(url), ok=False, error=clean_text(error))
 
     def _report(self, message: str, *, name: str, ok: bool) -> None:
         self.done += 1
@@ -310,7 +356,7 @@ class _Session:
         try:
             await context.tracing.stop(path=trace)
             redact_trace(trace)
-        except (PlaywrightError, OSError, zipfile.BadZipFile) as exc:
+        except (PlaywrightError, OSError, ValueError, zipfile.BadZipFile) as exc:
             _log.warning("trace not saved", trace=str(trace), error=first_line(exc))
             trace.unlink(missing_ok=True)
         else:
@@ -346,7 +392,7 @@ class _Session:
         pages.sort(key=lambda page: str(page.get("startedDateTime", "")))
         entries.sort(key=lambda entry: str(entry.get("startedDateTime", "")))
         atomic_write_json(
-            inside(self.run_dir, HAR_FILE), {"log": {**log, "pages": pages, "entries": entries}}
+            inside(self.run_dir, HAR_FILE), clean_json({"log": {**log, "pages": pages, "entries": entries}})
         )
         return HAR_FILE
 
