@@ -279,18 +279,6 @@ def keyed(findings: tuple[Finding, ...] | list[Finding]) -> set[tuple[str, str, 
     return {(f.check, f.severity, f.scope, f.checkId, f.locator) for f in findings}
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def run_dir(project: Path) -> Path:
-    return project / ".orchestrator" / "runs" / RUN_ID
-
-
 # --- the demo app ---------------------------------------------------------------------------------
 
 

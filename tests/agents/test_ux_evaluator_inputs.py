@@ -21,19 +21,6 @@ from tests.agents.test_ux_evaluator import (
     lines_of,
 )
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def run_dir(project: Path) -> Path:
-    return project / ".orchestrator" / "runs" / "web-1700000000000"
-
-
 # --- selection, missing and corrupt inputs --------------------------------------------------------
 
 

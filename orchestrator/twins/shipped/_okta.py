@@ -99,12 +99,7 @@ def authn(call: TwinCall) -> TwinReply:
     call.state.update("users", user["id"], {"failed_attempts": 0, "lastLogin": _when()})
     expires = _when(timedelta(minutes=5))
     if status == "PASSWORD_EXPIRED":
-        number = call.state.next_id("transactions")
-        state_token = f"twin-state-token-{number}"
-        call.state.insert(
-            "transactions",
-            {"token": state_token, "kind": "state", "userId": user["id"], "expiresAt": expires},
-        )
+        state_token = _transaction(call, "state", user["id"], expires)
         return TwinReply(
             body={
                 "stateToken": state_token,
@@ -113,12 +108,7 @@ def authn(call: TwinCall) -> TwinReply:
                 "_embedded": _embedded_user(user),
             }
         )
-    number = call.state.next_id("transactions")
-    session_token = f"twin-session-token-{number}"
-    call.state.insert(
-        "transactions",
-        {"token": session_token, "kind": "session", "userId": user["id"], "expiresAt": expires},
-    )
+    session_token = _transaction(call, "session", user["id"], expires)
     return TwinReply(
         body={
             "expiresAt": expires,
@@ -219,3 +209,10 @@ def unlock_user(call: TwinCall) -> TwinReply:
         return _okta_error(403, "E0000032", "Unlock is not allowed for this user.")
     call.state.update("users", user["id"], {"status": "ACTIVE", "failed_attempts": 0})
     return TwinReply(body={})
+
+
+def _transaction(call: TwinCall, kind: str, user_id: str, expires: str) -> str:
+    """Record a state or session transaction for ``user_id``; return its token."""
+    token = f"twin-{kind}-token-{call.state.next_id('transactions')}"
+    call.state.insert("transactions", {"token": token, "kind": kind, "userId": user_id, "expiresAt": expires})
+    return token
