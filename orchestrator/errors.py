@@ -15,6 +15,8 @@ example of right, so the message alone is enough to fix them.
     │   ├── WorkerFailedError            the handler raised; carries the original type and message
     │   ├── WorkerDiedError              the actor was dead or stopped before it replied
     │   ├── UnknownMessageError          the actor has no handler for the message type
+    │   ├── UnknownCapabilityError       the worker does not declare the capability it was asked for
+    │   ├── ContractError                a request or result does not match its capability's contract
     │   └── EscalationError              a supervised worker failed more often than its restart budget
     ├── RunInterruptedError              the run got SIGINT or SIGTERM and was ended
     ├── EventError
@@ -35,6 +37,7 @@ __all__ = [
     "ArtifactError",
     "AskTimeoutError",
     "ConfigError",
+    "ContractError",
     "EscalationError",
     "EventError",
     "EventSchemaError",
@@ -44,6 +47,7 @@ __all__ = [
     "RunExistsError",
     "RunInterruptedError",
     "RunNotFoundError",
+    "UnknownCapabilityError",
     "UnknownMessageError",
     "UsageError",
     "WorkerDiedError",
@@ -120,6 +124,26 @@ class UnknownMessageError(ActorError):
     """The actor has no handler for this message type; never dropped silently."""
 
     error_code = "unknown_message"
+
+
+class UnknownCapabilityError(ActorError):
+    """A worker was asked for a capability it does not declare; refused before any work."""
+
+    error_code = "unknown_capability"
+
+
+class ContractError(ActorError):
+    """A request or a result does not match the models its capability declares.
+
+    ``side`` is ``"request"`` (the caller sent something the worker cannot take) or ``"result"``
+    (the worker produced something its contract does not allow: an invalid result).
+    """
+
+    error_code = "contract_error"
+
+    def __init__(self, message: str, *, side: str = "request") -> None:
+        self.side = side
+        super().__init__(message)
 
 
 class EscalationError(ActorError):
