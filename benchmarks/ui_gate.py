@@ -87,7 +87,7 @@ def bare_script(project: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from orchestrator.config import load_config
-    from orchestrator.gate._target import running_target
+    from orchestrator.pipelines.test import running_target
 
     config = load_config(project)
     out = project / "bare"

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.gate._resolve import plan_gate
+from orchestrator.pipelines.test import plan_gate
 
 
 def project(tmp_path: Path, toml: str = "", profiles: str | None = None, files: tuple[str, ...] = ()) -> Path:

@@ -12,8 +12,8 @@ import pytest
 
 from orchestrator.config import TargetSection
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.gate._since import changed_files_since
-from orchestrator.gate._target import TargetStartError, running_target
+from orchestrator.pipelines.test import changed_files_since
+from orchestrator.pipelines.test import TargetStartError, running_target
 
 
 @pytest.mark.timeout(60)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.artifacts import append_jsonl_locked, atomic_write_text
-from orchestrator.gate._finding import CHECKS, SEVERITIES
+from orchestrator.gate import CHECKS, SEVERITIES
 
 __all__ = ["METRICS_SCHEMA_VERSION", "GateSummary", "append_metrics", "render_report"]
 

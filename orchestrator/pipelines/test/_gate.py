@@ -31,10 +31,10 @@ from orchestrator.actors import Conductor, run_conductor
 from orchestrator.config import ProjectConfig, TargetSection
 from orchestrator.errors import ActorError, OrchestrateError, RunInterruptedError
 from orchestrator.events import EventBus
-from orchestrator.gate._report import GateSummary, append_metrics, render_report
-from orchestrator.gate._resolve import GatePlan, plan_gate
-from orchestrator.gate._since import changed_files_since
-from orchestrator.gate._target import running_target
+from orchestrator.pipelines.test._report import GateSummary, append_metrics, render_report
+from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
+from orchestrator.pipelines.test._since import changed_files_since
+from orchestrator.pipelines.test._target import running_target
 from orchestrator.messages import RunOutcome, StartRun, WorkResult
 from orchestrator.plugins import load_plugin
 from orchestrator.policyfiles import load_retention

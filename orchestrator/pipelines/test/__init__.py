@@ -1,0 +1,46 @@
+"""The UI gate's pipeline (``orchestrate test``): its conductor and the helpers only it uses.
+
+The conductor and :func:`run_gate` live in ``_gate``; resolving the target and profile
+(``_resolve``), ``--since`` (``_since``), starting the target (``_target``) and the report and
+metrics (``_report``) sit beside it, because no plugin needs them. What plugins share with the
+gate (capture manifests, findings, capability contracts) is in :mod:`orchestrator.gate`.
+"""
+
+from __future__ import annotations
+
+from orchestrator.pipelines.test._gate import (
+    GateOptions,
+    GateResult,
+    TestGate,
+    is_interactive,
+    run_gate,
+    summary_json,
+)
+from orchestrator.pipelines.test._report import (
+    METRICS_SCHEMA_VERSION,
+    GateSummary,
+    append_metrics,
+    render_report,
+)
+from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
+from orchestrator.pipelines.test._since import changed_files_since
+from orchestrator.pipelines.test._target import RunningTarget, TargetStartError, running_target
+
+__all__ = [
+    "METRICS_SCHEMA_VERSION",
+    "GateOptions",
+    "GatePlan",
+    "GateResult",
+    "GateSummary",
+    "RunningTarget",
+    "TargetStartError",
+    "TestGate",
+    "append_metrics",
+    "changed_files_since",
+    "is_interactive",
+    "plan_gate",
+    "render_report",
+    "run_gate",
+    "running_target",
+    "summary_json",
+]
