@@ -6,52 +6,51 @@ workers with :meth:`~Conductor.start_worker` and hands them work with :meth:`~Co
 ``conductor.worker.call`` (with a fresh ``call_id``), then ``conductor.worker.result`` and one of
 ``conductor.capability.completed|failed|blocked``.
 
-A worker that raises, dies or does not answer in time is restarted up to its restart budget and
-the request is sent again; past the budget the failure escalates to the conductor as
-:class:`EscalationError`. :func:`run_conductor` drives a whole run and guarantees exactly one
-terminal event (``conductor.task.completed`` or ``conductor.task.failed``), also when a worker
-crashes, an ask times out, or the process gets SIGINT or SIGTERM.
+A delegation names a capability: a :class:`~orchestrator.actors.Capability` with its request and
+result models (the typed join), or a plain name for a worker that declares none. Failures are
+data (see :mod:`orchestrator.actors._delegation`): :meth:`~Conductor.delegate_all` returns one
+outcome per request, over a bounded pool of workers, and a failed request never ends the batch;
+:meth:`~Conductor.delegate` raises the failure as :class:`EscalationError` after its events.
+:class:`TerminalGuard` makes sure a run has exactly one terminal event.
 """
 
 from __future__ import annotations
 
-import signal
+import contextvars
 import threading
-import uuid
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import FrameType
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
+from typing import Any, TypeVar, overload
 
 import structlog
+from pydantic import BaseModel
 
-from orchestrator.actors._base import ActorHandle, EventEmitter, Reply, TypedActor, handles, spawn
+from orchestrator.actors._base import ActorHandle, EventEmitter, TypedActor, handles, spawn
+from orchestrator.actors._contract import Capability, Done
+from orchestrator.actors._delegation import (
+    Delegation,
+    Failure,
+    Outcome,
+    SupervisedWorker,
+    WorkerPool,
+    classify_failure,
+    error_code_of,
+    is_attempt_failure,
+    new_id,
+)
 from orchestrator.actors._worker import Worker
 from orchestrator.correlation import correlation_scope, current_correlation
-from orchestrator.errors import (
-    ActorError,
-    AskTimeoutError,
-    EscalationError,
-    OrchestrateError,
-    RunInterruptedError,
-    WorkerDiedError,
-    WorkerFailedError,
-)
+from orchestrator.errors import OrchestrateError, RunInterruptedError, WorkerFailedError
 from orchestrator.messages import RunOutcome, StartRun, WorkRequest, WorkResult
 
-__all__ = ["Conductor", "Delegation", "SupervisedWorker", "TerminalGuard", "run_conductor"]
+__all__ = ["Conductor", "TerminalGuard"]
 
 log = structlog.get_logger(__name__)
 
 W = TypeVar("W", bound=Worker)
-
-
-def new_id() -> str:
-    """A short random id for calls and tasks."""
-    return uuid.uuid4().hex[:16]
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
 
 
 class TerminalGuard:
@@ -100,56 +99,6 @@ class TerminalGuard:
         return self._emit(
             "conductor.task.failed", {"status": "failed", "error_code": code, "error_message": message}
         )
-
-
-class SupervisedWorker:
-    """A worker the conductor restarts when it fails, up to ``max_restarts`` times.
-
-    Each actor it starts gets a cancel event of its own, set when that actor is given up on (it
-    timed out, it failed past its budget, the run is stopping), so work still running in a
-    discarded actor stops instead of going on beside its replacement.
-    """
-
-    def __init__(
-        self, factory: Callable[[threading.Event], ActorHandle[Any]], worker_type: str, max_restarts: int
-    ) -> None:
-        self._factory = factory
-        self.worker_type = worker_type
-        self.max_restarts = max_restarts
-        self.restarts = 0
-        self._cancelled = threading.Event()
-        self.handle = factory(self._cancelled)
-
-    @property
-    def name(self) -> str:
-        return self.handle.name
-
-    def can_restart(self) -> bool:
-        return self.restarts < self.max_restarts
-
-    def restart(self) -> None:
-        """Give up the failed actor (without waiting long for a stuck one) and start a fresh one."""
-        self.stop(timeout=1.0)
-        self.restarts += 1
-        self._cancelled = threading.Event()
-        self.handle = self._factory(self._cancelled)
-        log.info("worker restarted", worker=self.name, restarts=self.restarts)
-
-    def stop(self, timeout: float) -> bool:
-        """Cancel the actor's work and stop it; ``False`` if it did not stop within ``timeout``."""
-        self._cancelled.set()
-        return self.handle.stop(timeout=timeout)
-
-
-@dataclass(frozen=True)
-class Delegation:
-    """One piece of work for :meth:`Conductor.delegate_all`."""
-
-    worker: SupervisedWorker
-    capability: str
-    objective: str
-    params: dict[str, Any] = field(default_factory=dict)
-    phase: str = "run"
 
 
 class Conductor(TypedActor):
@@ -212,43 +161,187 @@ class Conductor(TypedActor):
         """Report run progress (``conductor.task.progress``)."""
         self.emit("conductor.task.progress", status=status, **details)
 
+    def start_pool(
+        self, worker_class: type[W], *, size: int, max_restarts: int = 2, **kwargs: Any
+    ) -> WorkerPool:
+        """Start ``size`` workers of ``worker_class`` as a pool; a request goes to the first free one."""
+        if size < 1:
+            raise ValueError(f"a worker pool needs a size of at least 1, not {size}")
+        return WorkerPool(
+            [self.start_worker(worker_class, max_restarts=max_restarts, **kwargs) for _ in range(size)]
+        )
+
     # --- delegation ----------------------------------------------------------------------------
 
+    @overload
     def delegate(
         self,
-        worker: SupervisedWorker,
+        worker: SupervisedWorker | WorkerPool,
+        capability: Capability[Req, Res],
+        objective: str,
+        *,
+        params: Req,
+        phase: str = "run",
+        timeout: float | None = None,
+    ) -> Done[Res]: ...
+
+    @overload
+    def delegate(
+        self,
+        worker: SupervisedWorker | WorkerPool,
         capability: str,
         objective: str,
         *,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         phase: str = "run",
         timeout: float | None = None,
-    ) -> WorkResult:
-        """Hand one piece of work to ``worker`` and wait for its result (restarting on failure)."""
-        work = Delegation(worker, capability, objective, params or {}, phase)
-        return self.delegate_all([work], timeout=timeout)[0]
+    ) -> WorkResult: ...
 
-    def delegate_all(self, work: Sequence[Delegation], *, timeout: float | None = None) -> list[WorkResult]:
-        """Send every delegation at once, then collect the results in order.
+    def delegate(
+        self,
+        worker: SupervisedWorker | WorkerPool,
+        capability: str | Capability[Any, Any],
+        objective: str,
+        *,
+        params: Mapping[str, Any] | BaseModel | None = None,
+        phase: str = "run",
+        timeout: float | None = None,
+    ) -> WorkResult | Done[Any]:
+        """Hand one piece of work to ``worker`` and wait for its answer (restarting on failure).
 
-        A failed delegation is retried on a restarted worker while its budget lasts; the first
-        one that escalates raises :class:`EscalationError` (the others' results are discarded).
+        With a :class:`Capability`, ``params`` is its request model and the answer is a
+        :class:`Done` holding its result model; with a capability name, plain params and the
+        :class:`WorkResult`. A call that failed raises :class:`EscalationError` (its ``failure``
+        attribute is the :class:`Failure`), after the failure events were written.
+        """
+        work = Delegation(worker, capability, objective, params if params is not None else {}, phase)
+        outcome = self.delegate_all([work], timeout=timeout)[0]
+        if outcome.result is None:
+            raise outcome.error()
+        if isinstance(capability, Capability):
+            return outcome.done(capability)
+        return outcome.result
+
+    def delegate_all(
+        self,
+        work: Iterable[Delegation],
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        collect: bool = True,
+    ) -> list[Outcome]:
+        """Run every delegation and return one :class:`Outcome` per request, in request order.
+
+        A failed request is an outcome, never the end of the batch. At most ``limit`` requests
+        are in flight (default: the pool's size when the work goes to a :class:`WorkerPool`, else
+        all of a list at once); the next request goes to the first free worker. ``work`` may be a
+        generator, read as requests are sent; ``on_outcome`` gets each outcome as it finishes,
+        and with ``collect=False`` nothing is kept (the list is empty), so memory stays flat over
+        thousands of requests. A stopped run raises :class:`RunInterruptedError`.
         """
         wait = self.ask_timeout if timeout is None else timeout
-        calls = [(item, new_id()) for item in work]
-        pending: list[tuple[Delegation, str, str, Reply[Any] | ActorError]] = []
-        for item, call_id in calls:
-            with correlation_scope(call_id=call_id):
-                self.emit(
-                    "conductor.worker.call",
-                    worker_type=item.worker.worker_type,
-                    worker_objective=item.objective,
-                    call_id=call_id,
-                    capability=item.capability,
-                )
+        if isinstance(work, Sequence) and len(work) == 1 and limit is None:
+            # One request (every plain delegate): no lane thread needed.
+            outcome = self._call(0, work[0], wait)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            return [outcome] if collect else []
+        items = iter(enumerate(work))
+        first = next(items, None)
+        if first is None:
+            return []
+        lanes = limit or _default_lanes(first[1], work)
+        if lanes < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        feed = _Feed(chain([first], items))
+        results: dict[int, Outcome] = {}
+        deliver = threading.Lock()
+
+        def lane() -> None:
+            while not self.cancelled.is_set() and not feed.stopped:
+                taken = feed.take()
+                if taken is None:
+                    return
+                outcome = self._call(taken[0], taken[1], wait)
+                with deliver:
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+                    if collect:
+                        results[outcome.index] = outcome
+
+        _run_lanes(lane, lanes, feed)
+        if self.cancelled.is_set():
+            raise RunInterruptedError("the run was stopped during a delegation")
+        return [results[index] for index in sorted(results)]
+
+    def _call(self, index: int, item: Delegation, wait: float) -> Outcome:
+        """One delegation from call event to result or failure events, restarting on failure."""
+        call_id = new_id()
+        capability = item.capability_name
+        with correlation_scope(call_id=call_id):
+            self.emit(
+                "conductor.worker.call",
+                worker_type=item.worker.worker_type,
+                worker_objective=item.objective,
+                call_id=call_id,
+                capability=capability,
+            )
+            worker = (
+                item.worker.acquire(self.cancelled) if isinstance(item.worker, WorkerPool) else item.worker
+            )
+            try:
+                return self._attempts(index, item, worker, call_id, wait)
+            finally:
+                if isinstance(item.worker, WorkerPool):
+                    item.worker.release(worker)
+
+    def _attempts(
+        self, index: int, item: Delegation, worker: SupervisedWorker, call_id: str, wait: float
+    ) -> Outcome:
+        capability = item.capability_name
+        attempts = 0
+        while True:
             task_id = new_id()
-            pending.append((item, call_id, task_id, self._send(item, call_id, task_id)))
-        return [self._collect(item, call_id, task_id, sent, wait) for item, call_id, task_id, sent in pending]
+            try:
+                result: WorkResult = worker.handle.ask_later(self._request(item, call_id, task_id)).get(
+                    wait, cancelled=self.cancelled
+                )
+            except Exception as exc:
+                if not is_attempt_failure(exc, self.cancelled):
+                    raise
+                kind, retryable = classify_failure(exc)
+                self._report_attempt_failure(worker, item.phase, task_id, exc)
+                broken = kind in ("died", "timeout")
+                escalated = False
+                try:
+                    if retryable and not self.cancelled.is_set() and attempts < worker.max_restarts:
+                        attempts += 1
+                        worker.restart()
+                        continue
+                    if broken:
+                        # Given up: a worker still busy (it timed out) must not go on writing; a
+                        # pool gets a fresh one in its place for the next request.
+                        if isinstance(item.worker, WorkerPool) and not self.cancelled.is_set():
+                            worker.restart()
+                        else:
+                            worker.stop(timeout=1.0)
+                except Exception as restart_error:
+                    log.error("worker could not be restarted", worker=worker.name, error=str(restart_error))
+                    escalated = True
+                    exc = restart_error
+                failure = Failure(
+                    kind="escalated" if escalated else kind,
+                    error=str(exc),
+                    error_type=exc.error_type if isinstance(exc, WorkerFailedError) else type(exc).__name__,
+                    error_code=error_code_of(exc),
+                    restarts=attempts,
+                    cause_kind=kind if escalated else None,
+                )
+                self._report_failure(item, worker, call_id, failure)
+                return Outcome(index, capability, call_id, worker.worker_type, failure=failure)
+            self._report_result(item, call_id, result)
+            return Outcome(index, capability, call_id, worker.worker_type, result=result)
 
     def _request(self, item: Delegation, call_id: str, task_id: str) -> WorkRequest:
         run_id = current_correlation().get("run_id")
@@ -257,78 +350,49 @@ class Conductor(TypedActor):
             run_id=run_id,
             task_id=task_id,
             call_id=call_id,
-            capability=item.capability,
+            capability=item.capability_name,
             objective=item.objective,
             phase=item.phase,
-            params=item.params,
+            params=item.wire_params(),
         )
 
-    def _send(self, item: Delegation, call_id: str, task_id: str) -> Reply[Any] | ActorError:
-        try:
-            return item.worker.handle.ask_later(self._request(item, call_id, task_id))
-        except ActorError as exc:
-            return exc
-
-    def _collect(
-        self, item: Delegation, call_id: str, task_id: str, sent: Reply[Any] | ActorError, wait: float
-    ) -> WorkResult:
-        with correlation_scope(call_id=call_id):
-            while True:
-                try:
-                    if isinstance(sent, ActorError):
-                        raise sent
-                    result: WorkResult = sent.get(wait, cancelled=self.cancelled)
-                except (WorkerFailedError, WorkerDiedError, AskTimeoutError) as exc:
-                    self._report_attempt_failure(item, task_id, exc)
-                    if self.cancelled.is_set() or not item.worker.can_restart():
-                        # Given up: a worker still busy (it timed out) must not go on writing.
-                        item.worker.stop(timeout=1.0)
-                        raise self._escalate(item, call_id, exc) from exc
-                    item.worker.restart()
-                    task_id = new_id()
-                    sent = self._send(item, call_id, task_id)
-                    continue
-                self._report_result(item, call_id, result)
-                return result
-
-    def _report_attempt_failure(self, item: Delegation, task_id: str, exc: ActorError) -> None:
+    def _report_attempt_failure(
+        self, worker: SupervisedWorker, phase: str, task_id: str, exc: BaseException
+    ) -> None:
         # A worker that raised has reported worker.task.failed itself; one that died or hung
         # cannot, so the conductor reports it on its behalf.
-        if isinstance(exc, WorkerFailedError):
+        if classify_failure(exc)[0] not in ("died", "timeout") or self.events is None:
             return
-        if self.events is not None:
-            with correlation_scope(task_id=task_id):
-                self.events.emit(
-                    "worker.task.failed",
-                    {"worker_id": item.worker.name, "phase": item.phase, "error": str(exc)},
-                    actor=item.worker.name,
-                )
+        with correlation_scope(task_id=task_id):
+            self.events.emit(
+                "worker.task.failed",
+                {"worker_id": worker.name, "phase": phase, "error": str(exc)},
+                actor=worker.name,
+            )
 
-    def _escalate(self, item: Delegation, call_id: str, exc: ActorError) -> EscalationError:
-        kind = {WorkerFailedError: "raised", WorkerDiedError: "died", AskTimeoutError: "timeout"}.get(
-            type(exc), "error"
-        )
+    def _report_failure(
+        self, item: Delegation, worker: SupervisedWorker, call_id: str, failure: Failure
+    ) -> None:
         self.emit(
             "conductor.worker.result",
-            worker_type=item.worker.worker_type,
+            worker_type=worker.worker_type,
             success=False,
-            result_summary=str(exc),
+            result_summary=failure.error,
         )
         self.emit(
             "conductor.capability.failed",
-            capability=item.capability,
+            capability=item.capability_name,
             call_id=call_id,
-            error=str(exc),
-            failure_kind=kind,
+            error=failure.error,
+            failure_kind=failure.kind,
+            cause_kind=failure.cause_kind,
+            error_code=failure.error_code,
             lane="control",
-            restarts=item.worker.restarts,
-        )
-        return EscalationError(
-            f"{item.capability} on {item.worker.worker_type} failed after "
-            f"{item.worker.restarts} restart(s): {exc}"
+            restarts=failure.restarts,
         )
 
     def _report_result(self, item: Delegation, call_id: str, result: WorkResult) -> None:
+        capability = item.capability_name
         self.emit(
             "conductor.worker.result",
             worker_type=item.worker.worker_type,
@@ -338,7 +402,7 @@ class Conductor(TypedActor):
         if result.success:
             self.emit(
                 "conductor.capability.completed",
-                capability=item.capability,
+                capability=capability,
                 call_id=call_id,
                 summary=result.summary,
                 lane="control",
@@ -346,7 +410,7 @@ class Conductor(TypedActor):
         elif result.blocked_reason is not None:
             self.emit(
                 "conductor.capability.blocked",
-                capability=item.capability,
+                capability=capability,
                 call_id=call_id,
                 reason=result.blocked_reason,
                 lane="control",
@@ -354,7 +418,7 @@ class Conductor(TypedActor):
         else:
             self.emit(
                 "conductor.capability.failed",
-                capability=item.capability,
+                capability=capability,
                 call_id=call_id,
                 error=result.summary,
                 failure_kind="unsuccessful",
@@ -362,104 +426,48 @@ class Conductor(TypedActor):
             )
 
 
-class _RunEvents(EventEmitter, Protocol):
-    """What :func:`run_conductor` needs of the bus: emit, plus opening and closing the run."""
-
-    def open_run(self, run_id: str, events_path: Path) -> None: ...
-
-    def close_run(self, run_id: str) -> None: ...
+_MAX_LANES = 64
 
 
-class _SignalState:
-    """Whether the run is winding down: then signals are logged and ignored, not raised."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self.winding_down = False
+def _default_lanes(first: Delegation, work: Iterable[Delegation]) -> int:
+    if isinstance(first.worker, WorkerPool):
+        return first.worker.size
+    return min(len(work), _MAX_LANES) if isinstance(work, Sequence) else 1
 
 
-@contextmanager
-def _signals_interrupt() -> Iterator[_SignalState]:
-    """In the main thread, turn the first SIGINT/SIGTERM into :class:`RunInterruptedError`.
+class _Feed:
+    """The requests not yet sent, shared by the lanes; ``stopped`` once a lane failed."""
 
-    Once the run winds down (``winding_down``), and after the first signal, signals are ignored
-    until the block ends, so the terminal event and the close of the events file always happen.
-    """
-    state = _SignalState()
-    if threading.current_thread() is not threading.main_thread():
-        yield state
-        return
+    def __init__(self, items: Iterator[tuple[int, Delegation]]) -> None:
+        self._items = items
+        self._lock = threading.Lock()
+        self.stopped = False
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if state.received or state.winding_down:
-            log.warning("the run is stopping; signal ignored", signal=name)
-            return
-        state.received.append(signum)
-        raise RunInterruptedError(f"stopped by {name}")
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield state
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def take(self) -> tuple[int, Delegation] | None:
+        with self._lock:
+            return None if self.stopped else next(self._items, None)
 
 
-def run_conductor(
-    conductor_class: type[Conductor],
-    *,
-    events: _RunEvents,
-    run_id: str,
-    events_path: Path,
-    objective: str,
-    params: dict[str, Any] | None = None,
-    timeout: float = 24 * 3600.0,
-    stop_timeout: float = 10.0,
-    **conductor_kwargs: Any,
-) -> RunOutcome:
-    """Run one conductor to the end and return its outcome; the run gets one terminal event.
+def _run_lanes(lane: Callable[[], None], count: int, feed: _Feed) -> None:
+    """Run ``count`` lanes on threads that carry the caller's correlation; re-raise a lane's error."""
+    errors: list[BaseException] = []
 
-    Opens the run on the event bus, starts the conductor, asks it to conduct, and always: stops
-    every actor of the run, writes the terminal event (``failed`` with the error code if the
-    conductor did not finish), and closes the run's events file. The error that ended the run is
-    re-raised (:class:`RunInterruptedError` for SIGINT/SIGTERM); if only closing the events file
-    failed (events could not be written), that error is raised.
-    """
-    events.open_run(run_id, events_path)
-    name = conductor_kwargs.pop("name", None) or conductor_class.default_name()
-    guard = TerminalGuard(events, run_id, actor=name)
-    cancelled = threading.Event()
-    conductor: ActorHandle[Conductor] | None = None
-    failed = False
-    with _signals_interrupt() as signals:
+    def guarded(context: contextvars.Context) -> None:
         try:
-            with correlation_scope(run_id=run_id):
-                conductor = spawn(
-                    conductor_class,
-                    events=events,
-                    terminal=guard,
-                    cancelled=cancelled,
-                    name=name,
-                    **conductor_kwargs,
-                )
-                reply: Reply[RunOutcome] = conductor.ask_later(
-                    StartRun(run_id=run_id, objective=objective, params=params or {})
-                )
-                return reply.get(timeout)
+            context.run(lane)
         except BaseException as exc:
-            failed = True
-            guard.fail(exc)
-            raise
-        finally:
-            signals.winding_down = True
-            cancelled.set()
-            if conductor is not None and not conductor.stop(timeout=stop_timeout):
-                log.warning("conductor did not stop in time; its threads are abandoned", run_id=run_id)
-            guard.fail("the conductor ended without reporting an outcome")
-            try:
-                events.close_run(run_id)
-            except OrchestrateError as exc:
-                log.error("the run's events could not all be written", run_id=run_id, error=str(exc))
-                if not failed:
-                    raise
+            feed.stopped = True
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(
+            target=guarded, args=(contextvars.copy_context(),), name=f"delegate-lane-{n}", daemon=True
+        )
+        for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

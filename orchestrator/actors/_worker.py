@@ -3,20 +3,42 @@
 The base owns the worker's lifecycle events, so every worker reports the same way:
 ``worker.task.started`` when a request arrives, then ``worker.task.completed`` with the result's
 summary, or ``worker.task.failed`` with the error before the error goes back to the conductor.
-Subclasses implement :meth:`Worker.perform` and may report progress, findings and learnings.
+
+A worker declares its capabilities (``capabilities = {"capture": (CaptureRequest, CaptureResult)}``
+or ``CAPTURE.declare()``, see :mod:`orchestrator.actors._contract`) and implements
+:meth:`Worker.handle`, which gets the validated request model and returns a :class:`Done` with the
+result model. The base refuses a capability the worker does not declare
+(:class:`~orchestrator.errors.UnknownCapabilityError`), explains a request that does not match its
+model, and refuses a result that does not match the declared result model
+(:class:`~orchestrator.errors.ContractError`), so nothing untyped crosses the join. A worker that
+declares nothing implements :meth:`Worker.perform` over the plain request instead (any capability,
+plain params), the way a five-line worker is written.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from abc import abstractmethod
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ValidationError
+
 from orchestrator.actors._base import EventEmitter, TypedActor, handles
+from orchestrator.actors._bracket import ToolCall, tool_call
+from orchestrator.actors._contract import Declared, Done, normalise_capabilities
+from orchestrator.errors import ContractError, UnknownCapabilityError
 from orchestrator.messages import WorkRequest, WorkResult
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["Worker"]
+
+
+def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
+    """A contract violation in the shape of every validation error: field, problem, fix."""
+    problem = explain_validation_error(exc, model=model, syntax="json")
+    return f"params.{problem.field}: {problem.problem}. Fix: {problem.fix}"
 
 
 class Worker(TypedActor):
@@ -27,6 +49,13 @@ class Worker(TypedActor):
     """
 
     worker_type: ClassVar[str] = "worker"
+    capabilities: ClassVar[Mapping[str, Any]] = {}
+    """Capability name to (request model, result model); empty means any capability, untyped."""
+    _contracts: ClassVar[dict[str, Declared]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._contracts = normalise_capabilities(cls.capabilities)
 
     def __init__(
         self,
@@ -54,7 +83,7 @@ class Worker(TypedActor):
             **self.started_details(request),
         )
         try:
-            result = self.perform(request)
+            result = self._perform(request)
         except Exception as exc:
             self.emit(
                 "worker.task.failed",
@@ -70,9 +99,64 @@ class Worker(TypedActor):
         """Extra fields for ``worker.task.started`` (e.g. ``model_used``); none by default."""
         return {}
 
-    @abstractmethod
+    def _perform(self, request: WorkRequest) -> WorkResult:
+        """Route a request: the typed path for a declared worker, :meth:`perform` otherwise."""
+        if not self._contracts:
+            return self.perform(request)
+        declared = self._contracts.get(request.capability)
+        if declared is None:
+            known = ", ".join(sorted(self._contracts))
+            raise UnknownCapabilityError(
+                f"{self.worker_type} does not offer {request.capability!r}; it offers: {known}"
+            )
+        request_model, result_model = declared
+        try:
+            params = request_model.model_validate(request.params)
+        except ValidationError as exc:
+            raise ContractError(
+                f"{request.capability} request to {self.worker_type}: {_explain(exc, request_model)}",
+                side="request",
+            ) from None
+        done = self.handle(request, params)
+        if not isinstance(done, Done) or not isinstance(done.result, result_model):
+            got = type(done.result).__name__ if isinstance(done, Done) else type(done).__name__
+            raise ContractError(
+                f"{self.worker_type} answered {request.capability!r} with {got}, "
+                f"not the declared {result_model.__name__}",
+                side="result",
+            )
+        try:
+            # Re-validated from its JSON form: what leaves the worker is what the contract allows.
+            data = result_model.model_validate(done.result.model_dump(mode="json")).model_dump(mode="json")
+        except ValidationError as exc:
+            raise ContractError(
+                f"{self.worker_type} answered {request.capability!r} with an invalid "
+                f"{result_model.__name__}: {_explain(exc, result_model)}",
+                side="result",
+            ) from None
+        return self.result(
+            request,
+            success=done.success,
+            summary=done.summary,
+            data=data,
+            blocked_reason=done.blocked_reason,
+        )
+
     def perform(self, request: WorkRequest) -> WorkResult:
-        """Do the work and return its result (build it with :meth:`result`)."""
+        """Untyped workers (no ``capabilities``): do the work and return :meth:`result`."""
+        raise UnknownCapabilityError(
+            f"{self.worker_type} declares no capabilities and does not implement perform()"
+        )
+
+    def handle(self, request: WorkRequest, params: Any) -> Done[Any]:
+        """Typed workers: perform ``request.capability`` on its validated request model ``params``."""
+        raise UnknownCapabilityError(
+            f"{self.worker_type} declares capabilities but does not implement handle()"
+        )
+
+    def tool_call(self, tool_name: str, *, summary: str = "") -> AbstractContextManager[ToolCall]:
+        """Bracket a tool call with ``worker.tool.call|result`` (see :func:`tool_call`)."""
+        return tool_call(self.emit, tool_name, summary=summary)
 
     # --- helpers for subclasses ----------------------------------------------------------------
 

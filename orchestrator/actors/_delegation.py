@@ -1,0 +1,251 @@
+"""Delegation: how a conductor hands work to supervised workers and gets one outcome per request.
+
+:class:`SupervisedWorker` is a worker the conductor restarts when it fails; :class:`WorkerPool` is
+N of them, where each request goes to the first free one (the slot pool). :class:`Delegation` is
+one request; :class:`Outcome` is its answer: the worker's result, or a typed :class:`Failure`.
+
+Failures are data. Every way a call can fail ends it with ``conductor.worker.result`` (success
+false) and ``conductor.capability.failed`` with a ``failure_kind``:
+
+============== ===============================================================================
+raised          the worker raised (ours or anything else)
+died            the actor was dead, or stopped before it answered
+timeout         no answer within the ask timeout
+invalid_result  the worker answered with a result its contract does not allow
+refused         the worker does not offer the capability, or the request breaks its contract
+escalated       the supervisor could not start a replacement worker to retry on
+============== ===============================================================================
+
+A worker that raised something not ours, died or timed out is restarted and the request sent
+again while the worker's restart budget lasts; our own errors (a bad config, a contract broken)
+are not retried, since sending the same request again cannot change them. A failure after
+restarts keeps the kind of its last attempt and says how many restarts it took (``restarts``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import structlog
+from pydantic import BaseModel
+
+from orchestrator.actors._base import ActorHandle
+from orchestrator.actors._contract import Capability, Done
+from orchestrator.errors import (
+    ActorError,
+    AskTimeoutError,
+    ContractError,
+    EscalationError,
+    OrchestrateError,
+    RunInterruptedError,
+    UnknownCapabilityError,
+    WorkerDiedError,
+    WorkerFailedError,
+)
+from orchestrator.messages import WorkResult
+
+__all__ = [
+    "Delegation",
+    "Failure",
+    "FailureKind",
+    "Outcome",
+    "SupervisedWorker",
+    "WorkerPool",
+    "classify_failure",
+    "new_id",
+]
+
+log = structlog.get_logger(__name__)
+
+Res = TypeVar("Res", bound=BaseModel)
+
+FailureKind = Literal["raised", "died", "timeout", "invalid_result", "refused", "escalated"]
+
+_POLL_S = 0.1
+
+
+def new_id() -> str:
+    """A short random id for calls and tasks."""
+    return uuid.uuid4().hex[:16]
+
+
+class SupervisedWorker:
+    """A worker the conductor restarts when it fails, up to ``max_restarts`` times per request.
+
+    Each actor it starts gets a cancel event of its own, set when that actor is given up on (it
+    timed out, it failed past its budget, the run is stopping), so work still running in a
+    discarded actor stops instead of going on beside its replacement.
+    """
+
+    def __init__(
+        self, factory: Callable[[threading.Event], ActorHandle[Any]], worker_type: str, max_restarts: int
+    ) -> None:
+        self._factory = factory
+        self.worker_type = worker_type
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self._cancelled = threading.Event()
+        self.handle = factory(self._cancelled)
+
+    @property
+    def name(self) -> str:
+        return self.handle.name
+
+    def restart(self) -> None:
+        """Give up the failed actor (without waiting long for a stuck one) and start a fresh one."""
+        self.stop(timeout=1.0)
+        self.restarts += 1
+        self._cancelled = threading.Event()
+        self.handle = self._factory(self._cancelled)
+        log.info("worker restarted", worker=self.name, restarts=self.restarts)
+
+    def stop(self, timeout: float) -> bool:
+        """Cancel the actor's work and stop it; ``False`` if it did not stop within ``timeout``."""
+        self._cancelled.set()
+        return self.handle.stop(timeout=timeout)
+
+
+class WorkerPool:
+    """N supervised workers of one kind; a request goes to the first free one.
+
+    A worker that died or timed out is replaced by a fresh one before it takes the next request,
+    so one broken slot never shrinks the pool.
+    """
+
+    def __init__(self, workers: list[SupervisedWorker]) -> None:
+        if not workers:
+            raise ValueError("a worker pool needs at least one worker")
+        self.workers = workers
+        self.worker_type = workers[0].worker_type
+        self._free: queue.SimpleQueue[SupervisedWorker] = queue.SimpleQueue()
+        for worker in workers:
+            self._free.put(worker)
+
+    @property
+    def size(self) -> int:
+        return len(self.workers)
+
+    def acquire(self, cancelled: threading.Event) -> SupervisedWorker:
+        """The first free worker; :class:`RunInterruptedError` if the run stops while waiting."""
+        while True:
+            if cancelled.is_set():
+                raise RunInterruptedError("the run was stopped while waiting for a free worker")
+            try:
+                return self._free.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+
+    def release(self, worker: SupervisedWorker) -> None:
+        self._free.put(worker)
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """One request: a capability of a worker (or of the first free worker of a pool)."""
+
+    worker: SupervisedWorker | WorkerPool
+    capability: str | Capability[Any, Any]
+    objective: str
+    params: Mapping[str, Any] | BaseModel = field(default_factory=dict)
+    phase: str = "run"
+
+    @property
+    def capability_name(self) -> str:
+        return self.capability.name if isinstance(self.capability, Capability) else self.capability
+
+    def wire_params(self) -> dict[str, Any]:
+        """The request's params in their JSON form; a typed request must be its declared model."""
+        if isinstance(self.capability, Capability) and not isinstance(self.params, self.capability.request):
+            raise TypeError(
+                f"{self.capability.name} takes a {self.capability.request.__name__}, "
+                f"not a {type(self.params).__name__}"
+            )
+        if isinstance(self.params, BaseModel):
+            return self.params.model_dump(mode="json")
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a delegation ended without a result (see the module docstring for the kinds)."""
+
+    kind: FailureKind
+    error: str
+    error_type: str
+    error_code: str
+    restarts: int = 0
+    cause_kind: FailureKind | None = None
+    """For ``escalated``: the kind of the attempt whose worker could not be replaced."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request's answer, in the order the requests were given (``index``)."""
+
+    index: int
+    capability: str
+    call_id: str
+    worker_type: str
+    result: WorkResult | None = None
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The worker answered and its result is a success."""
+        return self.result is not None and self.result.success
+
+    def error(self) -> EscalationError:
+        """The failure as the error a single :meth:`Conductor.delegate` raises."""
+        if self.failure is None:
+            raise ValueError("this outcome has a result, not a failure")
+        error = EscalationError(
+            f"{self.capability} on {self.worker_type} failed after {self.failure.restarts} restart(s): "
+            f"{self.failure.error}"
+        )
+        error.failure = self.failure  # type: ignore[attr-defined]
+        return error
+
+    def done(self, capability: Capability[Any, Res]) -> Done[Res]:
+        """The typed answer: the result model parsed from the wire, with summary and status.
+
+        Raises the failure (:meth:`error`) when the call failed.
+        """
+        if self.result is None:
+            raise self.error()
+        return Done(
+            result=capability.parse_result(self.result.data),
+            summary=self.result.summary,
+            success=self.result.success,
+            blocked_reason=self.result.blocked_reason,
+        )
+
+
+def classify_failure(exc: BaseException) -> tuple[FailureKind, bool]:
+    """The kind of a failed attempt, and whether sending the request again could help."""
+    if isinstance(exc, AskTimeoutError):
+        return "timeout", True
+    if isinstance(exc, WorkerDiedError):
+        return "died", True
+    if isinstance(exc, WorkerFailedError):
+        return "raised", True
+    if isinstance(exc, ContractError):
+        return ("invalid_result" if exc.side == "result" else "refused"), False
+    if isinstance(exc, UnknownCapabilityError):
+        return "refused", False
+    return "raised", False
+
+
+def error_code_of(exc: BaseException) -> str:
+    return exc.error_code if isinstance(exc, OrchestrateError) else "internal_error"
+
+
+def is_attempt_failure(exc: BaseException, cancelled: threading.Event) -> bool:
+    """An error from a worker's attempt (a result of the call), not the run being stopped."""
+    if isinstance(exc, RunInterruptedError) and cancelled.is_set():
+        return False
+    return isinstance(exc, ActorError | OrchestrateError)
