@@ -25,8 +25,9 @@ from typing import Any, NamedTuple
 
 from pydantic import Field, ValidationError
 
-from orchestrator._validation import StrictModel, config_error_from_validation, load_structured_file
 from orchestrator.errors import ConfigError, UsageError
+from orchestrator.userfiles import StrictModel, load_structured_file
+from orchestrator.validation import config_error_from_validation
 
 __all__ = [
     "CONFIG_FILE_NAME",
@@ -117,6 +118,9 @@ class IssuesSection(StrictModel):
     )
     token_env: str | None = Field(
         default=None, description="Environment variable holding the token (GITHUB_TOKEN / GITLAB_TOKEN)."
+    )
+    retry_budget_s: float = Field(
+        default=60.0, ge=0, le=3600, description="Seconds a tracker may wait, in all, to retry 429 and 5xx."
     )
 
 

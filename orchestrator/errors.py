@@ -30,6 +30,7 @@ example of right, so the message alone is enough to fix them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -75,7 +76,7 @@ class ConfigError(OrchestrateError):
 
     error_code = "config_error"
 
-    def __init__(self, path: Path | str | None, field: str, problem: str, fix: str) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, field: str, problem: str, fix: str) -> None:
         self.path = Path(path) if path is not None else None
         self.field = field
         self.problem = problem

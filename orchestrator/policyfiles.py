@@ -23,13 +23,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator._validation import (
-    config_error_from_validation,
-    explain_validation_error,
-    load_structured_file,
-)
 from orchestrator.config import policy_dir_of
 from orchestrator.errors import ConfigError, UsageError
+from orchestrator.userfiles import load_structured_file
+from orchestrator.validation import config_error_from_validation, explain_validation_error
 
 __all__ = [
     "RetentionPolicy",
@@ -134,7 +131,7 @@ def load_policy_model(
     A validation error names the project's file if the bad field came from it (or if a required
     field is missing and the project has a file to add it to), else the shipped default file.
     ``examples`` maps a field to the fix to print, as in
-    :func:`~orchestrator._validation.config_error_from_validation`.
+    :func:`~orchestrator.validation.config_error_from_validation`.
     """
     default, project = _layers(name, project_root)
     merged = deep_merge(

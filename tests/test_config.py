@@ -8,15 +8,10 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from orchestrator._validation import (
-    StrictModel,
-    config_error_from_validation,
-    explain_validation_error,
-    format_loc,
-    validate_document,
-)
 from orchestrator.config import ConfigSections, ProjectConfig, find_project_root, load_config
 from orchestrator.errors import ConfigError, UsageError
+from orchestrator.userfiles import StrictModel, validate_document
+from orchestrator.validation import config_error_from_validation, explain_validation_error, format_loc
 
 NO_ENV: dict[str, str] = {}
 

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import Field
 
-from orchestrator._validation import StrictModel, load_structured_file
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.policy.retention import is_expired
 from orchestrator.policyfiles import (
@@ -23,6 +22,7 @@ from orchestrator.policyfiles import (
     load_retention,
     project_policy_file,
 )
+from orchestrator.userfiles import StrictModel, load_structured_file
 
 
 def policy_file(root: Path, name: str, text: str) -> Path:

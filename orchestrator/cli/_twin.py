@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator._validation import load_structured_file
 from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import print_json, print_line, print_note, print_table, shorten
 from orchestrator.errors import ConfigError
@@ -29,6 +28,7 @@ from orchestrator.twins import (
     load_twin_definition,
     serve_twins,
 )
+from orchestrator.userfiles import load_structured_file
 
 __all__ = ["twin_app"]
 

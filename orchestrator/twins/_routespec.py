@@ -35,8 +35,8 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
-from orchestrator._validation import StrictModel
 from orchestrator.twins._manifest import FieldType
+from orchestrator.userfiles import StrictModel
 
 __all__ = [
     "Action",

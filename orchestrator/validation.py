@@ -1,33 +1,35 @@
-"""Read user files and turn parser and pydantic errors into a :class:`ConfigError` a user can act on.
+"""Explain a pydantic validation error to a user: the field, what is wrong and an example of right.
 
-Every user-editable file (project config, policy, profile, definition) is read with
-:func:`load_structured_file` and checked with :func:`validate_document`, so every mistake is
-reported the same way: the file, the field, what was wrong and an example of right. Callers that
-validate on their own turn the pydantic error into that shape with
-:func:`config_error_from_validation`.
+This is the one place where orchestrate phrases a :class:`pydantic.ValidationError` for people.
+A config file, a policy, a twin definition, a capture manifest, a worker's request: whatever was
+validated, the user reads the same shape, ``field: problem. Fix: fix``, and
+:func:`config_error_from_validation` adds the file to make it a
+:class:`~orchestrator.errors.ConfigError`. Any package may use it; reading the files themselves
+is :mod:`orchestrator.userfiles`.
 
 Only the first error is reported (in the order of the model's fields), because fixing it often
 changes what follows; an unknown key beats a missing one beside it (it is usually the same key,
 misspelt), and the alternatives of a union are reported together, since the user meant only one.
 The model is walked along the error's location, so the message can list the known fields beside
-an unknown one and the example can show the field's real default.
+an unknown one and the example can show the field's real default. Values of fields whose names
+look secret (token, password, api key, ...) are never echoed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import tomllib
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path, PurePath
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from pathlib import PurePath
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 from rapidfuzz import process
@@ -35,70 +37,67 @@ from rapidfuzz import process
 from orchestrator.errors import ConfigError
 
 __all__ = [
-    "StrictModel",
+    "SUFFIX_SYNTAX",
+    "FileSyntax",
     "Syntax",
     "ValidationProblem",
     "config_error_from_validation",
     "explain_validation_error",
     "format_loc",
-    "load_structured_file",
     "syntax_for",
-    "validate_document",
 ]
 
 Syntax = Literal["toml", "yaml", "json", "env"]
 """How an example of right is written: as a line of this file format, or as an environment variable."""
+FileSyntax = Literal["toml", "yaml", "json"]
+"""The file formats users write (a :data:`Syntax` that is a file)."""
+
+SUFFIX_SYNTAX: Mapping[str, FileSyntax] = MappingProxyType(
+    {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+)
+"""The format of a user file by its (lowercase) suffix; the only suffixes orchestrate reads."""
 
 Loc = tuple[str | int, ...]
-M = TypeVar("M", bound=BaseModel)
 
-_SUFFIX_SYNTAX: dict[str, Literal["toml", "yaml", "json"]] = {
-    ".toml": "toml",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".json": "json",
-}
-_SYNTAX_SHAPE = {
-    "toml": "TOML looks like `[section]` headers followed by `key = value` lines, text in double quotes",
-    "yaml": "YAML looks like `key: value` lines, nested keys indented by two spaces, list items as `- item`",
-    "json": "JSON needs double quotes around keys and text, and no comma after the last item",
-}
 # Pydantic names the alternatives of a union in the error location ("int", "list[str]", ...).
 _CORE_TAGS = frozenset({"int", "float", "str", "bool", "bytes", "list", "dict", "none", "path", "url"})
 # Values of fields named like this are never echoed back: a config error may end up in a log.
 _SECRET_NAME = re.compile(r"(?i)token|secret|passw|authori[sz]|api[_-]?key|credential|cookie")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-class StrictModel(BaseModel):
-    """Base of models read from user files: unknown keys are errors (typos are caught), values frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationProblem:
-    """The one error reported for a failed validation, already phrased for a user."""
+    """The one error reported for a failed validation, already phrased for a user.
+
+    ``str(problem)`` is the one-line ``field: problem. Fix: fix``; :meth:`to_error` makes it a
+    :class:`ConfigError` about a file.
+    """
 
     loc: Loc
     """Where the error is in the document, without pydantic's union-member tags."""
     kind: str
     """Pydantic's error type (``missing``, ``extra_forbidden``, ``int_parsing``, ...)."""
     field: str
+    """``loc`` as users write it (see :func:`format_loc`)."""
     problem: str
+    """What is wrong, starting with a verb: ``is not a valid integer (got 'x')``."""
     fix: str
+    """What to do instead, with an example of right when one can be given."""
 
-    def to_error(self, path: Path | str | None) -> ConfigError:
-        """This problem as a :class:`ConfigError` about ``path``."""
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}. Fix: {self.fix}"
+
+    def to_error(self, path: str | os.PathLike[str] | None) -> ConfigError:
+        """This problem as a :class:`ConfigError` about ``path`` (a file, or a text such as a variable)."""
         return ConfigError(path, self.field, self.problem, self.fix)
 
 
-def syntax_for(path: Path | str | None) -> Syntax:
+def syntax_for(path: str | os.PathLike[str] | None) -> Syntax:
     """The syntax of examples for a file, chosen by its suffix (TOML when it cannot be told)."""
     if path is None:
         return "toml"
-    return _SUFFIX_SYNTAX.get(PurePath(path).suffix.lower(), "toml")
+    return SUFFIX_SYNTAX.get(PurePath(path).suffix.lower(), "toml")
 
 
 def format_loc(loc: Loc) -> str:
@@ -113,129 +112,11 @@ def format_loc(loc: Loc) -> str:
     return text or "(document)"
 
 
-# --------------------------------------------------------------------------------------------- reading
-
-
-def load_structured_file(path: Path) -> Any:
-    """Parse a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file (chosen by suffix) and return its data.
-
-    A syntax error raises :class:`ConfigError` with field ``(syntax)`` and the parser's line and
-    column. YAML mappings with a repeated key are refused too (PyYAML would silently keep the last
-    one, hiding a typo). An empty YAML file reads as ``None``.
-    """
-    syntax = _SUFFIX_SYNTAX.get(path.suffix.lower())
-    if syntax is None:
-        raise ConfigError(
-            path,
-            "(file)",
-            f"has an unsupported suffix {path.suffix!r}",
-            "use a .toml, .yaml, .yml or .json file",
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            path,
-            "(file)",
-            f"cannot be read ({exc.strerror or exc})",
-            "check that the file exists and is readable",
-        ) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            path,
-            "(syntax)",
-            f"is not UTF-8 text (invalid byte at offset {exc.start})",
-            "save the file as UTF-8",
-        ) from exc
-    try:
-        return _parse(text, syntax)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = _TOML_POSITION.search(message)
-        where = f" at line {match[1]}, column {match[2]}" if match else ""
-        detail = _TOML_POSITION.sub("", message).strip()
-        raise _syntax_error(path, syntax, where, detail) from exc
-    except yaml.YAMLError as exc:
-        where, detail = "", str(exc)
-        if isinstance(exc, yaml.MarkedYAMLError):
-            mark = exc.problem_mark or exc.context_mark
-            if mark is not None:
-                where = f" at line {mark.line + 1}, column {mark.column + 1}"
-            detail = ", ".join(part for part in (exc.context, exc.problem) if part) or detail
-        raise _syntax_error(path, syntax, where, detail) from exc
-    except json.JSONDecodeError as exc:
-        raise _syntax_error(path, syntax, f" at line {exc.lineno}, column {exc.colno}", exc.msg) from exc
-
-
-def _parse(text: str, syntax: str) -> Any:
-    if syntax == "toml":
-        return tomllib.loads(text)
-    if syntax == "json":
-        return json.loads(text)
-    loader = _UniqueKeyLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def _syntax_error(path: Path, syntax: str, where: str, detail: str) -> ConfigError:
-    detail = detail[:1].lower() + detail[1:]
-    return ConfigError(
-        path,
-        "(syntax)",
-        f"is not valid {syntax.upper()}{where}: {detail}",
-        f"correct the file{where}; {_SYNTAX_SHAPE[syntax]}",
-    )
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key repeated in one mapping is an error."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        merge_tag = "tag:yaml.org,2002:merge"
-        # With merge keys (`<<`), overriding a merged key is legitimate; leave those to PyYAML.
-        if isinstance(node, yaml.MappingNode) and not any(key.tag == merge_tag for key, _ in node.value):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # unhashable key: PyYAML reports it below
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping",
-                        node.start_mark,
-                        f"found the key {key!r} twice; keep only one",
-                        key_node.start_mark,
-                    )
-        return super().construct_mapping(node, deep=deep)
-
-
-# ------------------------------------------------------------------------------------------ validation
-
-
-def validate_document(
-    model: type[M],
-    document: Any,
-    *,
-    path: Path | str | None,
-    examples: Mapping[str, str] | None = None,
-    syntax: Syntax | None = None,
-) -> M:
-    """Validate ``document`` (data read from ``path``) as ``model``; a failure raises :class:`ConfigError`."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise config_error_from_validation(path, exc, examples=examples, model=model, syntax=syntax) from None
+# ------------------------------------------------------------------------------------------ explaining
 
 
 def config_error_from_validation(
-    path: Path | str | None,
+    path: str | os.PathLike[str] | None,
     exc: ValidationError,
     *,
     examples: Mapping[str, str] | None = None,
@@ -262,7 +143,14 @@ def explain_validation_error(
     model: type[BaseModel] | None = None,
     syntax: Syntax = "toml",
 ) -> ValidationProblem:
-    """The first error of ``exc``, phrased for a user (see :func:`config_error_from_validation`)."""
+    """The first (most relevant) error of ``exc``, phrased for a user.
+
+    ``model`` is the model that was validated: with it, an unknown field is listed beside the
+    known ones and the example shows the field's declared default or first example. ``syntax``
+    is how the example is written (``toml``, ``yaml``, ``json`` or ``env`` for a variable).
+    ``examples`` maps a field to the fix to print instead, as in
+    :func:`config_error_from_validation`. ``str()`` of the answer is one line a user can act on.
+    """
     located = [(error, _locate(model, error["loc"])) for error in exc.errors(include_url=False)]
     first, where = located[0]
     if first["type"] == "missing":
