@@ -35,6 +35,7 @@ from orchestrator.errors import UsageError
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.triage import POLICY_NAME, TriageMode, TriagePolicy, resolve_triage
 from orchestrator.policyfiles import load_policy_model
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["ISSUES_FILE", "IssueReconciler", "ReconcileParams"]
 
@@ -90,9 +91,8 @@ class IssueReconciler(Worker):
         try:
             params = ReconcileParams.model_validate(request.params)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise UsageError(f"reconcile request: params.{where}: {first['msg']}") from None
+            problem = explain_validation_error(exc, model=ReconcileParams, syntax="json")
+            raise UsageError(f"reconcile request: params.{problem}") from None
         findings_file = params.findings_file()
         if not findings_file.is_file():
             return self.result(

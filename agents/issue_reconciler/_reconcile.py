@@ -42,6 +42,7 @@ from orchestrator.policy.triage import (
     decide,
     route,
 )
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["ActionName", "ReconcileOutcome", "format_request", "load_findings", "reconcile"]
 
@@ -151,9 +152,8 @@ def load_findings(path: Path) -> list[Finding]:
         try:
             findings.append(Finding.model_validate(record))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(record)"
-            raise ArtifactError(f"{path}: record {index} is not a finding: {where}: {first['msg']}") from None
+            problem = explain_validation_error(exc, model=Finding, syntax="json")
+            raise ArtifactError(f"{path}: record {index} is not a finding: {problem}") from None
     return findings
 
 

@@ -21,7 +21,7 @@ from orchestrator.agents.ux_evaluator._evaluate import (
     load_rubric,
 )
 from orchestrator.agents.ux_evaluator._liquid_glass import EVIDENCE_PATH as LIQUID_GLASS_EVIDENCE
-from orchestrator.agents.ux_evaluator._run_dir import page_scope, resource_locator
+from orchestrator.agents.ux_evaluator._locators import page_scope, resource_locator
 from orchestrator.agents.ux_evaluator._worker import CAPABILITY, EvaluateParams, UxEvaluator
 
 __all__ = [

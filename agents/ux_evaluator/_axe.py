@@ -1,7 +1,7 @@
 """Check ``axe_violations``: axe-core results of every capture, one finding per flagged element.
 
 Identity of a finding: ``scope`` is the page's scope (its URL path, see
-:func:`~._run_dir.page_scope`), ``checkId`` the axe rule id (``image-alt``), ``locator`` the
+:func:`~._locators.page_scope`), ``checkId`` the axe rule id (``image-alt``), ``locator`` the
 node's ``target`` joined (``#gallery > img``; frames joined by `` >>> ``, shadow-DOM parts by
 `` >> ``), which for an element in the top document is its one, first target. So the same element
 failing the same rule on one page is one finding however many captures (routes, journey steps)
@@ -18,17 +18,18 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.agents.ux_evaluator._outcome import (
+from orchestrator.agents.ux_evaluator._findings import (
     CheckOutcome,
     labels_text,
     new_finding,
     one_line,
     sentence,
 )
-from orchestrator.agents.ux_evaluator._run_dir import CaptureRef, RunInputs, validation_problem
+from orchestrator.agents.ux_evaluator._inputs import CaptureRef, RunInputs
 from orchestrator.gate import Finding
 from orchestrator.policy.rubric_v1 import SEVERITY_RANK, Severity, axe_severity
 from orchestrator.policy.test_profiles import CheckName, Profile
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["check_axe", "target_locator"]
 
@@ -109,7 +110,8 @@ def _read_results(inputs: RunInputs, ref: CaptureRef, problems: list[str]) -> _A
     try:
         return _AxeResults.model_validate(document)
     except ValidationError as exc:
-        problems.append(f"{relative}: not axe-core results ({validation_problem(exc)})")
+        invalid = explain_validation_error(exc, model=_AxeResults, syntax="json")
+        problems.append(f"{relative}: not axe-core results ({invalid})")
         return None
 
 

@@ -6,7 +6,7 @@ itself failed. Identities (``scope`` / ``checkId`` / ``locator``):
 
 - uncaught exception: page scope / ``uncaught-exception`` / the message's first line, normalised
   (see :func:`normalise_message`), so the same error on the same page is one finding;
-- HTTP 4xx/5xx: ``network`` / ``http-<status>`` / the resource as :func:`~._run_dir.resource_locator`
+- HTTP 4xx/5xx: ``network`` / ``http-<status>`` / the resource as :func:`~._locators.resource_locator`
   gives it (``/static/missing.png``: no host, port or query). A response recorded by the network
   log and the browser's ``Failed to load resource ... 404`` console line are the same resource,
   and a resource missing on five pages is one finding, so one missing file is one finding;
@@ -26,14 +26,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from orchestrator.agents.ux_evaluator._outcome import CheckOutcome, labels_text, new_finding, one_line
-from orchestrator.agents.ux_evaluator._run_dir import (
-    CaptureRef,
-    RunInputs,
-    resource_locator,
-    strip_line_col,
-    validation_problem,
-)
+from orchestrator.agents.ux_evaluator._findings import CheckOutcome, labels_text, new_finding, one_line
+from orchestrator.agents.ux_evaluator._inputs import CaptureRef, RunInputs
+from orchestrator.agents.ux_evaluator._locators import resource_locator, strip_line_col
 from orchestrator.gate import ConsoleEntry, Finding, NetworkFailure
 from orchestrator.policy.rubric_v1 import (
     CAPTURE_FAILED_SEVERITY,
@@ -47,6 +42,7 @@ from orchestrator.policy.rubric_v1 import (
     is_noise,
 )
 from orchestrator.policy.test_profiles import CheckName
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["check_console", "normalise_message"]
 
@@ -160,9 +156,8 @@ def _read_console(inputs: RunInputs, ref: CaptureRef, state: _State) -> list[Con
         try:
             entries.append(ConsoleEntry.model_validate_json(line))
         except ValidationError as exc:
-            state.problems.append(
-                f"{relative} line {number}: not a console entry ({validation_problem(exc)})"
-            )
+            invalid = explain_validation_error(exc, model=ConsoleEntry, syntax="json")
+            state.problems.append(f"{relative} line {number}: not a console entry ({invalid})")
     return entries
 
 
@@ -182,9 +177,8 @@ def _read_network(inputs: RunInputs, ref: CaptureRef, state: _State) -> list[Net
         try:
             failures.append(NetworkFailure.model_validate(item))
         except ValidationError as exc:
-            state.problems.append(
-                f"{relative} item {index}: not a network failure ({validation_problem(exc)})"
-            )
+            invalid = explain_validation_error(exc, model=NetworkFailure, syntax="json")
+            state.problems.append(f"{relative} item {index}: not a network failure ({invalid})")
     return failures
 
 

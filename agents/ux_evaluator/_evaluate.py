@@ -19,10 +19,10 @@ from pydantic import JsonValue
 
 from orchestrator.agents.ux_evaluator._axe import check_axe
 from orchestrator.agents.ux_evaluator._console import check_console
+from orchestrator.agents.ux_evaluator._findings import CheckOutcome, one_line
+from orchestrator.agents.ux_evaluator._inputs import RunInputs, load_inputs
 from orchestrator.agents.ux_evaluator._liquid_glass import EVIDENCE_PATH, check_liquid_glass
 from orchestrator.agents.ux_evaluator._onboarding import check_onboarding
-from orchestrator.agents.ux_evaluator._outcome import CheckOutcome, one_line
-from orchestrator.agents.ux_evaluator._run_dir import RunInputs, load_inputs
 from orchestrator.artifacts import atomic_write_json, atomic_write_text
 from orchestrator.errors import RunInterruptedError, UsageError
 from orchestrator.gate import CHECKS, SEVERITIES, Finding, findings_lines, sort_findings

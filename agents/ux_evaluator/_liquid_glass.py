@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.ux_evaluator._outcome import CheckOutcome, new_finding
+from orchestrator.agents.ux_evaluator._findings import CheckOutcome, new_finding
 from orchestrator.agents.ux_evaluator._swift_project import SwiftProject, find_swift_project, walk_files
 from orchestrator.agents.ux_evaluator._swift_source import innermost, mask, type_spans
 from orchestrator.gate import RUBRIC_VERSION, Finding, fingerprint

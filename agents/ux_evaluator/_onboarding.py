@@ -9,8 +9,8 @@ journey's last captured step, else the manifest that recorded the journey.
 
 from __future__ import annotations
 
-from orchestrator.agents.ux_evaluator._outcome import CheckOutcome, new_finding
-from orchestrator.agents.ux_evaluator._run_dir import RunInputs
+from orchestrator.agents.ux_evaluator._findings import CheckOutcome, new_finding
+from orchestrator.agents.ux_evaluator._inputs import RunInputs
 from orchestrator.gate import Finding, JourneyRecord
 from orchestrator.policy.rubric_v1 import OnboardingRules, Severity, onboarding_severity
 from orchestrator.policy.test_profiles import CheckName

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.actors import Worker
 from orchestrator.agents.ux_evaluator._evaluate import evaluate_run
-from orchestrator.agents.ux_evaluator._run_dir import validation_problem
 from orchestrator.errors import UsageError
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.test_profiles import Profile
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["CAPABILITY", "EvaluateParams", "UxEvaluator"]
 
@@ -47,7 +47,8 @@ class UxEvaluator(Worker):
         try:
             params = EvaluateParams.model_validate(request.params)
         except ValidationError as exc:
-            raise UsageError(f"bad evaluate request: {validation_problem(exc)}") from None
+            problem = explain_validation_error(exc, model=EvaluateParams, syntax="json")
+            raise UsageError(f"bad evaluate request: {problem}") from None
         evaluation = evaluate_run(
             Path(params.run_dir),
             run_id=request.run_id,

@@ -8,12 +8,12 @@ with its own Playwright suite can be run as it is instead (suite mode).
 
 - :class:`WebDriver` is the actor (entry point ``orchestrate.drivers: web``).
 - :func:`capture_web` and :func:`run_suite` do the work without actors.
-- :func:`capture_routes_bare` is a framework-free baseline for benchmarks.
+- :func:`capture_routes_bare` is the benchmarks' baseline: the bare Playwright script one would
+  write by hand.
 """
 
 from __future__ import annotations
 
-from orchestrator.drivers.web._bare import capture_routes_bare
 from orchestrator.drivers.web._browser import (
     CHROMIUM_ENV,
     LAUNCH_ARGS,
@@ -25,6 +25,7 @@ from orchestrator.drivers.web._driver import CaptureParams, WebDriver
 from orchestrator.drivers.web._naming import artifact_name
 from orchestrator.drivers.web._outcome import DriverOutcome
 from orchestrator.drivers.web._page_capture import Timeouts
+from orchestrator.drivers.web._playwright_baseline import capture_routes_bare
 from orchestrator.drivers.web._select import Selection, select_for_changes
 from orchestrator.drivers.web._session import (
     ProgressCallback,

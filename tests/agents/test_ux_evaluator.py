@@ -456,7 +456,7 @@ def test_worker_refuses_bad_requests_with_typed_errors(bus: EventBus, project: P
         objective="x",
         params={"project_root": str(project), "profile": {}},
     )
-    with pytest.raises(UsageError, match="bad evaluate request: run_dir: Field required"):
+    with pytest.raises(UsageError, match=r"bad evaluate request: run_dir: is required but missing\. Fix:"):
         worker.ask(missing, timeout=10)
     bus.flush()
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:

@@ -118,7 +118,8 @@ def test_all_axe_files_unreadable_skips_axe_naming_them(project: Path, run_dir: 
     (run_dir / capture.axe).write_text('{"passes": []}')
     evaluation = evaluate(run_dir, project, checks=["axe_violations"])
     assert evaluation.skipped_checks["axe_violations"] == (
-        f"no readable axe results: {capture.axe}: not axe-core results (violations: Field required)"
+        f"no readable axe results: {capture.axe}: not axe-core results (violations: is required but "
+        'missing. Fix: add it, for example `"violations": []`)'
     )
     (run_dir / capture.axe).unlink()
     evaluation = evaluate(run_dir, project, checks=["axe_violations"])

@@ -1,4 +1,4 @@
-"""The floor to measure the web driver against: a bare Playwright script.
+"""The baseline the web driver is benchmarked against: a bare Playwright script, no framework.
 
 :func:`capture_routes_bare` is what someone would write by hand with no framework: one browser,
 one page, the routes visited one after another, and for each a full-page screenshot, an ARIA
