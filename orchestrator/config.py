@@ -16,21 +16,30 @@ wrong and an example of right. Loading never writes anything.
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.userfiles import StrictModel, load_structured_file
-from orchestrator.validation import config_error_from_validation
+from orchestrator.validation import config_error_from_validation, explain_validation_error
 
 __all__ = [
     "CONFIG_FILE_NAME",
+    "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
     "PYPROJECT_FILE_NAME",
     "SCENARIOS_DIR_NAME",
@@ -50,6 +59,7 @@ __all__ = [
 CONFIG_FILE_NAME = "orchestrate.toml"
 PYPROJECT_FILE_NAME = "pyproject.toml"
 ENV_PREFIX = "ORCHESTRATE_"
+ENV_NESTED_DELIMITER = "__"
 STATE_DIR_NAME = ".orchestrator"
 SCENARIOS_DIR_NAME = ".scenarios"
 
@@ -100,6 +110,9 @@ class TargetSection(StrictModel):
     start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
     cwd: Path | None = Field(default=None, description="Working directory of the start command.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the command.")
+    env_passthrough: list[str] = Field(
+        default_factory=list, description="Secret-looking variables (tokens, keys) the command may still see."
+    )
     health_path: str = Field(default="/", description="Path that answers 2xx/3xx once it is up.")
     start_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for health.")
     app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
@@ -147,9 +160,9 @@ class ProjectConfig(ConfigSections):
         """The project's name: ``[project] name``, else the root directory's name."""
         return self.project.name or self.root.name
 
-    def resolve(self, path: Path) -> Path:
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
         """``path`` made absolute against the project root (``~`` is expanded; absolute paths stay)."""
-        return self.root / path.expanduser()
+        return self.root / Path(path).expanduser()
 
     @property
     def state_dir(self) -> Path:
@@ -179,12 +192,12 @@ class ProjectConfig(ConfigSections):
         return policy_dir_of(self.root)
 
 
-def policy_dir_of(root: Path) -> Path:
+def policy_dir_of(root: str | os.PathLike[str]) -> Path:
     """The policy override directory of the project at ``root``."""
-    return root / STATE_DIR_NAME / "policy"
+    return Path(root) / STATE_DIR_NAME / "policy"
 
 
-def find_project_root(start: Path) -> tuple[Path, Path | None]:
+def find_project_root(start: str | os.PathLike[str]) -> tuple[Path, Path | None]:
     """Walk up from ``start`` to the first directory with a config file; return it and the file.
 
     With no config file up to the file-system root, the answer is ``(start, None)``: the start
@@ -199,9 +212,9 @@ def find_project_root(start: Path) -> tuple[Path, Path | None]:
 
 
 def load_config(
-    project_dir: Path | None = None,
+    project_dir: str | os.PathLike[str] | None = None,
     *,
-    start: Path | None = None,
+    start: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ProjectConfig:
     """Load the project's configuration.
@@ -215,13 +228,21 @@ def load_config(
         config_file = _config_file_in(root)
     else:
         root, config_file = find_project_root(start if start is not None else Path.cwd())
-    document = _read_settings(config_file) if config_file is not None else {}
-    sections = _validate(document, config_file)
-    overrides = _env_overrides(os.environ if env is None else env)
-    for variable, keys, value in overrides:
-        # One at a time, so a bad value is blamed on the variable that brought it.
-        document = _with_override(document, keys, value)
-        sections = _validate(document, f"environment variable {variable}")
+    file_source = _ConfigFileSource(_Settings, config_file)
+    # The file alone first, so a mistake in it is blamed on it even when a variable is set too.
+    _validate_file(file_source.toml_data, config_file)
+    environ = os.environ if env is None else env
+    variables = sorted(name for name in environ if _is_setting_variable(name))
+    _check_names(variables)
+    env_source = _EnvironmentSource(_Settings, environ, spelled_like=file_source.toml_data)
+    token = _SOURCES.set((env_source, file_source))
+    try:
+        sections = _Settings()
+    except ValidationError as exc:
+        problem = explain_validation_error(exc, model=ConfigSections, syntax="env")
+        raise problem.to_error(_variable_for(problem.loc, variables)) from None
+    finally:
+        _SOURCES.reset(token)
     return ProjectConfig(
         root=root,
         config_file=config_file,
@@ -229,11 +250,139 @@ def load_config(
     )
 
 
-def _existing_dir(path: Path, what: str) -> Path:
-    resolved = path.expanduser().resolve()
+# ------------------------------------------------------------------------------------------ sources
+
+_SOURCES: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("orchestrate_config_sources")
+"""The sources of the load in progress, highest precedence first (see :class:`_Settings`)."""
+
+
+class _Settings(ConfigSections, BaseSettings):
+    """The config file's sections as pydantic-settings loads them: the environment over the file.
+
+    pydantic-settings asks for the sources on the class, but the file and the environment belong
+    to one call of :func:`load_config`, which hands them over through :data:`_SOURCES`.
+    """
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No .env file and no secrets directory: a project's settings are its file and its environment.
+        return _SOURCES.get()
+
+
+class _ConfigFileSource(TomlConfigSettingsSource):
+    """``orchestrate.toml``, or the ``[tool.orchestrate]`` table of ``pyproject.toml``.
+
+    Read with :func:`~orchestrator.userfiles.load_structured_file`, so a syntax error names the
+    file, line and column like every other user file; no file means no settings from it.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], config_file: Path | None) -> None:
+        super().__init__(settings_cls, toml_file=config_file)
+
+    def _read_file(self, path: Path | Traversable) -> dict[str, Any]:
+        return _read_settings(Path(str(path)))
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """The ``ORCHESTRATE_<SECTION>__<KEY>`` variables of ``environ``, spelt as the file spells them.
+
+    A value that should be a list or table but is not valid JSON is kept as text, so validation
+    reports it like any wrong value (the variable, the field, an example) instead of failing to
+    parse. Keys match the file's case-insensitively, so ``ORCHESTRATE_TARGETS__WEB__BASE_URL``
+    overrides ``[targets.Web]`` rather than adding a second target.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str], *, spelled_like: Mapping[str, Any]
+    ) -> None:
+        self._environ = environ
+        self._spelling = spelled_like
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items() if _is_setting_variable(name)}
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError:
+            return value
+
+    def __call__(self) -> dict[str, Any]:
+        return _spelled_like(super().__call__(), self._spelling)
+
+
+def _spelled_like(values: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every key spelt as ``existing`` spells it, at every depth."""
+    spelling = {key.lower(): key for key in existing}
+    result: dict[str, Any] = {}
+    for key, value in values.items():
+        name = spelling.get(key.lower(), key)
+        inner = existing.get(name)
+        if isinstance(value, Mapping) and isinstance(inner, Mapping):
+            value = _spelled_like(value, inner)
+        result[name] = value
+    return result
+
+
+def _is_setting_variable(name: str) -> bool:
+    """``ORCHESTRATE_<SECTION>__<KEY>`` (any case); ``ORCHESTRATE_CHROMIUM`` and the like are not settings."""
+    return name.upper().startswith(ENV_PREFIX) and ENV_NESTED_DELIMITER in name[len(ENV_PREFIX) :]
+
+
+def _check_names(variables: list[str]) -> None:
+    """Refuse a variable with an empty name part, or one naming no section (pydantic-settings skips those)."""
+    for variable in variables:
+        keys = variable[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
+        if not all(keys):
+            raise ConfigError(
+                f"environment variable {variable}",
+                "(name)",
+                "has an empty section or key name",
+                "name it ORCHESTRATE_<SECTION>__<KEY>, for example ORCHESTRATE_EVENTS__BATCH_SIZE=500",
+            )
+        if keys[0] not in ConfigSections.model_fields:
+            try:
+                ConfigSections.model_validate({keys[0]: {}})
+            except ValidationError as exc:
+                source = f"environment variable {variable}"
+                raise config_error_from_validation(source, exc, model=ConfigSections, syntax="env") from None
+
+
+def _variable_for(loc: tuple[str | int, ...], variables: list[str]) -> str:
+    """Which variable brought the value at ``loc``: the first whose keys lead to it, or lie under it."""
+    path = [str(part).lower() for part in loc]
+    for variable in variables:
+        keys = variable[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
+        depth = min(len(keys), len(path))
+        if keys[:depth] == path[:depth]:
+            return f"environment variable {variable}"
+    return f"environment variables {ENV_PREFIX}*"
+
+
+# -------------------------------------------------------------------------------------------- files
+
+
+def _existing_dir(path: str | os.PathLike[str], what: str) -> Path:
+    resolved = Path(path).expanduser().resolve()
     if not resolved.is_dir():
         problem = "is not a directory" if resolved.exists() else "does not exist"
-        raise UsageError(f"the {what} {path} {problem}")
+        raise UsageError(f"the {what} {os.fspath(path)} {problem}")
     return resolved
 
 
@@ -278,65 +427,11 @@ def _as_dict(document: Any) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _validate(document: dict[str, Any], source: Path | str | None) -> ConfigSections:
+def _validate_file(document: dict[str, Any], config_file: Path | None) -> None:
     try:
-        return ConfigSections.model_validate(document)
+        ConfigSections.model_validate(document)
     except ValidationError as exc:
-        from_env = isinstance(source, str)
-        error = config_error_from_validation(
-            source, exc, model=ConfigSections, syntax="env" if from_env else "toml"
-        )
-        if isinstance(source, Path) and source.name == PYPROJECT_FILE_NAME:
-            error = ConfigError(source, f"tool.orchestrate.{error.field}", error.problem, error.fix)
+        error = config_error_from_validation(config_file, exc, model=ConfigSections, syntax="toml")
+        if config_file is not None and config_file.name == PYPROJECT_FILE_NAME:
+            error = ConfigError(config_file, f"tool.orchestrate.{error.field}", error.problem, error.fix)
         raise error from None
-
-
-class _Override(NamedTuple):
-    variable: str
-    keys: tuple[str, ...]
-    value: Any
-
-
-def _env_overrides(env: Mapping[str, str]) -> list[_Override]:
-    overrides: list[_Override] = []
-    for variable in sorted(env):
-        if not variable.upper().startswith(ENV_PREFIX):
-            continue
-        rest = variable[len(ENV_PREFIX) :]
-        if "__" not in rest:
-            continue
-        keys = tuple(rest.split("__"))
-        if not all(keys):
-            raise ConfigError(
-                f"environment variable {variable}",
-                "(name)",
-                "has an empty section or key name",
-                "name it ORCHESTRATE_<SECTION>__<KEY>, for example ORCHESTRATE_EVENTS__BATCH_SIZE=500",
-            )
-        overrides.append(_Override(variable, keys, _env_value(env[variable])))
-    return overrides
-
-
-def _env_value(raw: str) -> Any:
-    """A variable's value: JSON when it looks like a list or table, else the text (pydantic converts it)."""
-    if raw.lstrip().startswith(("[", "{")):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw
-
-
-def _with_override(document: dict[str, Any], keys: tuple[str, ...], value: Any) -> dict[str, Any]:
-    result = copy.deepcopy(document)
-    table = result
-    for position, key in enumerate(keys):
-        # Names match case-insensitively; a key the file spells differently keeps the file's spelling.
-        name = next((existing for existing in table if existing.lower() == key.lower()), key.lower())
-        if position == len(keys) - 1:
-            table[name] = value
-        else:
-            if not isinstance(table.get(name), dict):
-                table[name] = {}
-            table = table[name]
-    return result

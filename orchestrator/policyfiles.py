@@ -13,6 +13,7 @@ from: the project's file when it set the field, else the shipped default.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def available_policies() -> list[str]:
     )
 
 
-def project_policy_file(name: str, project_root: Path) -> Path | None:
+def project_policy_file(name: str, project_root: str | os.PathLike[str]) -> Path | None:
     """The project's override file for policy ``name``, or ``None`` when it has none.
 
     Two files for one name (say ``retention.yaml`` and ``retention.json``) are a
@@ -107,7 +108,7 @@ def project_policy_file(name: str, project_root: Path) -> Path | None:
     return found[0] if found else None
 
 
-def load_policy(name: str, project_root: Path | None) -> dict[str, Any]:
+def load_policy(name: str, project_root: str | os.PathLike[str] | None) -> dict[str, Any]:
     """The policy ``name``: the shipped default deep-merged with the project's override, if any.
 
     ``project_root`` ``None`` means defaults only. A name with neither a default nor a project file
@@ -122,7 +123,7 @@ def load_policy(name: str, project_root: Path | None) -> dict[str, Any]:
 def load_policy_model(
     name: str,
     model: type[M],
-    project_root: Path | None,
+    project_root: str | os.PathLike[str] | None,
     *,
     examples: Mapping[str, str] | None = None,
 ) -> M:
@@ -149,7 +150,7 @@ def load_policy_model(
         raise config_error_from_validation(path, exc, examples=examples, model=model) from None
 
 
-def load_retention(project_root: Path | None) -> RetentionPolicy:
+def load_retention(project_root: str | os.PathLike[str] | None) -> RetentionPolicy:
     """The project's retention policy (default: keep runs for 30 days)."""
     return load_policy_model("retention", RetentionPolicy, project_root, examples=_RETENTION_EXAMPLES)
 
@@ -168,7 +169,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _layers(name: str, project_root: Path | None) -> tuple[_Layer | None, _Layer | None]:
+def _layers(name: str, project_root: str | os.PathLike[str] | None) -> tuple[_Layer | None, _Layer | None]:
     _check_name(name)
     default = _read_default(name)
     project_file = project_policy_file(name, project_root) if project_root is not None else None

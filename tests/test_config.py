@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from orchestrator.config import ConfigSections, ProjectConfig, find_project_root, load_config
+from orchestrator.config import ConfigSections, ProjectConfig, find_project_root, load_config, policy_dir_of
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.userfiles import StrictModel, validate_document
+from orchestrator.userfiles import StrictModel, load_structured_file, validate_document
 from orchestrator.validation import config_error_from_validation, explain_validation_error, format_loc
 
 NO_ENV: dict[str, str] = {}
@@ -20,6 +21,16 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+class PathLikeOnly(os.PathLike[str]):
+    """A path-like object that is not a ``Path``: what callers other than ours may pass."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __fspath__(self) -> str:
+        return str(self._path)
 
 
 def config_error(tmp_path: Path, text: str, name: str = "orchestrate.toml") -> ConfigError:
@@ -170,6 +181,32 @@ def test_every_section_of_the_file_schema_is_on_the_project_config() -> None:
     assert set(ProjectConfig.model_fields) - set(ConfigSections.model_fields) == {"root", "config_file"}
 
 
+def test_every_path_may_be_text_or_any_path_like(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    write(root / "orchestrate.toml", "[events]\nbatch_size = 8\n")
+    nested = root / "a" / "b"
+    nested.mkdir(parents=True)
+    for given in (str(root), PathLikeOnly(root)):
+        assert load_config(given, env=NO_ENV).events.batch_size == 8
+    for start in (str(nested), PathLikeOnly(nested)):
+        config = load_config(start=start, env=NO_ENV)
+        assert (config.root, config.config_file) == (root.resolve(), root.resolve() / "orchestrate.toml")
+        assert find_project_root(start) == (root.resolve(), root.resolve() / "orchestrate.toml")
+    assert (
+        config.resolve("out/runs")
+        == config.resolve(PathLikeOnly(Path("out/runs")))
+        == root.resolve() / "out/runs"
+    )
+    assert policy_dir_of(str(root)) == policy_dir_of(PathLikeOnly(root)) == root / ".orchestrator" / "policy"
+    assert load_structured_file(PathLikeOnly(root / "orchestrate.toml")) == {"events": {"batch_size": 8}}
+    with pytest.raises(UsageError, match=r"the project directory .*missing does not exist"):
+        load_config(PathLikeOnly(tmp_path / "missing"), env=NO_ENV)
+    with pytest.raises(ConfigError) as info:
+        validate_document(Profiles, {"profiles": 1}, path=PathLikeOnly(tmp_path / "p.yaml"))
+    assert info.value.path == tmp_path / "p.yaml"
+    assert "write it as a mapping" in info.value.fix
+
+
 # ------------------------------------------------------------------------------------------ environment
 
 
@@ -228,6 +265,80 @@ def test_a_bad_file_is_blamed_on_the_file_even_with_env_set(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as info:
         load_config(start=tmp_path, env={"ORCHESTRATE_EVENTS__BATCH_SIZE": "5"})
     assert info.value.path == tmp_path.resolve() / "orchestrate.toml"
+
+
+def test_the_process_environment_is_read_when_no_env_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "orchestrate.toml", "[events]\nbatch_size = 300\n")
+    monkeypatch.setenv("ORCHESTRATE_EVENTS__BATCH_SIZE", "11")
+    assert load_config(start=tmp_path).events.batch_size == 11
+    assert load_config(start=tmp_path, env=NO_ENV).events.batch_size == 300
+
+
+def test_a_dotenv_file_is_not_a_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / ".env", "ORCHESTRATE_EVENTS__BATCH_SIZE=7\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(start=tmp_path, env=NO_ENV).events.batch_size == 5000
+
+
+def test_env_lists_and_tables_are_json(tmp_path: Path) -> None:
+    config = load_config(
+        start=tmp_path,
+        env={
+            "ORCHESTRATE_TARGETS__WEB__START_COMMAND": '["npm", "start"]',
+            "ORCHESTRATE_TARGETS__API": '{"base_url": "http://127.0.0.1:9000", "health_path": "/up"}',
+            "ORCHESTRATE_TARGETS__WEB__ENV__NODE_ENV": "test",
+        },
+    )
+    assert config.targets["web"].start_command == ["npm", "start"]
+    assert config.targets["web"].env == {"node_env": "test"}
+    assert (config.targets["api"].base_url, config.targets["api"].health_path) == (
+        "http://127.0.0.1:9000",
+        "/up",
+    )
+
+
+def test_env_value_that_is_not_the_json_its_field_needs_names_the_variable(tmp_path: Path) -> None:
+    for value in ("npm start", "[npm"):
+        with pytest.raises(ConfigError) as info:
+            load_config(start=tmp_path, env={"ORCHESTRATE_TARGETS__WEB__START_COMMAND": value})
+        assert str(info.value.path) == "environment variable ORCHESTRATE_TARGETS__WEB__START_COMMAND"
+        assert info.value.field == "targets.web.start_command"
+        assert info.value.problem == f"is not a list (got {value!r})"
+        assert "ORCHESTRATE_TARGETS__WEB__START_COMMAND=[]" in info.value.fix
+
+
+def test_env_overrides_a_name_the_file_spells_differently(tmp_path: Path) -> None:
+    write(tmp_path / "orchestrate.toml", '[targets.MyApp]\nbase_url = "http://a"\nhealth_path = "/ok"\n')
+    config = load_config(start=tmp_path, env={"ORCHESTRATE_TARGETS__MYAPP__BASE_URL": "http://b"})
+    assert list(config.targets) == ["MyApp"]
+    assert (config.targets["MyApp"].base_url, config.targets["MyApp"].health_path) == ("http://b", "/ok")
+
+
+def test_env_naming_no_section_or_going_inside_a_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(start=tmp_path, env={"ORCHESTRATE_EVNTS__BATCH_SIZE": "5"})
+    assert str(info.value.path) == "environment variable ORCHESTRATE_EVNTS__BATCH_SIZE"
+    assert info.value.field == "evnts"
+    assert info.value.problem == "is not a known field; known fields: project, events, runs, targets, issues"
+    assert info.value.fix == "rename `evnts` to `events`, or remove it"
+
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            start=tmp_path, env={"ORCHESTRATE_EVENTS__DB__PATH": "x.db", "ORCHESTRATE_RUNS__UI_DIR": "r"}
+        )
+    assert str(info.value.path) == "environment variable ORCHESTRATE_EVENTS__DB__PATH"
+    assert (info.value.field, info.value.problem) == ("events.db", "is not a valid path (got a table)")
+    assert "ORCHESTRATE_EVENTS__DB=.orchestrator/events.db" in info.value.fix
+
+
+def test_of_two_bad_variables_the_first_field_is_reported_with_its_own_variable(tmp_path: Path) -> None:
+    env = {"ORCHESTRATE_RUNS__UI_DIR": "5", "ORCHESTRATE_EVENTS__BATCH_SIZE": "x", "ORCHESTRATE_RUNS__X": "1"}
+    with pytest.raises(ConfigError) as info:
+        load_config(start=tmp_path, env=env)
+    assert str(info.value.path) == "environment variable ORCHESTRATE_EVENTS__BATCH_SIZE"
+    assert info.value.field == "events.batch_size"
 
 
 # ------------------------------------------------------------------------------------------ bad files
@@ -390,6 +501,9 @@ def test_without_the_model_the_error_is_still_readable() -> None:
         Loose.model_validate({"count": "x"})
     error = config_error_from_validation(None, info.value)
     assert str(error) == "count: is not a valid integer (got 'x'). Fix: use a whole number"
+    problem = explain_validation_error(info.value)
+    assert str(problem) == "count: is not a valid integer (got 'x'). Fix: use a whole number"
+    assert problem.to_error(PathLikeOnly(Path("c.toml"))).path == Path("c.toml")
 
 
 class WebTarget(StrictModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -54,6 +55,27 @@ def test_project_overrides_one_key_and_adds_one(tmp_path: Path) -> None:
 def test_yml_and_json_overrides(tmp_path: Path, name: str) -> None:
     policy_file(tmp_path, name, '{"retention_days": 3}' if name.endswith(".json") else "retention_days: 3\n")
     assert load_retention(tmp_path).retention_days == 3
+
+
+class PathLikeOnly(os.PathLike[str]):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __fspath__(self) -> str:
+        return str(self._path)
+
+
+def test_the_project_root_may_be_text_or_any_path_like(tmp_path: Path) -> None:
+    written = policy_file(tmp_path, "retention.yaml", "retention_days: 4\n")
+    for root in (str(tmp_path), PathLikeOnly(tmp_path)):
+        assert project_policy_file("retention", root) == written
+        assert load_policy("retention", root) == {"retention_days": 4}
+        assert load_policy_model("retention", RetentionPolicy, root).retention_days == 4
+        assert load_retention(root).retention_days == 4
+    written.write_text("retention_days: 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_retention(PathLikeOnly(tmp_path))
+    assert info.value.path == written
 
 
 def test_an_empty_or_all_comment_override_changes_nothing(tmp_path: Path) -> None:
