@@ -8,10 +8,15 @@ project root.
 
 Settings come in sections (``[project]``, ``[events]``, ``[runs]``); environment variables named
 ``ORCHESTRATE_<SECTION>__<KEY>`` (case-insensitive) override the file, so CI can change one
-setting without editing it. Variables without the double underscore, such as
-``ORCHESTRATE_CHROMIUM``, are not settings and are left alone. Every mistake, in the file or in a
-variable, is a :class:`~orchestrator.errors.ConfigError` naming where it is, the field, what was
-wrong and an example of right. Loading never writes anything.
+setting without editing it; a list or table is given as JSON (``'["npm", "start"]'``). Variables
+without the double underscore, such as ``ORCHESTRATE_CHROMIUM``, are not settings and are left
+alone. pydantic-settings does the loading, with the file and the environment as its only sources
+(no ``.env`` file, no secrets directory).
+
+Every mistake, in the file or in a variable, is a :class:`~orchestrator.errors.ConfigError`
+naming where it is (the file, or the variable that brought the value), the field, what was wrong
+and an example of right. The file is checked on its own first, so a mistake in it is blamed on it
+even when a variable is set too. Loading never writes anything.
 """
 
 from __future__ import annotations

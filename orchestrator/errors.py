@@ -1,11 +1,13 @@
 """The exception tree of orchestrate: one root, so callers can catch everything we raise.
 
-Every error the library raises on purpose derives from :class:`OrchestrateError`. The CLI turns
-any of them into a one-paragraph message and exit code 2 (a framework or configuration error),
-never a traceback. User mistakes in files carry the file, the field, what was wrong and an
-example of right, so the message alone is enough to fix them.
+Every error the library raises on purpose derives from :class:`OrchestrateError`, wherever it is
+defined. The CLI turns any of them into a one-paragraph message and exit code 2 (a framework or
+configuration error), never a traceback. User mistakes in files carry the file, the field, what
+was wrong and an example of right, so the message alone is enough to fix them
+(:mod:`orchestrator.validation` phrases every validation error that way).
 
-::
+The tree below is every class of the package, with the module that defines it when it is not
+this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it cannot drift::
 
     OrchestrateError                     root; exit_code 2
     ├── ConfigError                      a config, policy or definition file is invalid (file, field, fix)
@@ -25,7 +27,24 @@ example of right, so the message alone is enough to fix them.
     ├── RunError
     │   ├── RunNotFoundError             no run with that id exists
     │   └── RunExistsError               a run dir would be overwritten
-    └── ArtifactError                    an artifact could not be written or read safely
+    ├── ArtifactError                    an artifact could not be written or read safely
+    ├── TargetStartError                 pipelines.test: the target exited at start or never got healthy
+    ├── BrowserLaunchError               drivers.web: no Chromium could be started (names every candidate)
+    ├── RouteSpecError                   twins: a declarative route names something that does not exist *
+    ├── TemplateError                    twins: a response template names an unknown reference *
+    ├── SeedDataError                    twins: a twin's seed check refused its seed data *
+    ├── BodyTooLargeError                twins: a request body is over the twin's cap (answered with 413)
+    └── TrackerError                     trackers: an issue tracker could not be read or written
+        ├── TrackerAuthError             trackers: the tracker refused the credentials
+        ├── TrackerRateLimitError        trackers: still rate-limited when the retry budget ran out
+        ├── TrackerUnavailableError      trackers: unreachable or failing past the retry budget
+        ├── IssueBodyTooLargeError       agents.issue_reconciler: a body over the tracker's limit; not sent
+        └── UnsafeCommandError           agents.issue_reconciler: a tracker CLI command refused before it ran
+
+``*`` a twin definition's loader re-raises these as a :class:`ConfigError` naming the file.
+``orchestrator.policy`` imports nothing of ours and defines no exception: the ``ValueError`` its
+validators raise reaches a user only inside a pydantic ``ValidationError``, which is explained as
+a :class:`ConfigError` (or a :class:`UsageError` for a request) before it leaves the library.
 """
 
 from __future__ import annotations
