@@ -1,11 +1,31 @@
-"""Which target and profile a gate run uses (DESIGN section 4), with errors that say what to fix."""
+"""Which target and profile a gate run uses (DESIGN section 4), with errors that say what to fix.
+
+The target, first match wins: ``--target``; the project's ``.orchestrator/policy/test-profiles``
+(its ``default_target``, or its only entry under ``targets``); ``playwright.config.{ts,js}`` in
+the project means ``web``; ``Package.swift`` means ``mac``; otherwise an error listing what was
+tried.
+
+The profile: an explicit ``--profile`` always wins. Without it, the target's configured profile
+applies (``profile`` under ``[targets.NAME]`` in ``orchestrate.toml``, else the target's entry
+under ``targets`` in test-profiles), else the driver's default (``smoke`` for web, ``mac-gate``
+for mac).
+
+Everything is checked before anything is written: a target name must be one a run id can
+carry, and must be known (declared in ``orchestrate.toml`` or test-profiles, or implied by
+``playwright.config`` / ``Package.swift``); a profile must exist. Each mistake is a
+:class:`~orchestrator.errors.UsageError` (a flag) or :class:`~orchestrator.errors.ConfigError` (a
+file) listing what is known, so the CLI exits 2 with the fix.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config import ProjectConfig, TargetSection
+from rapidfuzz import process
+
+from orchestrator.config import CONFIG_FILE_NAME, ProjectConfig, TargetSection
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.policy.test_profiles import (
     Profile,
@@ -19,6 +39,9 @@ from orchestrator.policyfiles import load_policy_model, project_policy_file
 __all__ = ["GatePlan", "plan_gate"]
 
 _PROBED = ("playwright.config.ts", "playwright.config.js", "Package.swift")
+_POLICY_HINT = ".orchestrator/policy/test-profiles.yaml"
+# The rule a run id (<target>-<epoch ms>) puts on its target part; see orchestrator.runs.
+_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -31,13 +54,19 @@ class GatePlan:
     profile: Profile
     driver: str
     source: str
+    """Which rule chose the target: ``flags``, ``test-profiles``, ``playwright.config``, ``Package.swift``."""
+    profile_source: str
+    """Which rule chose the profile: ``--profile``, ``orchestrate.toml``, ``test-profiles`` or ``default``."""
 
 
 def plan_gate(config: ProjectConfig, *, target: str | None, profile: str | None) -> GatePlan:
-    """Resolve target and profile: flags, the project's test-profiles, playwright.config, Package.swift."""
+    """Resolve target and profile (see the module docstring); raise a typed error that says what to fix."""
+    if target is not None:
+        _check_target_name(target, "--target")
     policy = load_policy_model("test-profiles", TestProfiles, config.root)
     policy_file = project_policy_file("test-profiles", config.root)
     present = [name for name in _PROBED if (config.root / name).exists()]
+    known = _known_targets(config, policy, present)
     resolved = resolve_target(
         target_flag=target,
         profile_flag=profile,
@@ -47,27 +76,103 @@ def plan_gate(config: ProjectConfig, *, target: str | None, profile: str | None)
         target_drivers={name: section.driver for name, section in config.targets.items()},
     )
     if isinstance(resolved, ResolutionFailure):
-        raise UsageError(resolved.message())
-    return _plan(config, policy, resolved, policy_file)
+        raise UsageError(_unresolved_message(resolved, known))
+    if target is None:
+        _check_target_name(resolved.target, f"{policy_file or _POLICY_HINT}: default_target")
+    if resolved.target not in known:
+        raise UsageError(_unknown_target_message(resolved.target, known))
+    return _plan(config, policy, resolved, profile, policy_file)
+
+
+def _known_targets(config: ProjectConfig, policy: TestProfiles, present: list[str]) -> list[str]:
+    """Targets this project declares or implies, sorted."""
+    names = set(config.targets) | set(policy.targets)
+    if policy.default_target:
+        names.add(policy.default_target)
+    if "playwright.config.ts" in present or "playwright.config.js" in present:
+        names.add("web")
+    if "Package.swift" in present:
+        names.add("mac")
+    return sorted(names)
+
+
+def _check_target_name(name: str, where: str) -> None:
+    if _TARGET_NAME.fullmatch(name) is None:
+        raise UsageError(
+            f"{where}: invalid target name {name!r}: a target name is 1 to 64 characters of lowercase "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit. Fix: use a name such "
+            "as 'web' or 'mac-app' (and the same name for its [targets.NAME] section)"
+        )
+
+
+def _unresolved_message(failure: ResolutionFailure, known: list[str]) -> str:
+    declared = f" The project declares these targets: {', '.join(known)}." if known else ""
+    return (
+        "cannot tell which target to test; tried, in order: "
+        + "; ".join(failure.tried)
+        + "."
+        + declared
+        + f" Fix: pass --target NAME (and --profile NAME), or set default_target in {_POLICY_HINT}"
+    )
+
+
+def _unknown_target_message(name: str, known: list[str]) -> str:
+    if not known:
+        listing = "this project declares no targets"
+    else:
+        listing = f"known targets: {', '.join(known)}"
+        match = process.extractOne(name, known, score_cutoff=60)
+        if match is not None:
+            listing += f" (did you mean {match[0]!r}?)"
+    return (
+        f"there is no target named {name!r}; {listing}. Fix: pass --target with a known target, or "
+        f"declare it: add a [targets.{name}] section to {CONFIG_FILE_NAME} "
+        f"(or `targets: {{{name}: PROFILE}}` to {_POLICY_HINT})"
+    )
+
+
+def _choose_profile(
+    config: ProjectConfig, policy: TestProfiles, resolved: Resolution, flag: str | None
+) -> tuple[str, str]:
+    """The profile's name and which rule gave it: the flag, the target's configured one, the default."""
+    if flag is not None:
+        return flag, "--profile"
+    settings = config.targets.get(resolved.target)
+    if settings is not None and settings.profile:
+        return settings.profile, CONFIG_FILE_NAME
+    if resolved.target in policy.targets:
+        return policy.targets[resolved.target], "test-profiles"
+    return resolved.profile, "default"
+
+
+def _missing_profile(
+    name: str, source: str, target: str, policy: TestProfiles, config: ProjectConfig, policy_file: Path | None
+) -> Exception:
+    known = ", ".join(sorted(policy.profiles))
+    problem = f"there is no profile named {name!r}; known profiles: {known}"
+    where = policy_file or Path(_POLICY_HINT)
+    add = f"or add `profiles: {{{name}: {{driver: web, routes: auto}}}}` to {where}"
+    if source == "--profile":
+        return UsageError(f"--profile: {problem}. Fix: pass --profile with one of those, {add}")
+    if source == CONFIG_FILE_NAME:
+        return ConfigError(
+            config.config_file, f"targets.{target}.profile", problem, f"name one of those, {add}"
+        )
+    return ConfigError(where, f"targets.{target}", problem, f"name one of those, {add}")
 
 
 def _plan(
-    config: ProjectConfig, policy: TestProfiles, resolved: Resolution, policy_file: Path | None
+    config: ProjectConfig,
+    policy: TestProfiles,
+    resolved: Resolution,
+    profile_flag: str | None,
+    policy_file: Path | None,
 ) -> GatePlan:
-    settings = config.targets.get(resolved.target)
-    profile_name = resolved.profile
-    if settings is not None and settings.profile and resolved.source != "flags":
-        profile_name = settings.profile
+    profile_name, profile_source = _choose_profile(config, policy, resolved, profile_flag)
     chosen = policy.profiles.get(profile_name)
     if chosen is None:
-        where = policy_file or Path(".orchestrator/policy/test-profiles.yaml")
-        raise ConfigError(
-            where,
-            "profiles",
-            f"there is no profile named {profile_name!r}; available: {', '.join(sorted(policy.profiles))}",
-            f"pass --profile with one of those, or add "
-            f"`profiles: {{{profile_name}: {{driver: web, routes: ['/']}}}}` to {where}",
-        )
+        raise _missing_profile(profile_name, profile_source, resolved.target, policy, config, policy_file)
+    settings = config.targets.get(resolved.target)
     if settings is None:
         settings = TargetSection(driver=chosen.driver)
     elif settings.driver != chosen.driver:
@@ -83,6 +188,8 @@ def _plan(
             config.config_file,
             f"targets.{resolved.target}.base_url",
             "a web target needs a base URL",
-            f'add base_url = "http://127.0.0.1:8000" under [targets.{resolved.target}] in orchestrate.toml',
+            f'add base_url = "http://127.0.0.1:8000" under [targets.{resolved.target}] in {CONFIG_FILE_NAME}',
         )
-    return GatePlan(resolved.target, settings, profile_name, chosen, chosen.driver, resolved.source)
+    return GatePlan(
+        resolved.target, settings, profile_name, chosen, chosen.driver, resolved.source, profile_source
+    )
