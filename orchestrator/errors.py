@@ -42,6 +42,8 @@ this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it
         └── UnsafeCommandError           agents.issue_reconciler: a tracker CLI command refused before it ran
 
 ``*`` a twin definition's loader re-raises these as a :class:`ConfigError` naming the file.
+A module may raise a private exception (``_Name``) for its own control flow; it is caught in that
+module, never reaches a caller, and is not drawn here.
 ``orchestrator.policy`` imports nothing of ours and defines no exception: the ``ValueError`` its
 validators raise reaches a user only inside a pydantic ``ValidationError``, which is explained as
 a :class:`ConfigError` (or a :class:`UsageError` for a request) before it leaves the library.
