@@ -14,8 +14,11 @@ the ``gh`` and ``glab`` tracker CLIs). Every such call goes through :func:`run_t
   ``kill_on_overflow``, the program is stopped the moment it prints more: outcome ``overflowed``);
 - gives the program an empty standard input, or ``stdin`` bytes fed on a thread, so text with
   newlines (an issue body) never has to become an argument;
-- kills the program's whole process group when the timeout passes or the run is cancelled, so
-  grandchildren (a test runner's workers) do not outlive it;
+- runs the program in a process group of its own and stops that whole group when the program
+  exits, times out or the run is cancelled (SIGTERM, then SIGKILL after a short grace), so what it
+  started (a test runner's workers, a server sent to the background) never outlives the call;
+- reads stdout and stderr on one thread and waits for their end with one deadline, then stops
+  reading: a process that left the group may hold a pipe open, but never the call or a thread;
 - reports ``worker.tool.call`` and ``worker.tool.result`` events when given an emitter, inside a
   correlation scope carrying the call's ``tool_trace_id``. The arguments shown in events are
   shortened and values of secret-looking options are masked.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import selectors
 import shlex
 import shutil
 import signal
@@ -58,7 +62,10 @@ DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024
 
 _FORBIDDEN = ("\n", "\r", "\x00")
 _CANCEL_CHECK_S = 0.1
+_STOP_GRACE_S = 2.0
+"""How long what is left of the process group has after SIGTERM before it gets SIGKILL."""
 _READER_JOIN_S = 5.0
+"""How long output may still come once the group is stopped (from a process that left the group)."""
 _SUMMARY_LIMIT = 300
 _SECRET_OPTION = re.compile(r"^-{1,2}[\w-]*(token|secret|password|passwd|api[-_]?key)[\w-]*$", re.IGNORECASE)
 
@@ -254,7 +261,7 @@ def _run(
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=os.name == "posix",
+            start_new_session=True,
         )
     except OSError as exc:
         return ToolResult(
@@ -268,14 +275,15 @@ def _run(
         overflow.set()
         _signal_group(proc)
 
-    stop = on_overflow if kill_on_overflow else None
-    out, err = _CappedReader(proc.stdout, output_cap, stop), _CappedReader(proc.stderr, output_cap, stop)
+    output = _OutputDrain(proc.stdout, proc.stderr, output_cap, on_overflow if kill_on_overflow else None)
     feeder = _Feeder(proc.stdin, stdin) if proc.stdin is not None and stdin is not None else None
     outcome = _wait(proc, timeout_s, cancelled)
-    out.join()
-    err.join()
+    _stop_group(proc)
+    deadline = time.monotonic() + _READER_JOIN_S
+    output.finish(deadline)
     if feeder is not None:
-        feeder.join()
+        feeder.join(deadline)
+    out, err = output.stdout, output.stderr
     duration = elapsed_ms()
     error: str | None = None
     returncode: int | None = proc.returncode
@@ -304,14 +312,13 @@ def _run(
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float, cancelled: threading.Event | None) -> Outcome:
+    """Wait for the program to exit, the timeout to pass or the run to be cancelled; stop nothing."""
     deadline = time.monotonic() + timeout_s
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            _kill(proc)
             return "timed_out"
         if cancelled is not None and cancelled.is_set():
-            _kill(proc)
             return "cancelled"
         # Bounded slices only when a cancellation must be noticed; otherwise one wait.
         step = remaining if cancelled is None else min(remaining, _CANCEL_CHECK_S)
@@ -322,56 +329,122 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float, cancelled: threading.
         return "exited"
 
 
-def _signal_group(proc: subprocess.Popen[bytes]) -> None:
-    """Send SIGKILL to the program and everything it started (its process group); do not wait."""
-    if os.name == "posix":
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-    else:
-        proc.kill()
+def _signal_group(proc: subprocess.Popen[bytes], signum: int = signal.SIGKILL) -> None:
+    """Send ``signum`` to the program and everything it started (its process group); do not wait."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the program and everything it started (its process group), then reap it."""
-    _signal_group(proc)
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether anything of the program's process group is left (the program itself reaped first).
+
+    The group keeps the program's pid as its id while any member lives, so it cannot be taken
+    by an unrelated process until the group is empty.
+    """
+    proc.poll()
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member that changed user: not ours to stop
+        return False
+    return True
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop what is left of the program's process group, then reap the program.
+
+    SIGTERM first, so a test runner can clean up; SIGKILL for whatever is still there after
+    :data:`_STOP_GRACE_S`. Nothing to do (the usual case) costs one ``killpg(pid, 0)``.
+    """
+    if _group_alive(proc):
+        _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_S
+        pause = 0.005
+        # No event says "the group is empty", so it is polled, briefly and only until the grace ends.
+        while _group_alive(proc):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _signal_group(proc, signal.SIGKILL)
+                break
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
     proc.wait()
 
 
-class _CappedReader:
-    """Drains one pipe on a thread, keeping the first ``cap`` bytes.
+class _Stream:
+    """What was kept of one output stream."""
 
-    With ``on_overflow``, the first byte past ``cap`` calls it once and reading stops there.
-    """
-
-    def __init__(self, stream: IO[bytes], cap: int, on_overflow: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         self.data = bytearray()
         self.truncated = False
-        self._stream = stream
+
+
+class _OutputDrain:
+    """Drains the program's stdout and stderr on one thread, keeping the first ``cap`` bytes of each.
+
+    The rest is read and dropped, so the program never blocks on a full pipe. With
+    ``on_overflow``, the first byte past ``cap`` on a stream calls it (once per stream) and that
+    stream is read no further. :meth:`finish` waits for both streams to end until a deadline,
+    then stops reading, so the thread never outlives the call.
+    """
+
+    def __init__(
+        self,
+        stdout: IO[bytes],
+        stderr: IO[bytes],
+        cap: int,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
+        self.stdout, self.stderr = _Stream(), _Stream()
         self._cap = cap
         self._on_overflow = on_overflow
+        self._pipes = (stdout, stderr)
+        self._wake_read, self._wake_write = os.pipe()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(stdout, selectors.EVENT_READ, self.stdout)
+        self._selector.register(stderr, selectors.EVENT_READ, self.stderr)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._thread = threading.Thread(target=self._drain, name="tool-output", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        read = getattr(self._stream, "read1", self._stream.read)
+        open_streams = len(self._pipes)
         try:
-            while chunk := read(65536):
-                room = self._cap - len(self.data)
-                if room > 0:
-                    self.data += chunk[:room]
-                if len(chunk) > max(room, 0):
-                    self.truncated = True
-                    if self._on_overflow is not None:
-                        self._on_overflow()
+            while open_streams:
+                for key, _ in self._selector.select():
+                    if key.data is None:  # finish() gave up waiting
                         return
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk or not self._keep(key.data, chunk):
+                        self._selector.unregister(key.fileobj)
+                        open_streams -= 1
         finally:
-            self._stream.close()
+            self._selector.close()
+            for pipe in self._pipes:
+                pipe.close()
+            os.close(self._wake_read)
 
-    def join(self) -> None:
-        # A grandchild that escaped the process group may hold the pipe open; do not wait forever.
-        self._thread.join(_READER_JOIN_S)
+    def _keep(self, stream: _Stream, chunk: bytes) -> bool:
+        """Keep what fits of ``chunk``; ``False`` when the stream overflowed and is read no further."""
+        room = self._cap - len(stream.data)
+        if room > 0:
+            stream.data += chunk[:room]
+        if len(chunk) > max(room, 0):
+            stream.truncated = True
+            if self._on_overflow is not None:
+                self._on_overflow()
+                return False
+        return True
+
+    def finish(self, deadline: float) -> None:
+        """Wait for both streams to end until ``deadline`` (``time.monotonic()``), then stop reading."""
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            # A process that left the group holds a pipe open; what it writes later is not kept.
+            os.write(self._wake_write, b"\0")
+            self._thread.join()
+        os.close(self._wake_write)
 
 
 class _Feeder:
@@ -392,5 +465,5 @@ class _Feeder:
         with contextlib.suppress(OSError):
             self._stream.close()
 
-    def join(self) -> None:
-        self._thread.join(_READER_JOIN_S)
+    def join(self, deadline: float) -> None:
+        self._thread.join(max(0.0, deadline - time.monotonic()))
