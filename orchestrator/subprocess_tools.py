@@ -36,13 +36,12 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from orchestrator.correlation import correlation_scope
+from orchestrator.actors import tool_call
 from orchestrator.errors import UsageError
 
 __all__ = [
@@ -206,26 +205,13 @@ def run_tool(
     args = tuple(validate_argument(a) for a in argv)
     environment = dict(env) if env is not None else child_env()
     name = tool_name or Path(args[0]).name
-    trace_id = uuid.uuid4().hex[:16]
-    with correlation_scope(tool_trace_id=trace_id):
-        if emit is not None:
-            emit(
-                "worker.tool.call", tool_trace_id=trace_id, tool_name=name, args_summary=summarise_args(args)
-            )
+    with tool_call(emit, name, summary=summarise_args(args)) as call:
         result = _run(
             args, cwd, timeout_s, environment, allowed, output_cap, kill_on_overflow, stdin, cancelled
         )
-        if emit is not None:
-            emit(
-                "worker.tool.result",
-                tool_trace_id=trace_id,
-                tool_name=name,
-                success=result.ok,
-                duration_ms=round(result.duration_ms, 1),
-                error=None if result.ok else (result.error or f"exit status {result.returncode}"),
-                outcome=result.outcome,
-                exit_code=result.returncode,
-            )
+        call.details.update(outcome=result.outcome, exit_code=result.returncode)
+        if not result.ok:
+            call.fail(result.error or f"exit status {result.returncode}")
     return result
 
 

@@ -1,24 +1,27 @@
 """A tracker wrapper that reports every call to the outside world as a tool call.
 
-Each call that reaches the tracker (list, list comments, create, comment) is bracketed by
+Each call that reaches the tracker (list, find, list comments, create, comment) is bracketed by
 ``worker.tool.call`` and ``worker.tool.result`` events, inside a ``tool_trace_id`` correlation
 scope, so the trace viewer shows the tracker traffic of a run step by step. The argument summary
 names the operation and its shape (title, labels, body size, issue number); bodies and secrets
-are never in it. Describing a request (dry run) sends nothing and is not a tool call.
+are never in it. Describing a request (dry run) sends nothing and is not a tool call; neither is
+taking the tracker's write lock.
+
+The wrapper offers the optional capabilities of :mod:`orchestrator.trackers` whatever the wrapped
+tracker has: without them, :meth:`write_lock` is a no-op and :meth:`find_open_issue` finds nothing
+without asking the tracker.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import TypeVar
 
 from pydantic import JsonValue
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft
-from orchestrator.agents.issue_reconciler._tracker import Tracker, TrackerIssue
-from orchestrator.correlation import correlation_scope
+from orchestrator.actors import tool_call
+from orchestrator.trackers import IssueDraft, SearchingTracker, Tracker, TrackerIssue, write_lock
 
 __all__ = ["InstrumentedTracker"]
 
@@ -35,31 +38,24 @@ class InstrumentedTracker:
         self._emit = emit
 
     def _call(self, operation: str, summary: str, call: Callable[[], T]) -> T:
-        tool_trace_id = uuid.uuid4().hex[:16]
-        tool_name = f"tracker.{self.name}.{operation}"
-        with correlation_scope(tool_trace_id=tool_trace_id):
-            self._emit(
-                "worker.tool.call", tool_trace_id=tool_trace_id, tool_name=tool_name, args_summary=summary
-            )
-            started = time.perf_counter()
-            result: dict[str, Any] = {"tool_trace_id": tool_trace_id, "tool_name": tool_name}
-            try:
-                value = call()
-            except Exception as exc:
-                duration_ms = (time.perf_counter() - started) * 1000
-                self._emit(
-                    "worker.tool.result", **result, success=False, duration_ms=duration_ms,
-                    error=f"{type(exc).__name__}: {exc}",
-                )  # fmt: skip
-                raise
-            duration_ms = (time.perf_counter() - started) * 1000
-            self._emit("worker.tool.result", **result, success=True, duration_ms=duration_ms)
-            return value
+        with tool_call(self._emit, f"tracker.{self.name}.{operation}", summary=summary):
+            return call()
 
     def list_open_issues(self) -> list[TrackerIssue]:
         label = getattr(self.tracker, "label", None)
         summary = f"open issues labelled {label}" if label else "open issues"
         return self._call("list_open_issues", summary, self.tracker.list_open_issues)
+
+    def find_open_issue(self, fingerprint: str) -> TrackerIssue | None:
+        tracker = self.tracker
+        if not isinstance(tracker, SearchingTracker):
+            return None
+        return self._call(
+            "find_open_issue", f"fingerprint {fingerprint}", lambda: tracker.find_open_issue(fingerprint)
+        )
+
+    def write_lock(self) -> AbstractContextManager[object]:
+        return write_lock(self.tracker)
 
     def list_comments(self, number: int) -> list[str]:
         return self._call("list_comments", f"issue #{number}", lambda: self.tracker.list_comments(number))

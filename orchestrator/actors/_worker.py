@@ -127,7 +127,8 @@ class Worker(TypedActor):
             )
         try:
             # Re-validated from its JSON form: what leaves the worker is what the contract allows.
-            data = result_model.model_validate(done.result.model_dump(mode="json")).model_dump(mode="json")
+            data = done.result.model_dump(mode="json")
+            result_model.model_validate(data)
         except ValidationError as exc:
             raise ContractError(
                 f"{self.worker_type} answered {request.capability!r} with an invalid "
