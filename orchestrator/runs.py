@@ -12,19 +12,30 @@ same moment never get the same id. There are two id schemes:
   ``<root>/.run-sequence.json``, updated under a file lock, and the exclusive ``mkdir`` is the final
   guard.
 
-Each run dir holds ``run.json`` (the manifest: id, kind, target, ``created_at``, ``status``, and the
-caller's metadata), written when the run is created and rewritten once by
-:func:`mark_run_finished`, and ``events.jsonl``, which is only ever appended to.
+Each run dir holds ``run.json`` (the manifest: id, kind, target, ``created_at``, ``status``, its
+``owner`` and the caller's metadata) and ``events.jsonl``, which is only ever appended to. Every
+rewrite of ``run.json`` is atomic and made under the run's lock, so a finishing run and another
+process judging it never overwrite each other.
+
+Liveness. A run's ``owner`` is the process that created it: pid, host, and on Linux the boot id
+and the process's start time (so a pid reused by another process, or a restarted machine, is
+told apart). The process running the job refreshes ``heartbeat_at`` every
+``heartbeat_interval_s`` (:func:`touch_heartbeat`). A run whose manifest still says ``running``
+is listed as ``interrupted`` when its owner is gone: on this host, its process no longer exists
+(or the pid now belongs to another process); on any host, its heartbeat is older than
+:data:`STALE_HEARTBEATS` intervals. :func:`mark_interrupted_runs` writes that status into such
+runs' ``run.json``; the next job in the project calls it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,29 +45,41 @@ import structlog
 from filelock import FileLock, Timeout
 from rapidfuzz import process
 
+from orchestrator._run_owner import STALE_HEARTBEATS, current_owner, owner_gone
 from orchestrator.artifacts import atomic_write_json
 from orchestrator.errors import ArtifactError, RunExistsError, RunNotFoundError, UsageError
 
 __all__ = [
+    "INTERRUPTED",
+    "RUNNING",
+    "STALE_HEARTBEATS",
     "RunDir",
     "RunInfo",
     "RunKind",
+    "StrPath",
     "create_run",
     "find_run",
     "list_runs",
+    "mark_interrupted_runs",
     "mark_run_finished",
     "parse_age",
     "prune_runs",
+    "read_run",
     "run_not_found",
+    "touch_heartbeat",
 ]
 
 RunKind = Literal["ui", "scenario"]
+StrPath = str | os.PathLike[str]
+"""A filesystem path as users hold it: a ``str`` or any ``os.PathLike`` (``pathlib.Path``)."""
 
 MANIFEST_NAME = "run.json"
 EVENTS_NAME = "events.jsonl"
 SEQUENCE_NAME = ".run-sequence.json"
 RUNNING = "running"
+INTERRUPTED = "interrupted"
 UNKNOWN = "unknown"
+
 
 # A run still marked running may be a live one; it is pruned only once it is this old as well.
 RUNNING_GRACE = timedelta(hours=24)
@@ -66,7 +89,9 @@ _SCENARIO_ID_RE = re.compile(r"(\d{4}-\d{2}-\d{2})-(\d{3,})")
 _UI_ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}-\d{10,}")
 _AGE_RE = re.compile(r"(\d+)\s*([mhdw])")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_RESERVED_FIELDS = frozenset({"run_id", "kind", "target", "created_at", "status", "finished_at"})
+_RESERVED_FIELDS = frozenset(
+    {"run_id", "kind", "target", "created_at", "status", "finished_at", "owner", "heartbeat_at"}
+)
 _MAX_ID_ATTEMPTS = 100_000
 _LOCK_TIMEOUT_S = 60.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,7 +120,11 @@ class RunDir:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """A run found on disk. Dirs without a readable manifest have status ``"unknown"``."""
+    """A run found on disk. Dirs without a readable manifest have status ``"unknown"``.
+
+    ``status`` is the manifest's, except that a run still ``running`` whose owner is gone is
+    ``interrupted`` (with ``interrupted_reason``).
+    """
 
     run_id: str
     kind: Literal["ui", "scenario", "unknown"]
@@ -105,6 +134,8 @@ class RunInfo:
     target: str | None
     finished_at: datetime | None = None
     manifest: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    interrupted_reason: str | None = None
+    """Why the run counts as ``interrupted`` (its owner is gone), when it does."""
 
     @property
     def events_path(self) -> Path:
@@ -113,7 +144,7 @@ class RunInfo:
 
 
 def create_run(
-    root: Path,
+    root: StrPath,
     kind: RunKind,
     *,
     target: str | None = None,
@@ -126,7 +157,7 @@ def create_run(
     characters, starting with a letter or digit); a scenario run may name one too. ``now`` (default:
     the current time; a naive value is taken as UTC) fixes the id's time. ``metadata`` is merged
     into the manifest and may not reuse its own keys (run_id, kind, target, created_at, status,
-    finished_at).
+    finished_at, owner, heartbeat_at). The manifest names this process as the run's ``owner``.
     """
     root = Path(root)
     if target is not None or kind == "ui":
@@ -151,6 +182,7 @@ def create_run(
         "target": target,
         "created_at": created.isoformat(),
         "status": RUNNING,
+        "owner": current_owner(),
         **extra,
     }
     try:
@@ -163,11 +195,11 @@ def create_run(
     return run
 
 
-def mark_run_finished(run: RunDir | Path, status: str, **fields: Any) -> None:
+def mark_run_finished(run: RunDir | StrPath, status: str, **fields: Any) -> None:
     """Rewrite ``run.json`` with the final ``status``, ``finished_at`` (now, UTC) and ``fields``.
 
-    This is the only rewrite of ``run.json``. ``status`` may not be ``"running"`` and ``fields``
-    may not change the run's identity (run_id, kind, target, created_at).
+    ``status`` may not be ``"running"`` and ``fields`` may not change the run's identity (run_id,
+    kind, target, created_at, owner).
     """
     path = run.path if isinstance(run, RunDir) else Path(run)
     manifest_path = path / MANIFEST_NAME
@@ -178,16 +210,64 @@ def mark_run_finished(run: RunDir | Path, status: str, **fields: Any) -> None:
     clashes = sorted(_RESERVED_FIELDS & fields.keys())
     if clashes:
         raise UsageError(f"cannot change {', '.join(clashes)} of a run when finishing it")
-    manifest = _read_manifest(manifest_path)
-    if manifest is None:
-        raise ArtifactError(
-            f"cannot finish the run in {path}: {manifest_path} is missing or not a JSON object"
-        )
-    manifest.update(status=status, finished_at=datetime.now(UTC).isoformat(), **fields)
-    atomic_write_json(manifest_path, manifest)
+    missing = ArtifactError(
+        f"cannot finish the run in {path}: {manifest_path} is missing or not a JSON object"
+    )
+    if not manifest_path.is_file():
+        raise missing  # checked before locking: the lock file would otherwise create the folder
+    with _manifest_lock(path):
+        manifest = _read_manifest(manifest_path)
+        if manifest is None:
+            raise missing
+        manifest.update(status=status, finished_at=datetime.now(UTC).isoformat(), **fields)
+        atomic_write_json(manifest_path, manifest)
 
 
-def list_runs(roots: Sequence[Path]) -> list[RunInfo]:
+def touch_heartbeat(run: RunDir | StrPath, interval_s: float) -> bool:
+    """Record in ``run.json`` that the run's owner is alive now and beats every ``interval_s``.
+
+    Only a run still ``running`` is touched; ``False`` means the run is finished (or its manifest
+    is gone), so there is nothing left to keep alive.
+    """
+    path = run.path if isinstance(run, RunDir) else Path(run)
+    if not (path / MANIFEST_NAME).is_file():
+        return False
+    with _manifest_lock(path):
+        manifest = _read_manifest(path / MANIFEST_NAME)
+        if manifest is None or manifest.get("status") != RUNNING:
+            return False
+        manifest.update(heartbeat_at=datetime.now(UTC).isoformat(), heartbeat_interval_s=interval_s)
+        atomic_write_json(path / MANIFEST_NAME, manifest)
+    return True
+
+
+def mark_interrupted_runs(roots: Sequence[StrPath]) -> list[RunInfo]:
+    """Write status ``interrupted`` into every run under ``roots`` whose owner is gone; return them.
+
+    Each run is judged again under the run's lock right before its ``run.json`` is rewritten,
+    so a run that finished or beat in the meantime is left alone. ``finished_at`` becomes the last
+    heartbeat when there was one (the last moment the run was known to be alive).
+    """
+    marked: list[RunInfo] = []
+    for info in list_runs(roots):
+        if info.status != INTERRUPTED or info.manifest.get("status") != RUNNING:
+            continue
+        with _manifest_lock(info.path):
+            manifest = _read_manifest(info.path / MANIFEST_NAME)
+            if manifest is None or manifest.get("status") != RUNNING:
+                continue
+            reason = owner_gone(manifest)
+            if reason is None:
+                continue
+            manifest.update(status=INTERRUPTED, interrupted_reason=reason)
+            if isinstance(manifest.get("heartbeat_at"), str):
+                manifest["finished_at"] = manifest["heartbeat_at"]
+            atomic_write_json(info.path / MANIFEST_NAME, manifest)
+        marked.append(_run_info(info.path) or info)
+    return marked
+
+
+def list_runs(roots: Sequence[StrPath]) -> list[RunInfo]:
     """Every run dir under ``roots``, newest first.
 
     Missing roots, dot-files, plain files and symlinks are skipped (a symlink may point out of the
@@ -212,7 +292,7 @@ def list_runs(roots: Sequence[Path]) -> list[RunInfo]:
     return runs
 
 
-def find_run(roots: Sequence[Path], run_id: str) -> RunInfo:
+def find_run(roots: Sequence[StrPath], run_id: str) -> RunInfo:
     """The run called ``run_id`` in the first root that has it.
 
     Raises :class:`RunNotFoundError` naming up to five close ids when there is none.
@@ -225,7 +305,12 @@ def find_run(roots: Sequence[Path], run_id: str) -> RunInfo:
                 if info is not None:
                     return info
     ids = {r.run_id for r in list_runs(roots)}
-    raise run_not_found(run_id, ids, ", ".join(str(r) for r in roots) or "no runs folder")
+    raise run_not_found(run_id, ids, ", ".join(os.fspath(r) for r in roots) or "no runs folder")
+
+
+def read_run(path: StrPath) -> RunInfo | None:
+    """What the run dir at ``path`` says about its run (liveness included); ``None`` if it is gone."""
+    return _run_info(Path(path))
 
 
 def run_not_found(run_id: str, known: set[str], where: str) -> RunNotFoundError:
@@ -255,7 +340,7 @@ def parse_age(text: str) -> timedelta:
 
 
 def prune_runs(
-    roots: Sequence[Path],
+    roots: Sequence[StrPath],
     older_than: timedelta,
     *,
     now: datetime | None = None,
@@ -389,17 +474,41 @@ def _run_info(path: Path) -> RunInfo | None:
         except FileNotFoundError:
             return None
     status = manifest.get("status")
+    status = status if isinstance(status, str) and status else UNKNOWN
+    reason = manifest.get("interrupted_reason") if status == INTERRUPTED else None
+    if status == RUNNING:
+        reason = owner_gone(manifest)
+        status = INTERRUPTED if reason is not None else RUNNING
     target = manifest.get("target")
     return RunInfo(
         run_id=path.name,
         kind=_kind_of(path.name, manifest.get("kind")),
         path=path,
         created_at=created_at,
-        status=status if isinstance(status, str) and status else UNKNOWN,
+        status=status,
         target=target if isinstance(target, str) else None,
         finished_at=_parse_time(manifest.get("finished_at")),
         manifest=manifest,
+        interrupted_reason=reason if isinstance(reason, str) else None,
     )
+
+
+@contextlib.contextmanager
+def _manifest_lock(run_path: Path) -> Iterator[None]:
+    """Hold the run's lock while its ``run.json`` is read and rewritten (across processes).
+
+    The lock is ``flock`` on the run dir itself, so no lock file is left in the dir or its root,
+    and the kernel releases it when its holder dies. Holders only read and write one small file.
+    """
+    try:
+        fd = os.open(run_path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise ArtifactError(f"cannot update {run_path / MANIFEST_NAME}: {exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 def _kind_of(name: str, declared: Any) -> Literal["ui", "scenario", "unknown"]:

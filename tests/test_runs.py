@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +17,17 @@ import pytest
 
 from orchestrator.errors import ArtifactError, RunNotFoundError, UsageError
 from orchestrator.runs import (
+    STALE_HEARTBEATS,
     RunDir,
     create_run,
     find_run,
     list_runs,
+    mark_interrupted_runs,
     mark_run_finished,
     parse_age,
     prune_runs,
+    read_run,
+    touch_heartbeat,
 )
 
 FROZEN = datetime(2024, 3, 9, 23, 59, 59, 999_000, tzinfo=UTC)
@@ -87,10 +94,16 @@ def test_ui_run_id_dir_and_manifest(tmp_path: Path) -> None:
         "target": "web",
         "created_at": "2024-03-09T23:59:59.999000+00:00",
         "status": "running",
+        "owner": {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "boot_id": manifest["owner"]["boot_id"],
+            "start_ticks": manifest["owner"]["start_ticks"],
+        },
         "profile": "smoke",
         "driver": "web",
     }
-    assert list(manifest)[:5] == ["run_id", "kind", "target", "created_at", "status"]
+    assert list(manifest)[:6] == ["run_id", "kind", "target", "created_at", "status", "owner"]
 
 
 def test_ui_collision_takes_the_next_millisecond(tmp_path: Path) -> None:
@@ -301,6 +314,125 @@ def test_find_run_never_escapes_the_roots(tmp_path: Path) -> None:
 def test_find_run_with_no_runs_says_so(tmp_path: Path) -> None:
     with pytest.raises(RunNotFoundError, match="no runs yet"):
         find_run([tmp_path / "empty"], "web-1")
+
+
+# --- liveness ------------------------------------------------------------------------------------
+
+
+def _rewrite(path: Path, **changes: Any) -> None:
+    manifest = json.loads((path / "run.json").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(manifest.get(key), dict):
+            manifest[key] = {**manifest[key], **value}
+        else:
+            manifest[key] = value
+    (path / "run.json").write_text(json.dumps(manifest))
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+def test_a_run_of_a_live_process_is_running(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web")
+    info = read_run(run.path)
+    assert info is not None
+    assert (info.status, info.interrupted_reason) == ("running", None)
+
+
+def test_a_run_whose_process_is_gone_is_interrupted(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web")
+    pid = _dead_pid()
+    _rewrite(run.path, owner={"pid": pid, "start_ticks": None})
+    [info] = list_runs([tmp_path])
+    assert info.status == "interrupted"
+    assert info.interrupted_reason == f"its process {pid} on {socket.gethostname()} is gone"
+    assert json.loads(run.manifest_path.read_text())["status"] == "running"  # listing never writes
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="start times come from /proc")
+def test_a_reused_pid_is_told_apart_by_its_start_time(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web")
+    started = json.loads(run.manifest_path.read_text())["owner"]["start_ticks"]
+    assert isinstance(started, int)
+    _rewrite(run.path, owner={"start_ticks": started + 1})  # this pid, but another process
+    info = read_run(run.path)
+    assert info is not None and info.status == "interrupted"
+    assert info.interrupted_reason is not None and "now belongs to another process" in info.interrupted_reason
+
+
+@pytest.mark.skipif(not Path("/proc/sys/kernel/random/boot_id").is_file(), reason="boot ids come from /proc")
+def test_a_run_from_an_earlier_boot_is_interrupted(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web")
+    _rewrite(run.path, owner={"boot_id": "00000000-0000-0000-0000-000000000000"})
+    info = read_run(run.path)
+    assert info is not None and info.status == "interrupted"
+    assert "machine restarted" in str(info.interrupted_reason)
+
+
+def test_on_another_host_the_heartbeat_decides(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web")
+    _rewrite(run.path, owner={"host": "elsewhere.example", "pid": 1})
+    assert read_run(run.path).status == "running"  # type: ignore[union-attr]  # no heartbeat: cannot tell
+    assert touch_heartbeat(run, 5.0)
+    assert read_run(run.path).status == "running"  # type: ignore[union-attr]
+    silent = datetime.now(UTC) - timedelta(seconds=STALE_HEARTBEATS * 5.0 + 30)
+    _rewrite(run.path, heartbeat_at=silent.isoformat())
+    info = read_run(run.path)
+    assert info is not None and info.status == "interrupted"
+    assert str(info.interrupted_reason).startswith(
+        "no heartbeat from its process 1 on elsewhere.example for "
+    )
+
+
+def test_mark_interrupted_runs_rewrites_only_dead_runs_once(tmp_path: Path) -> None:
+    live = create_run(tmp_path, "ui", target="web", now=FROZEN)
+    dead = create_run(tmp_path, "ui", target="web", now=FROZEN + timedelta(seconds=1))
+    done = create_run(tmp_path, "ui", target="web", now=FROZEN + timedelta(seconds=2))
+    for run in (dead, done):
+        _rewrite(run.path, owner={"pid": _dead_pid(), "start_ticks": None})
+    mark_run_finished(done, "completed")
+    touch_heartbeat(dead, 5.0)
+    beat = json.loads(dead.manifest_path.read_text())["heartbeat_at"]
+
+    marked = mark_interrupted_runs([str(tmp_path)])
+    assert [r.run_id for r in marked] == [dead.run_id]
+    assert marked[0].status == "interrupted"
+    manifest = json.loads(dead.manifest_path.read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["finished_at"] == beat
+    assert "is gone" in manifest["interrupted_reason"]
+    assert json.loads(live.manifest_path.read_text())["status"] == "running"
+    assert json.loads(done.manifest_path.read_text())["status"] == "completed"
+    assert mark_interrupted_runs([tmp_path]) == []
+    # A finished run is not touched by a late heartbeat.
+    assert touch_heartbeat(done, 5.0) is False
+    assert "heartbeat_at" not in json.loads(done.manifest_path.read_text())
+
+
+def test_an_interrupted_run_is_pruned_like_a_finished_one(tmp_path: Path) -> None:
+    run = create_run(tmp_path, "ui", target="web", now=FROZEN)
+    _rewrite(run.path, owner={"pid": _dead_pid(), "start_ticks": None})
+    # Not spared by the 24 h grace for running runs: its process is known to be gone.
+    assert prune_runs([tmp_path], timedelta(hours=1), now=FROZEN + timedelta(hours=2)) == list_runs(
+        [tmp_path]
+    )
+
+
+def test_paths_may_be_plain_strings(tmp_path: Path) -> None:
+    root = str(tmp_path / "runs")
+    run = create_run(root, "scenario", now=FROZEN)
+    assert [r.run_id for r in list_runs([root])] == [run.run_id]
+    assert find_run([root], run.run_id).path == run.path
+    mark_run_finished(str(run.path), "completed")
+    assert read_run(str(run.path)).status == "completed"  # type: ignore[union-attr]
+    assert [r.run_id for r in prune_runs([root], timedelta(0), now=FROZEN + timedelta(days=1))] == [
+        run.run_id
+    ]
 
 
 # --- retention -----------------------------------------------------------------------------------

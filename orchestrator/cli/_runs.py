@@ -79,6 +79,7 @@ def run_record(info: RunInfo, kind: str, row: RunRow | None) -> dict[str, Any]:
         "path": str(info.path),
         "event_count": row.event_count if row is not None else None,
         "indexed_status": row.status if row is not None else None,
+        "interrupted_reason": info.interrupted_reason,
     }
 
 
@@ -92,8 +93,10 @@ def list_command(
 ) -> None:
     """List runs, newest first: id, kind, status, created, duration and event count.
 
-    The event count comes from the event index and is blank for a run not indexed yet
-    (`orchestrate events reindex` indexes every run).
+    Status is running, completed, failed, or interrupted: stopped by a signal, or its process
+    died (killed, out of memory, power loss) before it could finish the run. The event count
+    comes from the event index and is blank for a run not indexed yet (`orchestrate events
+    reindex` indexes every run).
 
     Example: orchestrate runs list --kind scenario --json
     """
@@ -162,6 +165,7 @@ def show_command(
     for label, value in (
         ("kind", record["kind"]),
         ("status", record["status"]),
+        ("why", record["interrupted_reason"] or ""),
         ("target", record["target"] or ""),
         ("dir", record["path"]),
         ("created", format_time(info.created_at)),

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import structlog
 
 from orchestrator.errors import EventStoreError
 from orchestrator.events._model import Event
+from orchestrator.runs import INTERRUPTED, RUNNING, read_run
 
 __all__ = ["EventStore", "ReindexReport", "RunRow", "reindex"]
 
@@ -98,7 +99,11 @@ def apply_schema(conn: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True)
 class RunRow:
-    """One run as the index knows it. ``event_count`` is the last seq (seqs are gap-free)."""
+    """One run as the index knows it. ``event_count`` is the last seq (seqs are gap-free).
+
+    ``status`` is ``completed`` or ``failed`` from the terminal event; without one, ``running``, or
+    ``interrupted`` when the run's ``run.json`` says its process died.
+    """
 
     run_id: str
     events_path: str
@@ -106,6 +111,16 @@ class RunRow:
     updated_at: str | None
     event_count: int
     status: str
+
+
+def _run_row(values: Sequence[Any]) -> RunRow:
+    """A run's row; one without its terminal event whose process died is ``interrupted``, not running."""
+    row = RunRow(*values)
+    if row.status == RUNNING:
+        info = read_run(Path(row.events_path).parent)
+        if info is not None and info.status == INTERRUPTED:
+            return replace(row, status=INTERRUPTED)
+    return row
 
 
 class EventStore:
@@ -206,12 +221,12 @@ class EventStore:
     def runs(self) -> list[RunRow]:
         """Every indexed run, newest first."""
         rows = self._read(_RUN_SUMMARY, [])
-        runs = [RunRow(*row) for row in rows]
+        runs = [_run_row(row) for row in rows]
         return sorted(runs, key=lambda r: (r.started_at or "", r.run_id), reverse=True)
 
     def run(self, run_id: str) -> RunRow | None:
         rows = self._read(_RUN_SUMMARY + " WHERE r.run_id = ?", [run_id])
-        return RunRow(*rows[0]) if rows else None
+        return _run_row(rows[0]) if rows else None
 
     def dump_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every event row and run row, sorted (what a rebuild must reproduce)."""
