@@ -23,10 +23,13 @@ def emitter(captured: CapturedEvents):  # type: ignore[no-untyped-def]
 
 
 def test_a_tool_call_is_bracketed_and_correlated() -> None:
-    with capture_events() as captured, correlation_scope(run_id="r1"):
-        with tool_call(emitter(captured), "http.get", summary="GET /x") as call:
-            inside = current_correlation()["tool_trace_id"]
-            call.details["status"] = 200
+    with (
+        capture_events() as captured,
+        correlation_scope(run_id="r1"),
+        tool_call(emitter(captured), "http.get", summary="GET /x") as call,
+    ):
+        inside = current_correlation()["tool_trace_id"]
+        call.details["status"] = 200
     call_event, result_event = captured.events
     assert (call_event.event_type, result_event.event_type) == ("worker.tool.call", "worker.tool.result")
     assert HEX16.match(call.tool_trace_id) and inside == call.tool_trace_id
@@ -38,18 +41,25 @@ def test_a_tool_call_is_bracketed_and_correlated() -> None:
 
 
 def test_an_exception_is_recorded_and_goes_on_up() -> None:
-    with capture_events() as captured, correlation_scope(run_id="r1"):
-        with pytest.raises(ValueError), tool_call(emitter(captured), "lookup"):
-            raise ValueError("missing\nsecond line")
+    with (
+        capture_events() as captured,
+        correlation_scope(run_id="r1"),
+        pytest.raises(ValueError, match="missing"),
+        tool_call(emitter(captured), "lookup"),
+    ):
+        raise ValueError("missing\nsecond line")
     result = captured.payloads("worker.tool.result")[0]
     assert result["success"] is False
     assert result["error"] == "ValueError: missing"
 
 
 def test_fail_marks_a_call_that_returned() -> None:
-    with capture_events() as captured, correlation_scope(run_id="r1"):
-        with tool_call(emitter(captured), "make") as call:
-            call.fail("exit status 2")
+    with (
+        capture_events() as captured,
+        correlation_scope(run_id="r1"),
+        tool_call(emitter(captured), "make") as call,
+    ):
+        call.fail("exit status 2")
     assert captured.payloads("worker.tool.result")[0]["error"] == "exit status 2"
 
 
