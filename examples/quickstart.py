@@ -17,17 +17,13 @@ from pathlib import Path
 from orchestrator import (
     Conductor,
     Delegation,
-    EventBus,
     RunOutcome,
     StartRun,
     Worker,
     WorkRequest,
     WorkResult,
-    create_run,
-    load_config,
-    mark_run_finished,
-    run_conductor,
 )
+from orchestrator.jobs import run_job
 
 
 class LineCounter(Worker):
@@ -56,13 +52,17 @@ class CountLines(Conductor):
         self.progress("counting", files=len(files))
         workers = [self.start_worker(LineCounter) for _ in range(2)]
         halves = [files[0::2], files[1::2]]
-        results = self.delegate_all(
+        outcomes = self.delegate_all(
             [
                 Delegation(worker, "count-lines", f"count lines in {len(part)} files", {"files": part})
                 for worker, part in zip(workers, halves, strict=True)
             ]
         )
-        total = sum(int(r.data["lines"]) for r in results)  # type: ignore[arg-type]
+        total = 0
+        for outcome in outcomes:  # one per request: a failed one is data, not an exception
+            if outcome.result is None:
+                raise outcome.error()
+            total += int(outcome.result.data["lines"])  # type: ignore[arg-type]
         return RunOutcome(
             run_id=start.run_id, status="completed", summary=f"{total} lines in {len(files)} files"
         )
@@ -73,27 +73,16 @@ def main() -> int:
     folder = (
         Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parent.parent / "orchestrator"
     )
-    config = load_config(project)
-    run = create_run(config.ui_runs_dir, "ui", target="quickstart")
-    bus = EventBus(
-        config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
+    # One call: the project's event bus, a run dir, the conductor, the final status in run.json.
+    result = run_job(
+        project,
+        CountLines,
+        kind="ui",
+        target="quickstart",
+        objective=f"count lines under {folder}",
+        params={"folder": str(folder)},
     )
-    try:
-        outcome = run_conductor(
-            CountLines,
-            events=bus,
-            run_id=run.run_id,
-            events_path=run.events_path,
-            objective=f"count lines under {folder}",
-            params={"folder": str(folder)},
-        )
-        mark_run_finished(run, outcome.status, summary=outcome.summary)
-    except BaseException:
-        mark_run_finished(run, "failed")
-        raise
-    finally:
-        bus.stop()
-    print(f"run {run.run_id}: {outcome.summary}")
+    print(f"run {result.run_dir.run_id}: {result.outcome.summary}")
     return 0
 
 

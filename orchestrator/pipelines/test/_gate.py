@@ -6,11 +6,11 @@ driver in ``orchestrate.drivers``, the ``ux-evaluator`` and ``issue-reconciler``
 driver's capture failures (exit 1) and framework errors (exit 2) never stop the run: evaluation
 always follows, on whatever was captured.
 
-:func:`run_gate` drives one whole run: resolves target and profile, honours ``--since``, creates
-the run dir, starts and stops the target, runs the conductor, writes ``report.md`` and the
-metrics line, prunes old runs, and returns the exit code: 1 when critical or high findings were
-filed (critical and high are always filed: created, commented on, or already open), 2 for a
-framework or configuration error, else 0.
+:func:`run_gate` drives one whole run as a job (:func:`orchestrator.jobs.open_job`): resolves
+target and profile, honours ``--since``, creates the run dir, starts and stops the target, runs
+the conductor, writes ``report.md`` and the metrics line, prunes old runs, and returns the exit
+code: 1 when critical or high findings were filed (critical and high are always filed: created,
+commented on, or already open), 2 for a framework or configuration error, else 0.
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ from typing import Any, Literal
 
 import structlog
 
-from orchestrator.actors import Conductor, run_conductor
+from orchestrator.actors import Conductor
 from orchestrator.config import ProjectConfig, TargetSection
 from orchestrator.errors import ActorError, OrchestrateError, RunInterruptedError
-from orchestrator.events import EventBus
+from orchestrator.jobs import open_job
+from orchestrator.messages import RunOutcome, StartRun, WorkResult
 from orchestrator.pipelines.test._report import GateSummary, append_metrics, render_report
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._since import changed_files_since
 from orchestrator.pipelines.test._target import running_target
-from orchestrator.messages import RunOutcome, StartRun, WorkResult
 from orchestrator.plugins import load_plugin
 from orchestrator.policyfiles import load_retention
-from orchestrator.runs import create_run, mark_run_finished, prune_runs
+from orchestrator.runs import prune_runs
 
 __all__ = ["GateOptions", "GateResult", "TestGate", "run_gate"]
 
@@ -170,51 +170,42 @@ def run_gate(config: ProjectConfig, options: GateOptions, say: Callable[[str], N
             say(f"No files changed since {options.since}. Skipping test run.")
             return GateResult(0, None, None, skipped=f"no files changed since {options.since}")
 
-    # The bus first: a database that cannot be opened fails here, before a run dir exists.
-    bus = EventBus(
-        config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
-    )
-    run = create_run(config.ui_runs_dir, "ui", target=plan.target, metadata={"profile": plan.profile_name})
-    first_line = f"target={plan.target} profile={plan.profile_name} run_id={run.run_id} driver={plan.driver}"
-    say(f"Test Runner: {first_line}")
-    timestamp = _now()
-    bus = EventBus(
-        config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
-    )
-    outcome: RunOutcome | None = None
+    metadata = {"profile": plan.profile_name}
     errors: list[str] = []
     interrupted: OrchestrateError | None = None
-    try:
-        outcome = run_conductor(
-            TestGate,
-            events=bus,
-            run_id=run.run_id,
-            events_path=run.events_path,
-            objective=f"UI gate of {plan.target} with profile {plan.profile_name}",
-            params=_params(config, options, plan, run.run_id, run.path, changed),
+    # The job opens the bus before the run dir (a bad database fails before anything is written)
+    # and always marks the run finished and closes the bus and the run's heartbeat.
+    with open_job(config, "ui", target=plan.target, metadata=metadata) as job:
+        first_line = (
+            f"target={plan.target} profile={plan.profile_name} run_id={job.run_id} driver={plan.driver}"
         )
-    except OrchestrateError as exc:
-        errors.append(str(exc))
-        interrupted = exc if isinstance(exc, RunInterruptedError) else None
-    finally:
-        bus.stop()
+        say(f"Test Runner: {first_line}")
+        timestamp = _now()
+        try:
+            job.run(
+                TestGate,
+                objective=f"UI gate of {plan.target} with profile {plan.profile_name}",
+                params=_params(config, options, plan, job.run_id, job.path, changed),
+            )
+        except OrchestrateError as exc:
+            errors.append(str(exc))
+            interrupted = exc if isinstance(exc, RunInterruptedError) else None
 
-    data = outcome.data if outcome is not None else {}
-    errors += [str(e) for e in data.get("errors") or []]  # type: ignore[union-attr]
-    summary = _summarise(run.run_id, plan, timestamp, started, data, errors, options.dry_run)
-    render_report(summary, run.path / "report.md")
-    append_metrics(summary, config.state_dir / "metrics" / "test-runs.jsonl")
-    mark_run_finished(
-        run, "completed" if not errors else "failed", exit_code=summary.exit_code, verdict=summary.verdict
-    )
+        data = job.outcome.data if job.outcome is not None else {}
+        errors += [str(e) for e in data.get("errors") or []]  # type: ignore[union-attr]
+        summary = _summarise(job.run_id, plan, timestamp, started, data, errors, options.dry_run)
+        render_report(summary, job.path / "report.md")
+        append_metrics(summary, config.state_dir / "metrics" / "test-runs.jsonl")
+        status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
+        job.finish(status, exit_code=summary.exit_code, verdict=summary.verdict)
     if interrupted is not None:
         raise interrupted
     _prune(config)
     say(
-        f"Test Runner complete: run_id={run.run_id} findings={summary.findings} "
+        f"Test Runner complete: run_id={job.run_id} findings={summary.findings} "
         f"issues_created={summary.issues_created} duration={summary.duration_ms}ms"
     )
-    return GateResult(summary.exit_code, summary, run.path)
+    return GateResult(summary.exit_code, summary, job.path)
 
 
 def _params(
