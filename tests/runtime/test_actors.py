@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from orchestrator.errors import (
     WorkerDiedError,
     WorkerFailedError,
 )
-from orchestrator.events import EventBus, EventStore
 from orchestrator.messages import Ping, Pong, StartRun, WorkRequest, WorkResult
+from orchestrator.testing import capture_events
 from tests.runtime.workers import EchoWorker, FailingWorker
 
 
@@ -87,17 +86,14 @@ def test_ask_times_out_with_a_typed_error() -> None:
     release.set()
 
 
-def test_worker_that_raises_gives_typed_error_and_failed_event(bus: EventBus, tmp_path: Path) -> None:
-    bus.open_run("run-1", tmp_path / "run-1" / "events.jsonl")
-    worker = spawn(FailingWorker, events=bus)
-    with pytest.raises(WorkerFailedError, match="ValueError: cannot obj") as caught:
-        worker.ask(request(task_id="t1", call_id="c1"), timeout=5)
+def test_worker_that_raises_gives_typed_error_and_failed_event() -> None:
+    with capture_events() as captured:
+        worker = spawn(FailingWorker, events=captured)
+        with pytest.raises(WorkerFailedError, match="ValueError: cannot obj") as caught:
+            worker.ask(request(task_id="t1", call_id="c1"), timeout=5)
     assert caught.value.error_type == "ValueError"
-    bus.flush()
-    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
-        types = [e.event_type for e in store.query(run_id="run-1")]
-        failed = store.query(run_id="run-1", type_prefix="worker.task.failed")[0]
-    assert types == ["worker.task.started", "worker.task.failed"]
+    assert captured.types() == ["worker.task.started", "worker.task.failed"]
+    (failed,) = captured.of_type("worker.task.failed")
     assert failed.task_id == "t1"
     assert failed.payload["task_id"] == "t1"
     assert failed.payload["error"] == "ValueError: cannot obj"
@@ -110,13 +106,11 @@ def test_asking_a_stopped_actor_is_a_typed_error() -> None:
         worker.ask(request(), timeout=5)
 
 
-def test_worker_events_carry_correlation_without_passing_ids(bus: EventBus, tmp_path: Path) -> None:
-    bus.open_run("run-2", tmp_path / "run-2" / "events.jsonl")
-    worker = spawn(EchoWorker, events=bus)
-    worker.ask(request(run_id="run-2", task_id="t9", call_id="c9"), timeout=5)
-    bus.flush()
-    with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
-        events = store.query(run_id="run-2")
+def test_worker_events_carry_correlation_without_passing_ids() -> None:
+    with capture_events() as captured:
+        worker = spawn(EchoWorker, events=captured)
+        worker.ask(request(run_id="run-2", task_id="t9", call_id="c9"), timeout=5)
+    events = list(captured)
     assert [e.event_type for e in events] == [
         "worker.task.started",
         "worker.task.progress",
