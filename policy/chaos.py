@@ -19,21 +19,27 @@ How one request rolls (the order is part of the contract, so a seed replays):
 The profiles themselves are the policy document ``chaos-profiles`` (default in
 ``defaults/chaos-profiles.yaml``; a project adds or changes profiles in its own
 ``.orchestrator/policy/chaos-profiles.yaml``), validated as :class:`ChaosProfiles`.
+
+One profile serves every twin of a run, so its per-route overrides are keyed ``twin.route``
+(``github.create_issue``, ``openai.chat_completions``): each twin applies the keys that name it
+and leaves the others to their twins.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "FAULT_ORDER",
     "MODE_NAMES",
+    "ROUTE_KEY",
     "AuthExpiredMode",
     "ChaosConfig",
     "ChaosDecision",
@@ -77,6 +83,9 @@ ModeName = Literal[
 FAULT_ORDER: tuple[FaultName, ...] = get_args(FaultName)
 """The order in which fault probabilities are laid end to end for the fault draw."""
 MODE_NAMES: tuple[ModeName, ...] = get_args(ModeName)
+
+ROUTE_KEY = re.compile(r"(?P<twin>[a-z][a-z0-9_-]*)\.(?P<route>\S.*)")
+"""A per-route override key: the twin's name, a dot, and one of its route ids."""
 
 # A probability sum a hair over 1 from decimal rounding in a file is still a valid profile.
 _SUM_TOLERANCE = 1e-9
@@ -219,26 +228,38 @@ class ChaosModes(BaseModel):
 
 
 class ChaosConfig(ChaosModes):
-    """A twin's chaos: modes for every request, per-route overrides, and a time scale.
+    """Chaos for the twins of a run: modes for every request, per-route overrides, a time scale.
 
-    ``routes`` maps a route id to modes that replace the base ones mode by mode (a mode set to
-    probability 0 there switches it off for that route). ``time_scale`` multiplies every latency,
-    hold and ``Retry-After`` duration: 1 in production, small in tests.
+    ``routes`` maps ``twin.route`` (``github.get_issue``: a twin's name and one of its route ids)
+    to modes that replace the base ones mode by mode (a mode set to probability 0 there switches
+    it off for that route); a twin ignores the keys of other twins. ``time_scale`` multiplies
+    every latency, hold and ``Retry-After`` duration: 1 in production, small in tests.
     """
 
     routes: dict[str, ChaosModes] = Field(default_factory=dict)
     time_scale: float = Field(default=1.0, ge=0.0)
 
+    @field_validator("routes")
+    @classmethod
+    def _keys_name_twin_and_route(cls, routes: dict[str, ChaosModes]) -> dict[str, ChaosModes]:
+        for key in routes:
+            if not ROUTE_KEY.fullmatch(key):
+                raise ValueError(
+                    f"the key {key!r} does not name a twin and a route; key an override as twin.route, "
+                    "for example github.create_issue"
+                )
+        return routes
+
     @model_validator(mode="after")
     def _route_overrides_fit(self) -> ChaosConfig:
-        for route_id in self.routes:
-            self.for_route(route_id)  # raises when the merged modes exceed one draw
+        for key in self.routes:
+            self.for_route(key)  # raises when the merged modes exceed one draw
         return self
 
-    def for_route(self, route_id: str | None) -> ChaosModes:
-        """The modes in force for ``route_id``: its override laid over the base modes."""
+    def for_route(self, key: str | None) -> ChaosModes:
+        """The modes in force for ``key`` (``twin.route``): its override laid over the base modes."""
         base: dict[str, Any] = {name: getattr(self, name) for name in MODE_NAMES}
-        override = self.routes.get(route_id) if route_id is not None else None
+        override = self.routes.get(key) if key is not None else None
         if override is not None:
             base.update({name: getattr(override, name) for name in override.model_fields_set})
         return ChaosModes(**base)

@@ -18,10 +18,9 @@ the ``orchestrate.twins`` entry point group.
 from __future__ import annotations
 
 from orchestrator.twins._app import build_twin_app
-from orchestrator.twins._behaviour import PyRoute, TwinRoutes
-from orchestrator.twins._call import Handler, TwinCall, TwinReply
 from orchestrator.twins._chaos import ChaosEngine, load_chaos_profiles, resolve_chaos_profile
 from orchestrator.twins._client import TwinAdmin
+from orchestrator.twins._declarative import paginate
 from orchestrator.twins._definition import RouteEntry, TwinDefinition, load_twin_definition
 from orchestrator.twins._discovery import (
     ENTRY_POINT_GROUP,
@@ -32,8 +31,11 @@ from orchestrator.twins._discovery import (
     load_twin,
     project_twins_dir,
 )
+from orchestrator.twins._handler import Handler, TwinCall, TwinReply
 from orchestrator.twins._journal import FALLBACK_TRAJECTORY_HEADER, TRAJECTORY_HEADER, Journal
 from orchestrator.twins._manifest import AuthSpec, EntitySpec, TwinManifest
+from orchestrator.twins._python_routes import PyRoute, TwinRoutes
+from orchestrator.twins._routespec import PaginationSpec
 from orchestrator.twins._runtime import TwinRuntime
 from orchestrator.twins._seed import SeedDataError, check_seed_data
 from orchestrator.twins._server import RunningTwins, TwinEndpoint, TwinServer, serve_twins
@@ -49,6 +51,7 @@ __all__ = [
     "EntitySpec",
     "Handler",
     "Journal",
+    "PaginationSpec",
     "PyRoute",
     "RouteEntry",
     "RunningTwins",
@@ -72,6 +75,7 @@ __all__ = [
     "load_chaos_profiles",
     "load_twin",
     "load_twin_definition",
+    "paginate",
     "project_twins_dir",
     "resolve_chaos_profile",
     "serve_twins",

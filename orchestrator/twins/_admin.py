@@ -15,6 +15,13 @@
 ==========================  ==============================================================
 
 Bad input answers 422 with ``{"error": ..., "message": ...}`` naming the field and the fix.
+
+Admin writes (``POST /reset``, ``PUT /chaos``) can wipe a twin's state and journal, so a web
+page must not be able to make them: any page may send a "simple" cross-origin request (a
+``no-cors`` fetch, a form post) to a loopback port. A write therefore needs
+``Content-Type: application/json`` (a type no simple request can carry; 415 otherwise), and is
+refused with 403 when its ``Origin`` header names any origin but the twin's own. Bodies are
+capped like the twin's own requests (413).
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator._validation import config_error_from_validation
 from orchestrator.errors import OrchestrateError
 from orchestrator.policy.chaos import ChaosConfig
+from orchestrator.twins._body import BodyTooLargeError, read_capped_body, too_large
 from orchestrator.twins._journal import redact_data
 from orchestrator.twins._runtime import TwinRuntime
+from orchestrator.validation import config_error_from_validation
 
 __all__ = ["admin_routes"]
 
@@ -46,7 +54,7 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
         return JSONResponse({"ok": True, "twin": runtime.name})
 
     async def reset(request: Request) -> Response:
-        document = await _json_object(request)
+        document = await _json_object(request, runtime.max_body_bytes)
         if isinstance(document, Response):
             return document
         seed = document.get("seed")
@@ -78,6 +86,8 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
             return _problem(
                 "invalid_query", "since and limit must be whole numbers, for example ?since=10&limit=100"
             )
+        if limit is not None and limit < 0:
+            return _problem("invalid_query", f"limit must be 0 or more (got {limit}), for example ?limit=100")
         entries = runtime.journal.entries(since=since, trajectory=params.get("trajectory"), limit=limit)
         return JSONResponse(
             {
@@ -91,7 +101,7 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
     async def chaos(request: Request) -> Response:
         if request.method == "GET":
             return JSONResponse(runtime.chaos.describe())
-        document = await _json_object(request)
+        document = await _json_object(request, runtime.max_body_bytes)
         if isinstance(document, Response):
             return document
         # Everything is checked before anything changes: a refused request leaves chaos as it was.
@@ -103,9 +113,16 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
                 "invalid_chaos",
                 'send {"profile": "hostile"}, {"config": {...}} or {"config": null}, optionally with "seed"',
             )
+        profile = document.get("profile")
+        if profile is not None and not isinstance(profile, str):
+            return _problem(
+                "invalid_chaos",
+                f"profile: must be a profile name or null (got {type(profile).__name__}), "
+                'for example {"profile": "hostile"}',
+            )
         try:
             if "profile" in document:
-                runtime.set_chaos_profile(document["profile"])
+                runtime.set_chaos_profile(profile)
             elif "config" in document:
                 config = document["config"]
                 runtime.set_chaos(None if config is None else ChaosConfig.model_validate(config))
@@ -128,8 +145,14 @@ def admin_routes(runtime: TwinRuntime) -> list[Route]:
     ]
 
 
-async def _json_object(request: Request) -> dict[str, Any] | Response:
-    raw = await request.body()
+async def _json_object(request: Request, max_body_bytes: int) -> dict[str, Any] | Response:
+    refused = _refused_write(request)
+    if refused is not None:
+        return refused
+    try:
+        raw = await read_capped_body(request.receive, request.headers, max_body_bytes)
+    except BodyTooLargeError as exc:
+        return JSONResponse(too_large(exc.limit), status_code=413, headers={"Connection": "close"})
     if not raw.strip():
         return {}
     try:
@@ -139,6 +162,38 @@ async def _json_object(request: Request) -> dict[str, Any] | Response:
     if not isinstance(document, dict):
         return _problem("invalid_json", 'the body must be a JSON object, for example {"seed": 7}', 400)
     return document
+
+
+def _refused_write(request: Request) -> Response | None:
+    """403 for a write from another origin, 415 for one that is not JSON; ``None`` if acceptable."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/").lower() not in _own_origins(request):
+        return _problem(
+            "cross_origin",
+            f"admin writes are refused from another origin (Origin: {origin[:100]}); call the admin "
+            "API from a script or a test (TwinAdmin), not from a web page",
+            403,
+        )
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return _problem(
+            "unsupported_media_type",
+            "admin writes need Content-Type: application/json (got "
+            f"{content_type or 'none'}); send the body as JSON, for example with httpx's json=",
+            415,
+        )
+    return None
+
+
+def _own_origins(request: Request) -> set[str]:
+    """The origins a page served by this twin itself would send: its socket address, or the Host."""
+    scheme = request.url.scheme
+    server = request.scope.get("server")
+    if server is None:
+        return {f"{scheme}://{request.headers.get('host', '')}".lower()}
+    host, port = server[0], server[1]
+    names = {f"[{host}]" if ":" in host else host, "localhost"}
+    return {f"{scheme}://{name}:{port}".lower() for name in names}
 
 
 def _problem(error: str, message: str, status: int = 422) -> Response:

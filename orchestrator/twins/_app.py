@@ -13,10 +13,13 @@ Chaos effects:
   sees a transport error and no response at all.
 - ``partial_response`` sends the first part of the body with a matching ``Content-Length``:
   a well-framed answer whose JSON does not parse.
-- ``stale_data`` hands the handler a state snapshot at least ``age_s`` old, for reads (``GET``,
-  ``HEAD``) only. A write still rolls (so request *n* keeps its draws and a seed replays), but it
-  runs against the live state: a create numbered from an old snapshot would clash with records
-  made since. Its journal entry says the fault was not applied.
+- ``stale_data`` hands the handler a state snapshot at least ``age_s`` old, on routes the twin
+  marks read-only (by default its ``GET`` routes and declarative lists and reads; an API whose
+  reads are ``POST`` marks them). A write still rolls (so request *n* keeps its draws and a seed
+  replays), but it runs against the live state: a create numbered from an old snapshot would
+  clash with records made since. Its journal entry says the fault was not applied.
+- A request body over the twin's cap (1 MiB by default) is answered 413 before anything else
+  (no route runs, no chaos rolls) and never stored; see :mod:`orchestrator.twins._body`.
 
 Journal entries take their sequence number when the request arrives, so the journal lists
 requests in arrival order even when a slow one finishes after a fast one.
@@ -41,8 +44,9 @@ from starlette.types import Receive, Scope, Send
 
 from orchestrator.policy.chaos import RateLimitMode, ServerErrorMode, StaleDataMode, TimeoutMode
 from orchestrator.twins._admin import admin_routes
-from orchestrator.twins._call import TwinCall, TwinReply
+from orchestrator.twins._body import BodyTooLargeError, read_capped_body, too_large
 from orchestrator.twins._chaos import Roll
+from orchestrator.twins._handler import TwinCall, TwinReply
 from orchestrator.twins._journal import (
     FALLBACK_TRAJECTORY_HEADER,
     TRAJECTORY_HEADER,
@@ -68,9 +72,7 @@ _GENERIC_FAULTS: dict[str, tuple[int, Any]] = {
     "timeout": (504, {"message": "Gateway Timeout"}),
     "auth_expired": (401, {"message": "The access token has expired", "error": "token_expired"}),
 }
-_READ_METHODS = frozenset({"GET", "HEAD"})
-"""Methods ``stale_data`` applies to: a write must see the live state it changes."""
-_STALE_WRITE = "stale_data serves reads (GET, HEAD) only; this write used the live state"
+_STALE_WRITE = "stale_data serves read-only routes only; this route may write, so it used the live state"
 _JSON = b"application/json"
 _TEXT = "text/plain; charset=utf-8"
 
@@ -97,7 +99,6 @@ class TwinDispatcher:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = Headers(scope=scope)
-        raw_body = await _read_body(receive)
         entry: dict[str, Any] = {
             "seq": runtime.journal.reserve(),
             "timestamp": utc_now(),
@@ -114,7 +115,16 @@ class TwinDispatcher:
         }
         secrets: list[str] = runtime.known_tokens()
         sent: dict[str, Any] = {"status": None, "body": b""}
+        raw_body = b""
         try:
+            try:
+                raw_body = await read_capped_body(receive, headers, runtime.max_body_bytes)
+            except BodyTooLargeError as exc:
+                found = runtime.match(method, path)
+                entry["route"] = found[0].id if found is not None else None
+                entry["outcome"] = "body_too_large"
+                await _send(send, sent, 413, too_large(exc.limit), {"Connection": "close"})
+                return
             await self._serve(scope, receive, send, headers, raw_body, entry, secrets, sent)
         except ConnectionResetError:
             raise  # connection_reset without a transport to abort (in-process clients): let it surface
@@ -195,7 +205,7 @@ class TwinDispatcher:
             return
         state = runtime.state.live
         if fault == "stale_data" and decision is not None and isinstance(decision.fault_mode, StaleDataMode):
-            if scope["method"] in _READ_METHODS:
+            if route.read_only:
                 state = runtime.state.as_of(decision.fault_mode.age_s)
                 entry["chaos"]["snapshot_age_s"] = round(state.age_s or 0.0, 3)
             else:
@@ -215,6 +225,7 @@ class TwinDispatcher:
             principal=auth.principal,
             base_url=_base_url(scope, headers, runtime.definition.base_path),
             url=_full_url(scope, headers),
+            presenters=runtime.definition.presenters,
         )
         result = route.handler(call)
         reply = await result if inspect.isawaitable(result) else result
@@ -289,18 +300,6 @@ class TwinDispatcher:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -6,7 +6,9 @@ not roll), under a lock, so request *n* after a reset always consumes the same t
 draw at all. Modes the twin does not support are dropped from every configuration it is given.
 
 Profiles come from the ``chaos-profiles`` policy: the shipped ``gentle``, ``moderate`` and
-``hostile``, plus whatever the project's ``.orchestrator/policy/chaos-profiles.yaml`` adds.
+``hostile``, plus whatever the project's ``.orchestrator/policy/chaos-profiles.yaml`` adds. One
+configuration serves all the twins of a run: an engine takes the route overrides keyed with its
+twin's name (``github.get_issue``) and leaves the rest to the other twins.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class ChaosEngine:
     def __init__(
         self,
         *,
+        twin: str,
         supported: frozenset[str],
         route_ids: frozenset[str],
         seed: int | None = None,
@@ -106,6 +109,7 @@ class ChaosEngine:
         profile: str | None = None,
         source: str = "chaos",
     ) -> None:
+        self._twin = twin
         self._supported = supported
         self._route_ids = route_ids
         self._lock = threading.Lock()
@@ -137,21 +141,27 @@ class ChaosEngine:
     def configure(
         self, config: ChaosConfig | None, *, profile: str | None = None, source: str = "chaos"
     ) -> None:
-        """Make ``config`` (``None``: chaos off) active; route overrides must name this twin's routes."""
+        """Make ``config`` (``None``: chaos off) active.
+
+        Route overrides keyed with this twin's name must name one of its routes; the keys of
+        other twins are theirs.
+        """
         per_route: dict[str | None, ChaosModes] = {}
         if config is not None:
-            unknown = sorted(set(config.routes) - self._route_ids)
+            prefix = f"{self._twin}."
+            mine = {key: key[len(prefix) :] for key in config.routes if key.startswith(prefix)}
+            unknown = sorted(key for key, route_id in mine.items() if route_id not in self._route_ids)
             if unknown:
-                known = ", ".join(sorted(self._route_ids))
+                known = ", ".join(prefix + route_id for route_id in sorted(self._route_ids))
                 raise ConfigError(
                     None if source == "chaos" else source,
                     f"routes.{unknown[0]}",
-                    f"is not a route of this twin (its routes: {known})",
-                    "key route overrides by a route id of the twin, as `orchestrate twin check` lists them",
+                    f"is not a route of the {self._twin} twin (its routes: {known})",
+                    "key an override as twin.route with a route id that `orchestrate twin check` lists",
                 )
             per_route[None] = config.for_route(None).only(self._supported)
-            for route_id in config.routes:
-                per_route[route_id] = config.for_route(route_id).only(self._supported)
+            for key, route_id in mine.items():
+                per_route[route_id] = config.for_route(key).only(self._supported)
             if all(modes.is_off() for modes in per_route.values()):
                 per_route = {}
         with self._lock:

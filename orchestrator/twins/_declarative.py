@@ -14,7 +14,8 @@ from typing import Any
 
 from starlette.datastructures import URL
 
-from orchestrator.twins._call import TwinCall, TwinReply
+from orchestrator.errors import OrchestrateError
+from orchestrator.twins._handler import TwinCall, TwinReply
 from orchestrator.twins._manifest import TwinManifest
 from orchestrator.twins._routespec import (
     ErrorCondition,
@@ -29,7 +30,7 @@ from orchestrator.twins._seed import type_matches
 from orchestrator.twins._state import StateView
 from orchestrator.twins._template import Compiled, TemplateContext, TemplateError, compile_template
 
-__all__ = ["DeclarativeRoute", "RouteSpecError"]
+__all__ = ["DeclarativeRoute", "RouteSpecError", "paginate"]
 
 _DEFAULT_STATUS = {"list": 200, "create": 201, "read": 200, "update": 200, "delete": 204, "static": 200}
 _DEFAULT_BODY: dict[str, Any] = {
@@ -47,7 +48,7 @@ _BUILTIN_ERRORS: dict[ErrorCondition, ResponseSpec] = {
 }
 
 
-class RouteSpecError(ValueError):
+class RouteSpecError(OrchestrateError):
     """A route refers to something that does not exist; ``field`` is relative to the route."""
 
     def __init__(self, field: str, problem: str, fix: str) -> None:
@@ -105,6 +106,24 @@ class DeclarativeRoute:
             self._parent = (spec.parent.entity, match, spec.parent.increment)
             self._parent_id_field = entities[spec.parent.entity].id_field
         self._sets = [(name, _compile(value, names, f"set.{name}")) for name, value in spec.set.items()]
+        self._transitions = [
+            (
+                transition.field,
+                transition.to,
+                [
+                    (name, _compile(value, names, f"transitions[{index}].set.{name}"))
+                    for name, value in transition.set.items()
+                ],
+            )
+            for index, transition in enumerate(spec.transitions)
+        ]
+        self._aliases: list[tuple[str, str, tuple[str, ...], str]] = []
+        for index, alias in enumerate(defaults.aliases):
+            if alias.param not in names:
+                continue
+            if alias.entity not in entities:
+                raise _unknown_entity(f"(defaults.aliases[{index}].entity)", alias.entity, entities)
+            self._aliases.append((alias.param, alias.entity, tuple(alias.match), alias.value))
         pagination = spec.pagination or (defaults.pagination if spec.action == "list" else None)
         self._pagination = pagination
         self._answer = _Answer(
@@ -144,6 +163,8 @@ class DeclarativeRoute:
     # ---------------------------------------------------------------------------------- serving
 
     def __call__(self, call: TwinCall) -> TwinReply:
+        if self._aliases:
+            call.path_params = self._resolve_aliases(call)
         ctx = TemplateContext(
             path=call.path_params,
             query=call.query,
@@ -163,6 +184,30 @@ class DeclarativeRoute:
         action = self.spec.action
         if action == "static":
             return self._answer.render(ctx)
+        return self._act(call, ctx, scope, parent_key)
+
+    def _presented(self, call: TwinCall, ctx: TemplateContext) -> TemplateContext:
+        if isinstance(ctx.record, dict):
+            ctx.record = call.present(self._entity, ctx.record)
+        return ctx
+
+    def _resolve_aliases(self, call: TwinCall) -> dict[str, Any]:
+        params = dict(call.path_params)
+        for param, entity, fields, value in self._aliases:
+            wanted = params.get(param)
+            for field in fields:
+                record = call.state.find(entity, **{field: wanted})
+                if record is not None and record.get(value) is not None:
+                    params[param] = record[value]
+                    break
+        return params
+
+    def _act(
+        self, call: TwinCall, ctx: TemplateContext, scope: Mapping[str, Any], parent_key: str | None
+    ) -> TwinReply:
+        """Carry out a list, create, read, update or delete; records are answered presented."""
+        state = call.state
+        action = self.spec.action
         if action == "list":
             return self._list(call, ctx, scope)
         if action == "create":
@@ -182,10 +227,14 @@ class DeclarativeRoute:
                 return self._errors["invalid"].render(ctx)
             ctx.record = {**record, **values}
             changes = dict(values)
+            for field, to, sets in self._transitions:
+                if field in values and values[field] == to and record.get(field) != to:
+                    for name, value in sets:
+                        changes[name] = ctx.record[name] = value(ctx)
             for name, value in self._sets:
                 changes[name] = ctx.record[name] = value(ctx)
             ctx.record = state.update(self._entity, key, changes)
-        return self._answer.render(ctx)
+        return self._answer.render(self._presented(call, ctx))
 
     def _find(
         self, state: StateView, scope: Mapping[str, Any], params: Mapping[str, Any]
@@ -222,8 +271,8 @@ class DeclarativeRoute:
             )
         headers: dict[str, str] = {}
         if self._pagination is not None:
-            records, headers = _paginate(records, self._pagination, call)
-        ctx.items = records
+            records, headers = paginate(records, self._pagination, call)
+        ctx.items = [call.present(self._entity, record) for record in records]
         return self._answer.render(ctx, headers)
 
     def _create(
@@ -251,7 +300,7 @@ class DeclarativeRoute:
             state.update(
                 self._parent[0], parent_key, {counter: (current if isinstance(current, int) else 0) + 1}
             )
-        return self._answer.render(ctx)
+        return self._answer.render(self._presented(call, ctx))
 
     def _read_input(self, body: Any, *, partial: bool) -> tuple[dict[str, Any], dict[str, str] | None]:
         if body is None:
@@ -360,9 +409,10 @@ def _int_param(raw: str | None, default: int) -> int:
         return default
 
 
-def _paginate(
+def paginate(
     records: list[dict[str, Any]], spec: PaginationSpec, call: TwinCall
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The page of ``records`` the call asks for, and the headers that link the other pages."""
     per_page = min(
         max(_int_param(call.query.get(spec.per_page_param), spec.default_per_page), 1), spec.max_per_page
     )

@@ -10,20 +10,22 @@ field and the fix. The result is immutable and can serve any number of twin inst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from starlette.routing import compile_path
 
-from orchestrator._validation import load_structured_file, validate_document
 from orchestrator.errors import ConfigError
-from orchestrator.twins._behaviour import SeedCheck, load_behaviour
-from orchestrator.twins._call import Handler
 from orchestrator.twins._declarative import DeclarativeRoute, RouteSpecError
+from orchestrator.twins._handler import Handler
 from orchestrator.twins._manifest import TwinManifest
+from orchestrator.twins._python_routes import SeedCheck, load_python_routes
 from orchestrator.twins._routespec import RoutesFile
 from orchestrator.twins._seed import SeedData, check_seed_data
+from orchestrator.twins._template import Presenter, TemplateError, compile_presenter
+from orchestrator.userfiles import load_structured_file, validate_document
 
 __all__ = ["MANIFEST_NAME", "ROUTES_NAME", "RouteEntry", "TwinDefinition", "load_twin_definition"]
 
@@ -38,7 +40,10 @@ _MANIFEST_EXAMPLES = {
 
 @dataclass(frozen=True, slots=True)
 class RouteEntry:
-    """One served route: id, methods, path (relative to the base path), handler and origin."""
+    """One served route: id, methods, path (relative to the base path), handler and origin.
+
+    ``read_only`` routes never change the state, so ``stale_data`` chaos serves them a snapshot.
+    """
 
     id: str
     methods: tuple[str, ...]
@@ -47,17 +52,20 @@ class RouteEntry:
     public: bool
     origin: Literal["routes", "module"]
     params: tuple[str, ...]
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TwinDefinition:
-    """A validated twin: its manifest, routes, default seed data and seed checks."""
+    """A validated twin: its manifest, routes, default seed data, seed checks and presenters
+    (per entity, the ``computed`` fields added to every record the twin sends)."""
 
     manifest: TwinManifest
     directory: Path
     routes: tuple[RouteEntry, ...]
     seed: SeedData
     seed_checks: tuple[SeedCheck, ...]
+    presenters: Mapping[str, Presenter] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -91,19 +99,28 @@ def load_twin_definition(directory: Path) -> TwinDefinition:
         routes.extend(_declarative_routes(manifest, routes_path))
     seed_checks: tuple[SeedCheck, ...] = ()
     if manifest.module is not None:
-        registry = load_behaviour(manifest.module, directory, manifest.name, manifest_path)
+        registry = load_python_routes(manifest.module, directory, manifest.name, manifest_path)
         seed_checks = tuple(registry.seed_checks)
         for route in registry.routes:
             params = _params_of(route.path, manifest_path, "module", f"route {route.id!r}")
             routes.append(
-                RouteEntry(route.id, route.methods, route.path, route.handler, route.public, "module", params)
+                RouteEntry(
+                    route.id,
+                    route.methods,
+                    route.path,
+                    route.handler,
+                    route.public,
+                    "module",
+                    params,
+                    route.read_only,
+                )
             )
     if not routes:
         raise ConfigError(
             manifest_path,
             "routes",
             "the twin defines no routes",
-            f'add a {ROUTES_NAME} next to twin.json, or name a Python module with "module": "behaviour.py"',
+            f'add a {ROUTES_NAME} next to twin.json, or name a Python module with "module": "handlers.py"',
         )
     _check_unique(routes, manifest_path)
     seed: SeedData = {}
@@ -123,7 +140,27 @@ def load_twin_definition(directory: Path) -> TwinDefinition:
             source=seed_path,
             checks=seed_checks,
         )
-    return TwinDefinition(manifest, directory, tuple(routes), seed, seed_checks)
+    presenters = _presenters(manifest, manifest_path)
+    return TwinDefinition(manifest, directory, tuple(routes), seed, seed_checks, presenters)
+
+
+def _presenters(manifest: TwinManifest, manifest_path: Path) -> dict[str, Presenter]:
+    presenters: dict[str, Presenter] = {}
+    for entity, spec in manifest.entities.items():
+        if not spec.computed:
+            continue
+        for name, value in spec.computed.items():
+            try:
+                compile_presenter({name: value})
+            except TemplateError as exc:
+                raise ConfigError(
+                    manifest_path,
+                    f"entities.{entity}.computed.{name}",
+                    str(exc),
+                    'refer to the record and the base URL, for example "url": "{base_url}/items/{record.id}"',
+                ) from None
+        presenters[entity] = compile_presenter(spec.computed)
+    return presenters
 
 
 def _routes_path(manifest: TwinManifest, directory: Path, manifest_path: Path) -> Path | None:
@@ -152,7 +189,16 @@ def _declarative_routes(manifest: TwinManifest, path: Path) -> list[RouteEntry]:
         except RouteSpecError as exc:
             raise ConfigError(path, f"{where}.{exc.field}", exc.problem, exc.fix) from None
         entries.append(
-            RouteEntry(spec.route_id, (spec.method,), spec.path, handler, spec.public, "routes", params)
+            RouteEntry(
+                spec.route_id,
+                (spec.method,),
+                spec.path,
+                handler,
+                spec.public,
+                "routes",
+                params,
+                spec.reads_only,
+            )
         )
     return entries
 

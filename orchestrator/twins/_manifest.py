@@ -21,13 +21,14 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
-from orchestrator._validation import StrictModel
 from orchestrator.policy.chaos import MODE_NAMES, FaultName, ModeName
+from orchestrator.userfiles import StrictModel
 
 __all__ = [
     "AuthSpec",
     "CannedResponse",
     "ChaosSupport",
+    "ClientSpec",
     "EntitySpec",
     "FieldType",
     "TwinManifest",
@@ -103,12 +104,18 @@ class AuthSpec(StrictModel):
 
 class EntitySpec(StrictModel):
     """One kind of record the twin keeps: its id field, the types of fields seed data must have,
-    and ``defaults`` filled into seeded records that leave those fields out."""
+    and ``defaults`` filled into seeded records that leave those fields out.
+
+    ``computed`` fields are added to a record whenever the twin sends it (not stored): templates
+    over ``$record`` and ``$base_url`` such as ``"url": "{base_url}/items/{record.id}"``, so
+    links always carry the address the twin is served on, for seeded records too.
+    """
 
     id_field: str = Field(default="id", min_length=1)
     fields: dict[str, FieldType] = Field(default_factory=dict)
     required: list[str] = Field(default_factory=list)
     defaults: dict[str, JsonValue] = Field(default_factory=dict)
+    computed: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class ChaosSupport(StrictModel):
@@ -123,6 +130,38 @@ class ChaosSupport(StrictModel):
     responses: dict[FaultName, CannedResponse] = Field(default_factory=dict)
 
 
+_CLIENT_FIELDS = {"origin": "http://127.0.0.1:1", "url": "http://127.0.0.1:1/api", "token": "t"}
+
+
+class ClientSpec(StrictModel):
+    """How a service's official client reaches the twin, as ``orchestrate twin serve`` prints it.
+
+    ``url`` is what the client takes as its address, from ``{origin}`` (scheme, host and port)
+    and ``{url}`` (the origin plus the base path): python-gitlab wants the origin, the OpenAI SDK
+    the base URL, slack_sdk the base URL with a trailing slash. ``code`` is one line of Python
+    that makes a client, with ``{url}`` (the client URL) and ``{token}`` (a valid token; default
+    the first of ``auth.valid_tokens``) filled in; write a literal brace twice.
+    """
+
+    package: str | None = Field(default=None, examples=["PyGithub"])
+    url: str = Field(default="{url}", examples=["{origin}"])
+    token: str | None = None
+    code: str | None = Field(default=None, examples=['Github(base_url="{url}", auth=Auth.Token("{token}"))'])
+
+    @field_validator("url", "code")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(**_CLIENT_FIELDS)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"has a placeholder other than {{origin}}, {{url}} and {{token}} ({exc}); "
+                    "write a literal brace twice"
+                ) from None
+        return value
+
+
 class TwinManifest(StrictModel):
     """``twin.json``. ``routes`` and ``module`` are paths relative to the twin's folder (``module``
     may also be a dotted import path); ``seed`` is the data loaded on every reset unless the reset
@@ -133,10 +172,11 @@ class TwinManifest(StrictModel):
     description: str = ""
     base_path: str = Field(default="", examples=["/api/v4"])
     auth: AuthSpec = AuthSpec()
+    client: ClientSpec = ClientSpec()
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     chaos: ChaosSupport = ChaosSupport()
     routes: str | None = Field(default=None, examples=["routes.yaml"])
-    module: str | None = Field(default=None, examples=["behaviour.py"])
+    module: str | None = Field(default=None, examples=["handlers.py"])
     seed: str | None = Field(default=None, examples=["seed.yaml"])
 
     @field_validator("name")

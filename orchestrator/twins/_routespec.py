@@ -25,7 +25,11 @@ the ``where`` scope. ``create``/``update`` take the request body's fields listed
 (type-checked, optionally split, wrapped or mapped) and then ``set`` computed fields. ``parent``
 names a record that must exist first (a comment's issue); ``errors`` gives the answers for
 ``not_found``, ``parent_not_found`` and ``invalid`` (a bad body; ``$error.field``,
-``$error.code`` and ``$error.message`` say what was wrong).
+``$error.code`` and ``$error.message`` say what was wrong). An ``update``'s ``transitions`` set
+more fields when a field changes to a value (``closed_at: $now`` when ``state`` becomes
+``closed``). ``defaults.aliases`` let a path parameter name a record by another field (GitLab's
+``/projects/{id}`` takes a numeric id or the path). Records are sent with their entity's
+``computed`` fields (``twin.json``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from orchestrator.userfiles import StrictModel
 
 __all__ = [
     "Action",
+    "AliasSpec",
     "ErrorCondition",
     "FilterSpec",
     "InputField",
@@ -51,12 +56,14 @@ __all__ = [
     "RouteDefaults",
     "RouteSpec",
     "RoutesFile",
+    "TransitionSpec",
 ]
 
 Action = Literal["list", "create", "read", "update", "delete", "static"]
 ErrorCondition = Literal["not_found", "parent_not_found", "invalid"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
+_WRITES = frozenset({"create", "update", "delete"})
 _ROUTE_ID = re.compile(r"[A-Za-z0-9_.:-]+|[A-Z]+ /\S*")
 
 
@@ -144,6 +151,27 @@ class InputField(StrictModel):
     map: dict[str, JsonValue] | None = None
 
 
+class TransitionSpec(StrictModel):
+    """On ``update``: when the body changes ``field`` to ``to``, also ``set`` these fields (templates)."""
+
+    field: str = Field(min_length=1, examples=["state"])
+    to: JsonValue = Field(examples=["closed"])
+    set: dict[str, JsonValue] = Field(min_length=1)
+
+
+class AliasSpec(StrictModel):
+    """A path parameter that may name a record of ``entity`` by any of the fields in ``match``.
+
+    When a record matches, the route sees its ``value`` field as the parameter instead, so
+    ``/projects/7/issues`` and ``/projects/group%2Fproject/issues`` reach the same issues.
+    """
+
+    param: str = Field(min_length=1, examples=["id"])
+    entity: str = Field(min_length=1, examples=["projects"])
+    match: list[str] = Field(min_length=1, examples=[["id"]])
+    value: str = Field(min_length=1, examples=["path_with_namespace"])
+
+
 class ResponseSpec(StrictModel):
     status: int = Field(default=200, ge=100, le=599)
     body: JsonValue = None
@@ -159,6 +187,9 @@ class RouteSpec(StrictModel):
     action: Action
     entity: str | None = None
     public: bool = False
+    read_only: bool | None = None
+    """Whether the route only reads the state (``stale_data`` chaos may serve it a snapshot);
+    default: true for ``list``, ``read`` and ``static``, and it cannot be true for the others."""
     where: dict[str, JsonValue] = Field(default_factory=dict)
     lookup: LookupSpec | None = None
     parent: ParentSpec | None = None
@@ -167,6 +198,7 @@ class RouteSpec(StrictModel):
     pagination: PaginationSpec | None = None
     input: dict[str, InputField] = Field(default_factory=dict)
     set: dict[str, JsonValue] = Field(default_factory=dict)
+    transitions: list[TransitionSpec] = Field(default_factory=list)
     response: ResponseSpec | None = None
     errors: dict[ErrorCondition, ResponseSpec] = Field(default_factory=dict)
 
@@ -195,7 +227,16 @@ class RouteSpec(StrictModel):
             raise ValueError(f"a {self.action} route needs `entity`, the state entity it works on")
         if self.action == "static" and self.response is None:
             raise ValueError("a static route needs `response`, the answer it always gives")
+        if self.transitions and self.action != "update":
+            raise ValueError("only an update route has `transitions`")
+        if self.read_only and self.action in _WRITES:
+            raise ValueError(f"a {self.action} route changes the state, so it cannot be read_only")
         return self
+
+    @property
+    def reads_only(self) -> bool:
+        """Whether the route only reads the state (see ``read_only``)."""
+        return self.read_only if self.read_only is not None else self.action not in _WRITES
 
     @property
     def route_id(self) -> str:
@@ -207,6 +248,7 @@ class RouteDefaults(StrictModel):
 
     errors: dict[ErrorCondition, ResponseSpec] = Field(default_factory=dict)
     pagination: PaginationSpec | None = None
+    aliases: list[AliasSpec] = Field(default_factory=list)
 
 
 class RoutesFile(StrictModel):

@@ -16,7 +16,9 @@ from typing import Any, Literal
 from starlette.datastructures import Headers
 from starlette.routing import compile_path
 
+from orchestrator.errors import UsageError
 from orchestrator.policy.chaos import ChaosConfig
+from orchestrator.twins._body import DEFAULT_MAX_BODY_BYTES
 from orchestrator.twins._chaos import ChaosEngine, resolve_chaos_profile
 from orchestrator.twins._definition import RouteEntry, TwinDefinition
 from orchestrator.twins._journal import Journal
@@ -62,14 +64,20 @@ class TwinRuntime:
         data: Any = None,
         data_source: Path | str | None = None,
         journal_limit: int = 20_000,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        if max_body_bytes < 1:
+            raise UsageError(f"max_body_bytes must be at least 1 (got {max_body_bytes})")
         self.definition = definition
+        self.max_body_bytes = max_body_bytes
+        """Request bodies over this many bytes are refused with 413 and never stored."""
         manifest = definition.manifest
         self.name = manifest.name
         self.profiles: dict[str, ChaosConfig] = dict(profiles or {})
         if chaos is None and chaos_profile is not None:
             chaos = resolve_chaos_profile(chaos_profile, self.profiles)
         self.chaos = ChaosEngine(
+            twin=manifest.name,
             supported=frozenset(manifest.chaos.modes),
             route_ids=definition.route_ids(),
             seed=seed,
@@ -135,7 +143,12 @@ class TwinRuntime:
             "auth": manifest.auth.type,
             "entities": list(manifest.entities),
             "routes": [
-                {"id": entry.id, "methods": list(entry.methods), "path": manifest.base_path + entry.path}
+                {
+                    "id": entry.id,
+                    "methods": list(entry.methods),
+                    "path": manifest.base_path + entry.path,
+                    "read_only": entry.read_only,
+                }
                 for entry in self.definition.routes
             ],
         }

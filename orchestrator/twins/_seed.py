@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator._validation import load_structured_file
-from orchestrator.errors import ConfigError
-from orchestrator.twins._behaviour import SeedCheck
+from orchestrator.errors import ConfigError, OrchestrateError
 from orchestrator.twins._manifest import EntitySpec, FieldType
+from orchestrator.twins._python_routes import SeedCheck
+from orchestrator.userfiles import load_structured_file
 
 __all__ = [
     "SeedData",
@@ -44,7 +44,7 @@ _TYPE_EXAMPLES: dict[FieldType, str] = {
 }
 
 
-class SeedDataError(ValueError):
+class SeedDataError(OrchestrateError):
     """Raised by a twin module's seed check: which field is wrong, how, and what would be right."""
 
     def __init__(self, field: str, problem: str, fix: str) -> None:

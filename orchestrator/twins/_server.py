@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from orchestrator.errors import ConfigError, OrchestrateError, UsageError
 from orchestrator.policy.chaos import ChaosConfig
 from orchestrator.twins._app import TRANSPORT_SCOPE_KEY, build_twin_app
+from orchestrator.twins._body import DEFAULT_MAX_BODY_BYTES
 from orchestrator.twins._chaos import load_chaos_profiles, resolve_chaos_profile
 from orchestrator.twins._definition import TwinDefinition
 from orchestrator.twins._discovery import load_twin
@@ -260,6 +261,7 @@ def serve_twins(
     port: int = 0,
     host: str = LOOPBACK,
     startup_timeout: float = 10.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Iterator[RunningTwins]:
     """Start ``twins`` (names, folders or loaded definitions) and yield their URLs; stop on exit.
 
@@ -268,6 +270,7 @@ def serve_twins(
     gives a configuration outright. ``data`` maps twin name to that twin's seed data (what a
     scenario's ``context.data`` holds); ``data_source`` names its file in error messages.
     ``port`` 0 lets the OS choose; otherwise the twins get ``port``, ``port + 1``, ...
+    A request body over ``max_body_bytes`` (default 1 MiB) is refused with 413 and never stored.
     """
     definitions = [
         twin if isinstance(twin, TwinDefinition) else load_twin(twin, project_root, twins_dir=twins_dir)
@@ -283,16 +286,21 @@ def serve_twins(
             runtime = TwinRuntime(
                 definition,
                 seed=seed,
-                chaos=chaos,
-                chaos_profile=chaos_profile,
                 profiles=profiles,
                 data=per_twin.get(definition.name),
                 data_source=data_source,
+                max_body_bytes=max_body_bytes,
             )
         except ConfigError as exc:
             # The data document is keyed by twin name; say where in it the mistake is.
             field = exc.field if exc.field.startswith("(") else f"{definition.name}.{exc.field}"
             raise ConfigError(exc.path, field, exc.problem, exc.fix) from None
+        try:
+            runtime.set_chaos(chaos, profile=chaos_profile)
+        except ConfigError as exc:
+            # A route override of the profile names a route this twin lacks.
+            where = f"profiles.{chaos_profile}.{exc.field}" if chaos_profile else exc.field
+            raise ConfigError(exc.path or "chaos-profiles", where, exc.problem, exc.fix) from None
         runtimes.append(runtime)
     server = TwinServer(runtimes, host=host, port=port)
     running = server.start(startup_timeout)

@@ -10,7 +10,8 @@
 - A string starting with ``$$`` is a literal string starting with ``$``.
 
 Templates are compiled once, when the definition is loaded, so a typo is reported with the file
-and field, and serving a request only calls small closures.
+and field, and serving a request only calls small closures. :func:`compile_presenter` compiles an
+entity's ``computed`` fields into a :data:`Presenter`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ROOTS", "Compiled", "TemplateContext", "TemplateError", "compile_template", "dig", "utc_now"]
+from orchestrator.errors import OrchestrateError
+
+__all__ = [
+    "ROOTS",
+    "Compiled",
+    "Presenter",
+    "TemplateContext",
+    "TemplateError",
+    "compile_presenter",
+    "compile_template",
+    "dig",
+    "utc_now",
+]
 
 ROOTS = frozenset(
     {
@@ -43,7 +56,7 @@ _EXPRESSION = re.compile(r"\$([a-z_]+)((?:\.[A-Za-z0-9_-]+)*)")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_-]+)*)\}")
 
 
-class TemplateError(ValueError):
+class TemplateError(OrchestrateError):
     """A template refers to something that does not exist."""
 
 
@@ -113,6 +126,22 @@ def compile_template(value: Any, path_params: frozenset[str]) -> Compiled:
     if isinstance(value, str):
         return _compile_string(value, path_params)
     return lambda ctx: value
+
+
+Presenter = Callable[[Mapping[str, Any], str], dict[str, Any]]
+"""A record as the twin sends it, given the record and the twin's base URL."""
+
+
+def compile_presenter(fields: Mapping[str, Any]) -> Presenter:
+    """Compile ``computed`` fields (name to template); unknown names raise :class:`TemplateError`."""
+    compiled = [(name, compile_template(value, frozenset())) for name, value in fields.items()]
+
+    def present(record: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+        ctx = TemplateContext(path={}, query={}, body=None, principal=None, base_url=base_url)
+        ctx.record = record
+        return {**record, **{name: template(ctx) for name, template in compiled}}
+
+    return present
 
 
 def _compile_string(text: str, path_params: frozenset[str]) -> Compiled:

@@ -102,7 +102,7 @@ def test_error_modes_answer_with_the_twins_own_error(
 
 
 def test_a_timeout_holds_the_connection_without_blocking_other_requests(twin: RunningTwins) -> None:
-    set_chaos(twin, {"routes": {"get_issue": {"timeout": {"probability": 1, "hold_s": 60}}}})
+    set_chaos(twin, {"routes": {"github.get_issue": {"timeout": {"probability": 1, "hold_s": 60}}}})
     runtime = twin.runtimes["github"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         held = pool.submit(httpx.get, f"{twin['github']}{ISSUES}/1", headers=AUTH, timeout=2.0)
@@ -193,7 +193,9 @@ def test_stale_data_leaves_writes_on_the_live_state(twin: RunningTwins) -> None:
 def _slow_first_app(runtime: TwinRuntime) -> Any:
     """Chaos holding ``get_issue`` for a minute (until the client goes), other routes untouched."""
     runtime.set_chaos(
-        ChaosConfig.model_validate({"routes": {"get_issue": {"timeout": {"probability": 1, "hold_s": 60}}}})
+        ChaosConfig.model_validate(
+            {"routes": {"github.get_issue": {"timeout": {"probability": 1, "hold_s": 60}}}}
+        )
     )
     return build_twin_app(runtime)
 

@@ -96,7 +96,10 @@ def test_fault_probabilities_may_not_add_up_past_one() -> None:
         ChaosModes.model_validate({"error_500": {"probability": 0.7}, "error_503": {"probability": 0.5}})
     with pytest.raises(ValidationError, match="add up to"):
         ChaosConfig.model_validate(
-            {"error_500": {"probability": 0.7}, "routes": {"list": {"error_503": {"probability": 0.5}}}}
+            {
+                "error_500": {"probability": 0.7},
+                "routes": {"github.list": {"error_503": {"probability": 0.5}}},
+            }
         )
 
 
@@ -105,16 +108,16 @@ def test_route_overrides_replace_modes_one_by_one() -> None:
         {
             "error_500": {"probability": 0.2},
             "latency": {"probability": 0.5, "max_ms": 10},
-            "routes": {"get_issue": {"error_500": {"probability": 0}, "timeout": {"probability": 1}}},
+            "routes": {"github.get_issue": {"error_500": {"probability": 0}, "timeout": {"probability": 1}}},
         }
     )
-    merged = config.for_route("get_issue")
+    merged = config.for_route("github.get_issue")
     assert merged.error_500 is not None
     assert merged.error_500.probability == 0
     assert merged.timeout is not None
     assert merged.timeout.probability == 1
     assert merged.latency == config.latency
-    assert config.for_route("other") == config.for_route(None)
+    assert config.for_route("github.other") == config.for_route(None)
 
 
 @pytest.mark.parametrize("distribution", ["uniform", "normal", "exponential"])
@@ -169,6 +172,7 @@ def test_each_modes_rate_over_ten_thousand_requests_is_within_the_binomial_inter
     mode: str, settings: dict[str, Any]
 ) -> None:
     engine = ChaosEngine(
+        twin="t",
         supported=frozenset({mode}),
         route_ids=frozenset({"route"}),
         seed=2024,
@@ -207,13 +211,58 @@ def test_all_hostile_modes_together_keep_their_rates() -> None:
 
 def test_the_engine_drops_unsupported_modes_and_draws_nothing_when_off() -> None:
     config = ChaosConfig.model_validate({"error_500": {"probability": 1}, "stale_data": {"probability": 0}})
-    engine = ChaosEngine(supported=frozenset({"latency"}), route_ids=frozenset({"r"}), seed=1, config=config)
+    engine = ChaosEngine(
+        twin="t", supported=frozenset({"latency"}), route_ids=frozenset({"r"}), seed=1, config=config
+    )
     assert engine.roll("r") is None
     assert engine.rolls == 0
 
 
 def test_route_overrides_must_name_routes_of_the_twin() -> None:
-    config = ChaosConfig.model_validate({"routes": {"no_such_route": {"error_500": {"probability": 1}}}})
+    config = ChaosConfig.model_validate(
+        {"routes": {"github.no_such_route": {"error_500": {"probability": 1}}}}
+    )
     with pytest.raises(ConfigError, match="no_such_route") as caught:
-        ChaosEngine(supported=frozenset({"error_500"}), route_ids=frozenset({"list_issues"}), config=config)
-    assert "list_issues" in caught.value.problem
+        ChaosEngine(
+            twin="github",
+            supported=frozenset({"error_500"}),
+            route_ids=frozenset({"list_issues"}),
+            config=config,
+        )
+    assert caught.value.field == "routes.github.no_such_route"
+    assert "github.list_issues" in caught.value.problem
+
+
+def test_route_overrides_are_keyed_twin_dot_route_and_other_twins_keys_are_left_alone() -> None:
+    with pytest.raises(ValidationError, match=r"key an override as twin\.route, for example github"):
+        ChaosConfig.model_validate({"routes": {"get_issue": {"error_500": {"probability": 1}}}})
+    config = ChaosConfig.model_validate(
+        {
+            "routes": {
+                "github.get_issue": {"error_500": {"probability": 1}},
+                "openai.chat_completions": {"error_429": {"probability": 1}},
+            }
+        }
+    )
+    github = ChaosEngine(
+        twin="github",
+        supported=frozenset({"error_500", "error_429"}),
+        route_ids=frozenset({"get_issue", "list_issues"}),
+        seed=1,
+        config=config,
+    )
+    openai = ChaosEngine(
+        twin="openai",
+        supported=frozenset({"error_500", "error_429"}),
+        route_ids=frozenset({"chat_completions"}),
+        seed=1,
+        config=config,
+    )
+
+    def fault(engine: ChaosEngine, route: str) -> str | None:
+        rolled = engine.roll(route)
+        return rolled.decision.fault if rolled is not None else None
+
+    assert fault(github, "get_issue") == "error_500"
+    assert fault(github, "list_issues") is None
+    assert fault(openai, "chat_completions") == "error_429"

@@ -56,7 +56,7 @@ def test_list_shows_shipped_and_project_twins(tmp_path: Path) -> None:
     records = {record["name"]: record for record in json.loads(result.stdout)}
     assert {"github", "gitlab", "openai", "slack", "jira", "okta", "billing", "broken"} <= set(records)
     assert records["github"]["origin"] == "shipped"
-    assert records["github"]["routes"] == 7
+    assert records["github"]["routes"] == 13
     assert records["billing"]["origin"] == "project"
     assert records["billing"]["problem"] is None
     assert "auth.type" in records["broken"]["problem"]

@@ -266,3 +266,16 @@ def test_plugins_register_twins_through_the_entry_point_group(
         assert load_twin("billing").manifest.base_path == "/v2"
     finally:
         sys.modules.pop("billing_twin_plugin", None)
+
+
+def test_python_routes_and_handler_types_live_in_modules_named_for_them() -> None:
+    """A reader looking for how Python routes are registered, or what a handler is, finds it by name."""
+    import orchestrator.twins as twins
+
+    python_routes = "orchestrator.twins._python_routes"
+    handler = "orchestrator.twins._handler"
+    assert twins.TwinRoutes.__module__ == python_routes
+    assert twins.PyRoute.__module__ == python_routes
+    assert twins.TwinCall.__module__ == handler
+    assert twins.TwinReply.__module__ == handler
+    assert sys.modules[handler].Handler is twins.Handler

@@ -102,7 +102,8 @@ def test_create_get_update_and_close(client: httpx.Client) -> None:
     assert issue["state"] == "open"
     assert issue["labels"] == [{"name": "bug"}]
     assert issue["user"]["login"] == "octocat"
-    assert issue["html_url"].endswith("/repos/acme/app/issues/66")
+    assert issue["html_url"].endswith("/acme/app/issues/66")
+    assert issue["url"].endswith("/repos/acme/app/issues/66")
     assert client.get("/repos/other/repo/issues/2").status_code == 404
     other = client.post("/repos/other/repo/issues", json={"title": "Second elsewhere"})
     assert other.json()["number"] == 2

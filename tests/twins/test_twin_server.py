@@ -70,7 +70,7 @@ def test_reset_reloads_seed_data_and_clears_the_journal(serve: ServeFn) -> None:
         data = {"issues": [{"repository": "acme/app", "number": 7, "title": "Seeded", "state": "open"}]}
         answer = admin.reset(data, seed=77)
         assert answer["seed"] == 77
-        assert answer["state"] == {"issues": 1, "comments": 0}
+        assert answer["state"] == {"repositories": 1, "issues": 1, "comments": 0, "labels": 2, "users": 2}
         assert admin.journal()["entries"] == []
         assert admin.chaos()["seed"] == 77
         state = admin.state()
@@ -93,7 +93,8 @@ def test_bad_reset_data_is_refused_with_the_field_and_the_fix(serve: ServeFn) ->
     assert unknown.status_code == 422
     assert "is not an entity of the github twin" in unknown.json()["message"]
     assert httpx.post(admin, json={"seed": "seven"}).status_code == 422
-    assert httpx.post(admin, content=b"{not json").status_code == 400
+    broken = httpx.post(admin, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
 
 
 def test_seed_data_given_at_start_is_checked_and_located_in_its_document(serve: ServeFn) -> None:
@@ -127,7 +128,9 @@ def test_the_journal_records_every_request_with_its_trajectory(serve: ServeFn) -
         assert first["query"] == {"state": "all"}
         assert first["chaos"] is None
         assert first["duration_ms"] >= 0
-        assert first["response_summary"].startswith('[{"id":2,"number":2,"repository":"octo-org/hello-world"')
+        assert first["response_summary"].startswith(
+            '[{"id":2,"number":2,"repository":{"full_name":"octo-org/hello-world"'
+        )
         assert entries[1]["request_summary"] == '{"title":"New"}'
         only = admin.journal(trajectory="traj-1")["entries"]
         assert [e["seq"] for e in only] == [first["seq"]]
@@ -261,9 +264,12 @@ def test_chaos_is_read_and_set_at_run_time(serve: ServeFn) -> None:
     bad = httpx.put(chaos, json={"config": {"error_500": {"probability": 2}}})
     assert bad.status_code == 422
     assert "config.error_500.probability" in bad.json()["message"]
-    route = httpx.put(chaos, json={"config": {"routes": {"nope": {"error_500": {"probability": 1}}}}})
+    route = httpx.put(chaos, json={"config": {"routes": {"github.nope": {"error_500": {"probability": 1}}}}})
     assert route.status_code == 422
-    assert "routes.nope" in route.json()["message"]
+    assert "routes.github.nope" in route.json()["message"]
+    bare = httpx.put(chaos, json={"config": {"routes": {"get_issue": {"error_500": {"probability": 1}}}}})
+    assert bare.status_code == 422
+    assert "twin.route" in bare.json()["message"]
 
 
 def test_a_refused_chaos_change_changes_nothing(serve: ServeFn) -> None:

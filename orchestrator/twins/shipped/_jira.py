@@ -188,7 +188,7 @@ def do_transition(call: TwinCall) -> TwinReply:
     return TwinReply(status=204)
 
 
-@routes.route(("GET", "POST"), "/search")
+@routes.route(("GET", "POST"), "/search", read_only=True)
 def search(call: TwinCall) -> TwinReply:
     args: dict[str, Any] = dict(call.query)
     if isinstance(call.body, Mapping):

@@ -52,7 +52,7 @@ def _int_arg(args: Mapping[str, Any], name: str, default: int) -> int:
         return default
 
 
-@routes.route(_BOTH, "/auth.test")
+@routes.route(_BOTH, "/auth.test", read_only=True)
 def auth_test(call: TwinCall) -> TwinReply:
     user = call.state.get("users", call.principal) if call.principal else None
     name = user.get("name") if user else call.principal
@@ -89,13 +89,13 @@ def post_message(call: TwinCall) -> TwinReply:
     return _ok(channel=channel["id"], ts=ts, message=public)
 
 
-@routes.route(_BOTH, "/conversations.list")
+@routes.route(_BOTH, "/conversations.list", read_only=True)
 def conversations_list(call: TwinCall) -> TwinReply:
     channels = [dict(channel) for channel in call.state.list("channels")]
     return _ok(channels=channels, response_metadata={"next_cursor": ""})
 
 
-@routes.route(_BOTH, "/conversations.history")
+@routes.route(_BOTH, "/conversations.history", read_only=True)
 def conversations_history(call: TwinCall) -> TwinReply:
     args = _args(call)
     channel = _channel(call, args.get("channel"))
@@ -119,14 +119,14 @@ def conversations_history(call: TwinCall) -> TwinReply:
     )
 
 
-@routes.route(_BOTH, "/users.list")
+@routes.route(_BOTH, "/users.list", read_only=True)
 def users_list(call: TwinCall) -> TwinReply:
     return _ok(
         members=[dict(user) for user in call.state.list("users")], response_metadata={"next_cursor": ""}
     )
 
 
-@routes.route(_BOTH, "/users.info")
+@routes.route(_BOTH, "/users.info", read_only=True)
 def users_info(call: TwinCall) -> TwinReply:
     user = call.state.get("users", _args(call).get("user"))
     return _ok(user=dict(user)) if user is not None else _fail("user_not_found")

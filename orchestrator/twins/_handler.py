@@ -7,7 +7,7 @@ body, calls the handler and journals the exchange.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from starlette.datastructures import Headers, QueryParams
 
 if TYPE_CHECKING:
     from orchestrator.twins._state import StateView
+    from orchestrator.twins._template import Presenter
 
 __all__ = ["Handler", "TwinCall", "TwinReply"]
 
@@ -45,6 +46,13 @@ class TwinCall:
     """The twin's URL as the client reached it: scheme, host, port and the twin's base path."""
     url: str
     """The full request URL, path still percent-encoded as the client sent it."""
+    presenters: Mapping[str, Presenter] = field(default_factory=dict)
+    """Per entity, what :meth:`present` adds: the ``computed`` fields of ``twin.json``."""
+
+    def present(self, entity: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """``record`` as the twin sends it: a copy with the entity's ``computed`` fields filled in."""
+        presenter = self.presenters.get(entity)
+        return presenter(record, self.base_url) if presenter is not None else dict(record)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,10 @@ handlers on it::
         ...
 
 Handlers run on the server's event loop (they may be ``async def``); they must not block.
+
+A route that only reads (the default for ``GET``) is served from a stale snapshot when the
+``stale_data`` chaos mode fires; an API whose reads are ``POST`` says so with ``read_only=True``
+(Slack's ``conversations.history``), one whose ``GET`` writes with ``read_only=False``.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.errors import ConfigError
-from orchestrator.twins._call import Handler
+from orchestrator.twins._handler import Handler
 
-__all__ = ["PyRoute", "SeedCheck", "TwinRoutes", "load_behaviour"]
+__all__ = ["PyRoute", "SeedCheck", "TwinRoutes", "load_python_routes"]
 
 H = TypeVar("H", bound=Handler)
 SeedCheck = Callable[[Mapping[str, list[dict[str, Any]]]], None]
@@ -42,13 +46,15 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True, slots=True)
 class PyRoute:
-    """One Python route: methods, path (relative to the twin's base path), handler, id, auth."""
+    """One Python route: methods, path (relative to the twin's base path), handler, id, auth,
+    and whether it only reads the state (then ``stale_data`` chaos may serve it a snapshot)."""
 
     methods: tuple[str, ...]
     path: str
     handler: Handler
     id: str
     public: bool = False
+    read_only: bool = False
 
 
 class TwinRoutes:
@@ -65,11 +71,13 @@ class TwinRoutes:
         *,
         id: str | None = None,
         public: bool = False,
+        read_only: bool | None = None,
     ) -> Callable[[H], H]:
         """Register the decorated function for ``methods`` on ``path`` (``{param}`` syntax).
 
         ``id`` names the route in journals and chaos overrides (default: the function's name);
-        ``public`` routes skip the twin's auth check.
+        ``public`` routes skip the twin's auth check; ``read_only`` says the route never changes
+        the state (default: when its only method is ``GET``).
         """
         wanted = (methods,) if isinstance(methods, str) else tuple(methods)
         upper = tuple(method.upper() for method in wanted)
@@ -81,25 +89,36 @@ class TwinRoutes:
 
         def register(handler: H) -> H:
             name = id if id is not None else getattr(handler, "__name__", path)
-            self.routes.append(PyRoute(upper, path, handler, name, public))
+            reads = read_only if read_only is not None else upper == ("GET",)
+            self.routes.append(PyRoute(upper, path, handler, name, public, reads))
             return handler
 
         return register
 
-    def get(self, path: str, *, id: str | None = None, public: bool = False) -> Callable[[H], H]:
-        return self.route("GET", path, id=id, public=public)
+    def get(
+        self, path: str, *, id: str | None = None, public: bool = False, read_only: bool | None = None
+    ) -> Callable[[H], H]:
+        return self.route("GET", path, id=id, public=public, read_only=read_only)
 
-    def post(self, path: str, *, id: str | None = None, public: bool = False) -> Callable[[H], H]:
-        return self.route("POST", path, id=id, public=public)
+    def post(
+        self, path: str, *, id: str | None = None, public: bool = False, read_only: bool | None = None
+    ) -> Callable[[H], H]:
+        return self.route("POST", path, id=id, public=public, read_only=read_only)
 
-    def put(self, path: str, *, id: str | None = None, public: bool = False) -> Callable[[H], H]:
-        return self.route("PUT", path, id=id, public=public)
+    def put(
+        self, path: str, *, id: str | None = None, public: bool = False, read_only: bool | None = None
+    ) -> Callable[[H], H]:
+        return self.route("PUT", path, id=id, public=public, read_only=read_only)
 
-    def patch(self, path: str, *, id: str | None = None, public: bool = False) -> Callable[[H], H]:
-        return self.route("PATCH", path, id=id, public=public)
+    def patch(
+        self, path: str, *, id: str | None = None, public: bool = False, read_only: bool | None = None
+    ) -> Callable[[H], H]:
+        return self.route("PATCH", path, id=id, public=public, read_only=read_only)
 
-    def delete(self, path: str, *, id: str | None = None, public: bool = False) -> Callable[[H], H]:
-        return self.route("DELETE", path, id=id, public=public)
+    def delete(
+        self, path: str, *, id: str | None = None, public: bool = False, read_only: bool | None = None
+    ) -> Callable[[H], H]:
+        return self.route("DELETE", path, id=id, public=public, read_only=read_only)
 
     def seed_check(self, check: SeedCheck) -> SeedCheck:
         """Register a check of the twin's seed data, run on every reset before the data is loaded."""
@@ -107,7 +126,7 @@ class TwinRoutes:
         return check
 
 
-def load_behaviour(reference: str, twin_dir: Path, twin_name: str, manifest_path: Path) -> TwinRoutes:
+def load_python_routes(reference: str, twin_dir: Path, twin_name: str, manifest_path: Path) -> TwinRoutes:
     """Import a twin module and return its ``routes``.
 
     ``reference`` ending in ``.py`` is a file relative to ``twin_dir`` (imported under a private
@@ -126,7 +145,7 @@ def load_behaviour(reference: str, twin_dir: Path, twin_name: str, manifest_path
             "module",
             f"{reference!r} could not be imported: {type(exc).__name__}: {exc}",
             "fix the module so it imports cleanly, or name an existing one, "
-            'for example "module": "behaviour.py"',
+            'for example "module": "handlers.py"',
         ) from exc
     routes = getattr(module, "routes", None)
     if not isinstance(routes, TwinRoutes):
@@ -153,7 +172,7 @@ def _import_file(path: Path, twin_name: str, manifest_path: Path) -> Any:
             manifest_path,
             "module",
             f"names {path.name!r}, which is not a file in {path.parent}",
-            'put the module next to twin.json, for example "module": "behaviour.py"',
+            'put the module next to twin.json, for example "module": "handlers.py"',
         )
     module_name = f"_orchestrate_twin_{twin_name.replace('-', '_')}_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
