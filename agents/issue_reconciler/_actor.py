@@ -8,11 +8,13 @@ and ``dry_run``.
 
 The result's data, also written to ``<run_dir>/issues.json``: ``created``, ``commented`` and
 ``noop`` (issue numbers), ``skipped`` (fingerprints), ``requests`` (dry-run descriptions),
-``failed`` (fingerprint and error per finding that could not be filed), ``actions`` (one entry
-per finding), plus ``backend``, ``dry_run``, ``triage`` and ``triage_reason``. When the tracker
-cannot be reached at all (its CLI is missing, the listing fails), the result is unsuccessful and
-carries ``error`` and ``error_code``; a configuration mistake (unknown backend, missing token or
-repository) raises its ``ConfigError``.
+``failed`` (per finding that should have been filed and was not: fingerprint, severity, title,
+error code, reason, tracker, status and fix), ``actions`` (one entry per finding), ``error`` and
+``error_code`` (one line saying what was not filed and why, and its code; null when nothing
+failed), plus ``backend``, ``dry_run``, ``triage`` and ``triage_reason``. Any failure (a write
+refused, the tracker unreachable, its CLI missing) makes the result unsuccessful, so the gate
+fails rather than pass over an unfiled finding; a configuration mistake (unknown backend,
+missing token or repository) raises its ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -21,20 +23,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.actors import Worker
-from orchestrator.agents.issue_reconciler._errors import TrackerError
 from orchestrator.agents.issue_reconciler._instrumented import InstrumentedTracker
 from orchestrator.agents.issue_reconciler._prompt import Prompter, RichPrompter
-from orchestrator.agents.issue_reconciler._reconcile import ReconcileOutcome, load_findings, reconcile
-from orchestrator.agents.issue_reconciler._tracker import open_tracker
+from orchestrator.agents.issue_reconciler._reconcile import load_findings, reconcile, unfiled
 from orchestrator.artifacts import atomic_write_json
 from orchestrator.config import IssuesSection
 from orchestrator.errors import UsageError
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.policy.triage import POLICY_NAME, TriageMode, TriagePolicy, resolve_triage
 from orchestrator.policyfiles import load_policy_model
+from orchestrator.trackers import TrackerError, open_tracker
 from orchestrator.validation import explain_validation_error
 
 __all__ = ["ISSUES_FILE", "IssueReconciler", "ReconcileParams"]
@@ -115,6 +116,12 @@ class IssueReconciler(Worker):
             tracker = open_tracker(
                 section, project_root=params.project_root, label=policy.label, env=self._env
             )
+        except TrackerError as exc:  # it cannot be reached at all: every finding it needed is unfiled
+            outcome = unfiled(
+                findings, exc, backend=section.backend, triage=resolution.mode, dry_run=params.dry_run,
+                policy=policy, triage_reason=resolution.reason,
+            )  # fmt: skip
+        else:
             try:
                 outcome = reconcile(
                     findings,
@@ -127,14 +134,13 @@ class IssueReconciler(Worker):
                 )
             finally:
                 tracker.close()
-        except TrackerError as exc:
-            failed = ReconcileOutcome(
-                backend=section.backend, dry_run=params.dry_run, triage=resolution.mode,
-                triage_reason=resolution.reason,
-            )  # fmt: skip
-            data: dict[str, JsonValue] = {**failed.as_data(), "error": str(exc), "error_code": exc.error_code}
-            atomic_write_json(params.run_dir / ISSUES_FILE, data)
-            return self.result(request, success=False, summary=f"{section.backend}: {exc}", data=data)
         data = outcome.as_data()
         atomic_write_json(params.run_dir / ISSUES_FILE, data)
-        return self.result(request, success=not outcome.failed, summary=outcome.summary(), data=data)
+        summary = outcome.summary()
+        failure = outcome.failure_message()
+        return self.result(
+            request,
+            success=outcome.succeeded,
+            summary=summary if failure is None else f"{summary}: {outcome.error_code()}: {failure}",
+            data=data,
+        )

@@ -5,7 +5,9 @@ The sentinel is how a later run recognises its own issues, whatever a person did
     <!-- orchestrate:fingerprint=0123456789abcdef -->
 
 It is an HTML comment (invisible when the tracker renders Markdown) alone on the last line of the
-body. Only a line that is exactly that, with 16 lowercase hex digits, counts.
+body. Only a line that is exactly that, with 16 lowercase hex digits, counts. The sentinel, and
+:class:`IssueDraft`, are part of the tracker contract in :mod:`orchestrator.trackers`; this module
+composes the drafts.
 
 A finding's text comes from the page under test, so it is untrusted: a title, description,
 recommendation or locator could carry a sentinel of its own (to make a finding look already
@@ -26,33 +28,26 @@ Bodies larger than the limit (64 KiB by default) are refused with
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from orchestrator.agents.issue_reconciler._errors import IssueBodyTooLargeError
 from orchestrator.gate import Finding
 from orchestrator.policy.triage import TriagePolicy
+from orchestrator.trackers import IssueDraft, sentinel
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "SENTINEL_TEMPLATE",
-    "IssueDraft",
     "check_body_size",
     "compose_comment",
     "compose_issue",
-    "fingerprints_in",
     "sanitize_inline",
     "sanitize_text",
     "sanitize_title",
-    "sentinel",
 ]
 
 MAX_BODY_BYTES = 65536
 """No tracker is ever sent a body larger than this (GitHub's own limit on issue bodies)."""
-SENTINEL_TEMPLATE = "<!-- orchestrate:fingerprint={fingerprint} -->"
 TITLE_LIMIT = 200
 
-_FINGERPRINT = re.compile(r"[0-9a-f]{16}")
-_SENTINEL_LINE = re.compile(r"^<!-- orchestrate:fingerprint=([0-9a-f]{16}) -->[ \t]*\r?$", re.MULTILINE)
 _NEWLINES = re.compile(r"\r\n|[\r\x85\u2028\u2029]")
 # C0/C1 controls (but tab and newline), zero-width characters, bidi marks, overrides and isolates.
 _INVISIBLE = re.compile(
@@ -62,28 +57,6 @@ _SENTINEL_KEY = re.compile(r"orchestrate\s*:\s*fingerprint", re.IGNORECASE)
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})", re.MULTILINE)
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]|#~])")
 _WHITESPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True, slots=True)
-class IssueDraft:
-    """An issue ready to file: sanitised title, body ending in its sentinel, labels."""
-
-    title: str
-    body: str
-    labels: tuple[str, ...]
-    fingerprint: str | None = None
-
-
-def sentinel(fingerprint: str) -> str:
-    """The sentinel line for ``fingerprint`` (16 lowercase hex digits)."""
-    if not _FINGERPRINT.fullmatch(fingerprint):
-        raise ValueError(f"a fingerprint is 16 lowercase hex digits, got {fingerprint!r}")
-    return SENTINEL_TEMPLATE.format(fingerprint=fingerprint)
-
-
-def fingerprints_in(text: str | None) -> frozenset[str]:
-    """Every fingerprint whose sentinel stands on a line of its own in ``text``."""
-    return frozenset(_SENTINEL_LINE.findall(text or ""))
 
 
 def _clean(text: str) -> str:

@@ -1,9 +1,10 @@
-"""The errors of the issue reconciler and its trackers (all under :class:`OrchestrateError`).
+"""The errors of the issue reconciler's own making, under the trackers' :class:`TrackerError`.
 
 ::
 
     OrchestrateError
-    └── TrackerError                 a tracker could not be read or written (HTTP, CLI, files)
+    └── TrackerError                 (orchestrator.trackers) a tracker could not be read or written
+        ├── TrackerAuthError, TrackerRateLimitError, TrackerUnavailableError   (orchestrator.trackers)
         ├── IssueBodyTooLargeError   an issue or comment body is over the policy's byte limit
         └── UnsafeCommandError       a tracker CLI command was refused before it ran
 
@@ -12,15 +13,9 @@ Messages never carry a token: trackers scrub their secret from any text they put
 
 from __future__ import annotations
 
-from orchestrator.errors import OrchestrateError
+from orchestrator.trackers import TrackerError
 
-__all__ = ["IssueBodyTooLargeError", "TrackerError", "UnsafeCommandError"]
-
-
-class TrackerError(OrchestrateError):
-    """A tracker could not be read or written (unreachable, refused, malformed answer)."""
-
-    error_code = "tracker_error"
+__all__ = ["IssueBodyTooLargeError", "UnsafeCommandError"]
 
 
 class IssueBodyTooLargeError(TrackerError):
@@ -34,8 +29,9 @@ class IssueBodyTooLargeError(TrackerError):
         self.fingerprint = fingerprint
         which = f" for finding {fingerprint}" if fingerprint else ""
         super().__init__(
-            f"the issue body{which} is {size} bytes, over the limit of {limit} bytes; it was not sent "
-            "(shorten the finding's description or raise max_body_bytes in .orchestrator/policy/triage.yaml)"
+            f"the issue body{which} is {size} bytes, over the limit of {limit} bytes; it was not sent",
+            fix="shorten the finding's description, or raise max_body_bytes in "
+            ".orchestrator/policy/triage.yaml",
         )
 
 

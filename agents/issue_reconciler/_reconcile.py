@@ -1,16 +1,24 @@
 """The reconciler's real work, as plain functions: findings in, tracker actions out.
 
-:func:`reconcile` lists the tracker's open issues once (every page), then decides per finding
-with :func:`orchestrator.policy.triage.decide`: a fingerprint already filed is left alone; a
-title within two edits of an open issue's title gets a comment on it (unless that issue's
-comments already carry the fingerprint); anything else gets a new issue. Critical and high
-findings are acted on without asking; medium and low are handled as one batch: prompted, all
-created, or all skipped. With ``dry_run`` the create and comment requests are described and
-nothing is sent. Decisions are all taken against the tracker as it was listed at the start, so a
-dry run shows exactly what a real run would do.
+:func:`reconcile` works in two steps.
 
-A body that is too large, or a write the tracker refuses, fails that finding only (it is listed
-under ``failed``); a listing that fails raises, since nothing can be decided without it.
+1. **Plan**, against the tracker as listed once (every page): per finding,
+   :func:`orchestrator.policy.triage.decide` says whether its fingerprint is already filed (left
+   alone), whether an open issue's title is within two edits (a comment on it, unless that
+   issue's comments already carry the fingerprint) or neither (a new issue). Critical and high
+   findings are acted on without asking; medium and low are handled as one batch: prompted, all
+   created, or all skipped. Nothing is written yet, so a prompt never holds a lock.
+2. **Apply**, under the tracker's write lock (:func:`orchestrator.trackers.write_lock`; the local
+   tracker's is a file lock, across processes): right before each create, the tracker is asked
+   whether an open issue now carries the fingerprint
+   (:func:`orchestrator.trackers.find_open_issue`), so two reconciles running at once file each
+   finding once. With ``dry_run`` the requests are described instead and nothing is sent.
+
+A finding that should have been filed and was not is never silent: it is listed under
+``failed`` with the tracker's error (its code, the status the tracker answered and the fix). A
+body that is too large, or a write the tracker refuses, fails that finding only; a tracker that
+cannot be listed (or opened, see :func:`unfiled`) fails every finding that needed it, and the
+outcome's ``error`` says why.
 """
 
 from __future__ import annotations
@@ -23,15 +31,8 @@ from typing import Any, Literal
 from pydantic import JsonValue, ValidationError
 from rapidfuzz.distance import Levenshtein
 
-from orchestrator.agents.issue_reconciler._body import (
-    compose_comment,
-    compose_issue,
-    fingerprints_in,
-    sanitize_title,
-)
-from orchestrator.agents.issue_reconciler._errors import TrackerError
+from orchestrator.agents.issue_reconciler._body import compose_comment, compose_issue, sanitize_title
 from orchestrator.agents.issue_reconciler._prompt import BatchChoice, BatchItem, Prompter, triage_batch
-from orchestrator.agents.issue_reconciler._tracker import Tracker
 from orchestrator.artifacts import read_jsonl
 from orchestrator.errors import ArtifactError, UsageError
 from orchestrator.gate import Finding
@@ -42,16 +43,23 @@ from orchestrator.policy.triage import (
     decide,
     route,
 )
+from orchestrator.trackers import Tracker, TrackerError, find_open_issue, fingerprints_in, write_lock
 from orchestrator.validation import explain_validation_error
 
-__all__ = ["ActionName", "ReconcileOutcome", "format_request", "load_findings", "reconcile"]
+__all__ = ["ActionName", "ReconcileOutcome", "format_request", "load_findings", "reconcile", "unfiled"]
 
 ActionName = Literal["created", "commented", "noop", "skipped", "failed", "would_create", "would_comment"]
 
 
 @dataclass
 class ReconcileOutcome:
-    """What one reconciliation did (or, in a dry run, would do)."""
+    """What one reconciliation did (or, in a dry run, would do).
+
+    ``failed`` holds one record per finding that should have been filed and was not: its
+    ``fingerprint``, ``severity``, ``title``, the ``error_code`` and ``error``, the ``reason``
+    without the fix, the ``tracker``, the ``status`` it answered (or null) and the ``fix``.
+    ``error`` is set when the tracker as a whole failed (it could not be opened or listed).
+    """
 
     backend: str
     dry_run: bool
@@ -64,10 +72,9 @@ class ReconcileOutcome:
     requests: list[dict[str, JsonValue]] = field(default_factory=list)
     failed: list[dict[str, JsonValue]] = field(default_factory=list)
     actions: list[dict[str, JsonValue]] = field(default_factory=list)
+    error: TrackerError | None = None
 
-    def record(
-        self, finding: Finding, action: ActionName, issue: int | None = None, **extra: JsonValue
-    ) -> None:
+    def record(self, finding: Finding, action: ActionName, issue: int | None = None) -> None:
         """Put ``finding`` in its bucket and in the per-finding action list."""
         if action == "created" and issue is not None:
             self.created.append(issue)
@@ -77,8 +84,6 @@ class ReconcileOutcome:
             self.noop.append(issue)
         elif action == "skipped":
             self.skipped.append(finding.fingerprint)
-        elif action == "failed":
-            self.failed.append({"fingerprint": finding.fingerprint, **extra})
         self.actions.append(
             {
                 "fingerprint": finding.fingerprint,
@@ -88,6 +93,20 @@ class ReconcileOutcome:
                 "issue": issue,
             }
         )
+
+    def record_failure(self, finding: Finding, error: TrackerError, issue: int | None = None) -> None:
+        """``finding`` should have been filed (or commented on) and was not, because of ``error``."""
+        self.failed.append(
+            {
+                "fingerprint": finding.fingerprint,
+                "severity": finding.severity,
+                "title": sanitize_title(finding.title),
+                **error.as_data(),
+                "reason": error.reason,
+                "tracker": error.tracker or self.backend,
+            }
+        )
+        self.record(finding, "failed", issue)
 
     def summary(self) -> str:
         """One line for people: what was filed, commented, left alone, skipped and failed."""
@@ -104,6 +123,34 @@ class ReconcileOutcome:
         """The dry-run requests, one line each (see :func:`format_request`)."""
         return [format_request(request) for request in self.requests]
 
+    @property
+    def succeeded(self) -> bool:
+        """Nothing failed: every finding that should be in the tracker is (or, dry, would be)."""
+        return not self.failed and self.error is None
+
+    def failure_message(self) -> str | None:
+        """One line saying what was not filed and why (the first error, with its fix), or ``None``."""
+        if self.succeeded:
+            return None
+        first = self.error
+        count = len(self.failed)
+        if first is None:
+            reason, fix = str(self.failed[0]["reason"]), self.failed[0]["fix"]
+        else:
+            reason, fix = first.reason, first.fix
+        what = f"{count} finding{'s' if count != 1 else ''} not filed" if count else "nothing filed"
+        text = f"{what} in the {self.backend} tracker: {reason}"
+        others = len({str(f["reason"]) for f in self.failed} - {reason})
+        if others:
+            text += f" (and {others} other error{'s' if others != 1 else ''})"
+        return text + (f"; fix: {fix}" if fix else "")
+
+    def error_code(self) -> str | None:
+        """The code of the tracker's error, or of the first finding's failure; ``None`` on success."""
+        if self.error is not None:
+            return self.error.error_code
+        return str(self.failed[0]["error_code"]) if self.failed else None
+
     def as_data(self) -> dict[str, JsonValue]:
         """The worker's result data, and the content of ``issues.json``."""
         return {
@@ -118,6 +165,8 @@ class ReconcileOutcome:
             "requests": list(self.requests),
             "failed": list(self.failed),
             "actions": list(self.actions),
+            "error": self.failure_message(),
+            "error_code": self.error_code(),
         }
 
 
@@ -164,6 +213,15 @@ def _distance(limit: int) -> Callable[[str, str], int]:
     return distance
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One planned write: create an issue for ``finding``, or comment on issue ``issue``."""
+
+    finding: Finding
+    action: Literal["create", "comment"]
+    issue: int | None = None
+
+
 class _Run:
     """One reconciliation in progress: the tracker, the policy and what has been done so far."""
 
@@ -173,6 +231,30 @@ class _Run:
         self.outcome = outcome
         self._comment_fingerprints: dict[int, set[str]] = {}
 
+    def apply(self, steps: Sequence[_Step]) -> None:
+        """Do (or, dry, describe) every step; writes under the tracker's write lock."""
+        if self.outcome.dry_run:
+            for step in steps:
+                self._step(step)
+            return
+        if not steps:
+            return
+        done = 0
+        try:
+            with write_lock(self.tracker):
+                for step in steps:
+                    self._step(step)
+                    done += 1
+        except TrackerError as exc:  # the lock could not be had: nothing past it was written
+            for step in steps[done:]:
+                self.outcome.record_failure(step.finding, exc, step.issue)
+
+    def _step(self, step: _Step) -> None:
+        if step.action == "comment" and step.issue is not None:
+            self.comment(step.finding, step.issue)
+        else:
+            self.create(step.finding)
+
     def create(self, finding: Finding) -> None:
         try:
             draft = compose_issue(finding, self.policy)
@@ -180,9 +262,14 @@ class _Run:
                 self.outcome.requests.append(self.tracker.describe_create(draft))
                 self.outcome.record(finding, "would_create")
                 return
+            # Filed by another run since the listing? Then it is there, not ours to file again.
+            existing = find_open_issue(self.tracker, finding.fingerprint)
+            if existing is not None:
+                self.outcome.record(finding, "noop", existing.number)
+                return
             number = self.tracker.create_issue(draft)
         except TrackerError as exc:
-            self.outcome.record(finding, "failed", error_code=exc.error_code, error=str(exc))
+            self.outcome.record_failure(finding, exc)
             return
         self.outcome.record(finding, "created", number)
 
@@ -201,18 +288,48 @@ class _Run:
                 return
             self.tracker.add_comment(number, body)
         except TrackerError as exc:
-            self.outcome.record(finding, "failed", number, error_code=exc.error_code, error=str(exc))
+            self.outcome.record_failure(finding, exc, number)
             return
         self._comment_fingerprints[number].add(finding.fingerprint)
         self.outcome.record(finding, "commented", number)
 
-    def apply(self, item: BatchItem, choice: BatchChoice) -> None:
-        if choice == "skip":
-            self.outcome.record(item.finding, "skipped")
-        elif choice == "comment" and item.decision.issue is not None:
-            self.comment(item.finding, item.decision.issue)
+
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    """``findings`` in order, each fingerprint once (the same defect twice in a file is filed once)."""
+    seen: set[str] = set()
+    unique: list[Finding] = []
+    for finding in findings:
+        if finding.fingerprint not in seen:
+            seen.add(finding.fingerprint)
+            unique.append(finding)
+    return unique
+
+
+def unfiled(
+    findings: Sequence[Finding],
+    error: TrackerError,
+    *,
+    backend: str,
+    triage: TriageMode,
+    dry_run: bool = False,
+    policy: TriagePolicy | None = None,
+    triage_reason: str = "",
+) -> ReconcileOutcome:
+    """The outcome when the tracker failed as a whole (it could not be opened or listed).
+
+    Every finding that needed the tracker fails with ``error``: critical and high ones always,
+    medium and low ones unless the triage skips them anyway.
+    """
+    policy = policy or TriagePolicy()
+    outcome = ReconcileOutcome(
+        backend=backend, dry_run=dry_run, triage=triage, triage_reason=triage_reason, error=error
+    )
+    for finding in _unique(findings):
+        if route(finding.severity, policy) == "batch" and triage == "skip":
+            outcome.record(finding, "skipped")
         else:
-            self.create(item.finding)
+            outcome.record_failure(finding, error)
+    return outcome
 
 
 def reconcile(
@@ -228,27 +345,28 @@ def reconcile(
     """File, comment on or leave alone each finding in ``tracker``; see the module docstring.
 
     ``triage`` is how the medium/low batch is handled (``prompt`` needs ``prompter``); resolve it
-    with :func:`orchestrator.policy.triage.resolve_triage`. Raises :class:`TrackerError` when the
-    open issues cannot be listed.
+    with :func:`orchestrator.policy.triage.resolve_triage`. Tracker failures never raise: they
+    are in the outcome's ``failed`` and ``error``.
     """
     policy = policy or TriagePolicy()
     if triage == "prompt" and prompter is None:
         raise UsageError("triage 'prompt' needs a prompter (a terminal to ask on)")
+    unique = _unique(findings)
+    try:
+        listed = tracker.list_open_issues()
+    except TrackerError as exc:
+        return unfiled(
+            unique, exc, backend=tracker.name, triage=triage, dry_run=dry_run, policy=policy,
+            triage_reason=triage_reason,
+        )  # fmt: skip
     outcome = ReconcileOutcome(
         backend=tracker.name, dry_run=dry_run, triage=triage, triage_reason=triage_reason
     )
-    known = [
-        KnownIssue(issue.number, issue.title, fingerprints_in(issue.body))
-        for issue in tracker.list_open_issues()
-    ]
-    run = _Run(tracker, policy, outcome)
+    known = [KnownIssue(issue.number, issue.title, fingerprints_in(issue.body)) for issue in listed]
     distance = _distance(policy.title_distance)
-    seen: set[str] = set()
+    steps: list[_Step] = []
     batch: list[BatchItem] = []
-    for finding in findings:
-        if finding.fingerprint in seen:
-            continue  # the same defect twice in one file is filed once
-        seen.add(finding.fingerprint)
+    for finding in unique:
         decision = decide(
             finding.fingerprint, sanitize_title(finding.title), known, policy=policy, distance=distance
         )
@@ -257,9 +375,9 @@ def reconcile(
         elif route(finding.severity, policy) == "batch":
             batch.append(BatchItem(finding, decision))
         elif decision.action == "comment" and decision.issue is not None:
-            run.comment(finding, decision.issue)
+            steps.append(_Step(finding, "comment", decision.issue))
         else:
-            run.create(finding)
+            steps.append(_Step(finding, "create"))
     if triage == "skip":
         choices: list[BatchChoice] = ["skip"] * len(batch)
     elif triage == "create":
@@ -268,5 +386,13 @@ def reconcile(
         assert prompter is not None
         choices = triage_batch(batch, prompter)
     for item, choice in zip(batch, choices, strict=True):
-        run.apply(item, choice)
+        if choice == "skip":
+            outcome.record(item.finding, "skipped")
+        elif choice == "comment" and item.decision.issue is not None:
+            steps.append(_Step(item.finding, "comment", item.decision.issue))
+        else:
+            steps.append(_Step(item.finding, "create"))
+    _Run(tracker, policy, outcome).apply(steps)
+    order = {finding.fingerprint: index for index, finding in enumerate(unique)}
+    outcome.actions.sort(key=lambda action: order[str(action["fingerprint"])])
     return outcome

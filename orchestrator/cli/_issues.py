@@ -1,28 +1,28 @@
 """``orchestrate issues``: the issues the UI gate filed.
 
 The tracker is the project's ``[issues] backend`` (``local`` by default: the Markdown files
-under ``.orchestrator/issues/``), found through the ``orchestrate.trackers`` entry points like
-every tracker, so this command never imports a backend by name. The local tracker lists open,
-closed or all issues; a remote tracker lists the open issues carrying our label.
+under ``.orchestrator/issues/``), opened with :func:`orchestrator.trackers.open_tracker` through
+the ``orchestrate.trackers`` entry points like every tracker, so this command never imports a
+backend by name. A tracker that lists by state (:class:`~orchestrator.trackers.StateFilteringTracker`,
+as the local one does) lists open, closed or all issues; any other lists the open issues
+carrying our label.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated
 
 import typer
 
 from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import format_time, print_json, print_line, print_table, shorten
 from orchestrator.errors import UsageError
-from orchestrator.plugins import load_plugin
 from orchestrator.policy.triage import POLICY_NAME, TriagePolicy
 from orchestrator.policyfiles import load_policy_model
+from orchestrator.trackers import StateFilteringTracker, TrackerIssue, open_tracker
 
 __all__ = ["issues_app"]
-
-TRACKER_GROUP = "orchestrate.trackers"
 
 issues_app = typer.Typer(
     help="List the issues the UI gate filed (the local tracker by default, or the \\[issues] backend).",
@@ -36,26 +36,6 @@ class StateChoice(StrEnum):
     open = "open"
     closed = "closed"
     all = "all"
-
-
-class _Issue(Protocol):
-    number: int
-    title: str
-    state: str
-    labels: tuple[str, ...]
-    updated_at: str | None
-    comments: int | None
-
-    @property
-    def fingerprints(self) -> list[str]: ...
-
-    def as_json(self) -> dict[str, Any]: ...
-
-
-class _Tracker(Protocol):
-    def list_open_issues(self) -> list[_Issue]: ...
-
-    def close(self) -> None: ...
 
 
 def _priority(labels: tuple[str, ...]) -> str:
@@ -77,12 +57,11 @@ def list_command(
     config = cli_context(ctx).config
     backend = config.issues.backend
     policy = load_policy_model(POLICY_NAME, TriagePolicy, config.root)
-    factory: Any = load_plugin(TRACKER_GROUP, backend)
-    tracker = cast(_Tracker, factory.from_config(config.issues, project_root=config.root, label=policy.label))
+    tracker = open_tracker(config.issues, project_root=config.root, label=policy.label)
     try:
-        list_issues = getattr(tracker, "list_issues", None)
-        if callable(list_issues):
-            issues = cast(list[_Issue], list_issues(state.value))
+        issues: list[TrackerIssue]
+        if isinstance(tracker, StateFilteringTracker):
+            issues = tracker.list_issues(state.value)
         elif state is StateChoice.open:
             issues = tracker.list_open_issues()
         else:

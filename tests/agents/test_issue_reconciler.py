@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.issue_reconciler import IssueDraft, ReconcileOutcome, load_findings, reconcile
+from orchestrator.agents.issue_reconciler import ReconcileOutcome, load_findings, reconcile
 from orchestrator.agents.issue_reconciler.backends import LocalTracker, issues_dir_of
 from orchestrator.errors import ArtifactError, UsageError
 from orchestrator.gate import Finding
+from orchestrator.trackers import IssueDraft
 from tests.agents.reconciler_support import (
     ScriptedPrompter,
     make_finding,
@@ -192,12 +193,22 @@ def test_an_oversized_finding_fails_alone(tmp_path: Path) -> None:
     assert outcome.failed == [
         {
             "fingerprint": huge.fingerprint,
+            "severity": "critical",
+            "title": "Huge",
             "error_code": "issue_body_too_large",
             "error": outcome.failed[0]["error"],
+            "reason": outcome.failed[0]["reason"],
+            "tracker": "local",
+            "status": None,
+            "fix": outcome.failed[0]["fix"],
         }
     ]
-    assert "65536" in str(outcome.failed[0]["error"])
+    assert "65536" in str(outcome.failed[0]["reason"])
+    assert "max_body_bytes" in str(outcome.failed[0]["fix"])
     assert outcome.summary().endswith("failed 1")
+    assert not outcome.succeeded
+    assert outcome.as_data()["error_code"] == "issue_body_too_large"
+    assert str(outcome.as_data()["error"]).startswith("1 finding not filed in the local tracker: the issue body")
 
 
 def test_outcome_data_has_the_contract_keys(tmp_path: Path) -> None:

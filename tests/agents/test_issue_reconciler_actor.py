@@ -94,14 +94,16 @@ def test_reconcile_files_findings_and_writes_issues_json(
     results = [e for e in events if e["event_type"] == "worker.tool.result"]
     assert [e["payload"]["tool_name"] for e in calls] == [
         "tracker.local.list_open_issues",
+        "tracker.local.find_open_issue",
         "tracker.local.create_issue",
+        "tracker.local.find_open_issue",
         "tracker.local.create_issue",
     ]
     assert [e["payload"]["tool_trace_id"] for e in calls] == [e["payload"]["tool_trace_id"] for e in results]
     assert all(e["tool_trace_id"] == e["payload"]["tool_trace_id"] for e in calls + results)
     assert all(e["payload"]["success"] and e["payload"]["duration_ms"] >= 0 for e in results)
     assert all(e["task_id"] == "task-1" and e["run_id"] == RUN_ID for e in calls)
-    assert "title='[test-runner] Buttons must have discernible text'" in calls[1]["payload"]["args_summary"]
+    assert "title='[test-runner] Buttons must have discernible text'" in calls[2]["payload"]["args_summary"]
     assert {"worker.task.started", "worker.task.progress", "worker.task.completed"} <= {
         e["event_type"] for e in events
     }
@@ -195,15 +197,24 @@ def test_the_token_never_reaches_events_logs_results_or_artifacts(
 def test_an_unreachable_tracker_fails_the_result_with_issues_json(
     tmp_path: Path, run_dir: Path, bus: EventBus
 ) -> None:
-    issues = {"backend": "gitlab", "repository": "g/p", "api_url": "http://127.0.0.1:9/api/v4"}
+    issues = {
+        "backend": "gitlab",
+        "repository": "g/p",
+        "api_url": "http://127.0.0.1:9/api/v4",
+        "retry_budget_s": 0,
+    }
     result, events = ask(
         bus, request(tmp_path, run_dir, issues=issues), env={"GITLAB_TOKEN": "glpat-secret-7"}
     )
     assert not result.success
     assert "gitlab: GET /api/v4/projects/g%2Fp/issues failed" in result.summary
     written = json.loads((run_dir / ISSUES_FILE).read_text())
-    assert written["error_code"] == "tracker_error"
+    assert written["error_code"] == "tracker_unavailable"
     assert written["created"] == []
+    # The critical and the high finding needed the tracker; the medium and low ones were skipped.
+    assert [f["severity"] for f in written["failed"]] == ["critical", "high"]
+    assert {f["error_code"] for f in written["failed"]} == {"tracker_unavailable"}
+    assert str(written["error"]).startswith("2 findings not filed in the gitlab tracker: gitlab: GET")
     failed_calls = [
         e for e in events if e["event_type"] == "worker.tool.result" and not e["payload"]["success"]
     ]
@@ -216,4 +227,7 @@ def test_a_missing_tracker_cli_fails_the_result(tmp_path: Path, run_dir: Path, b
     result, _ = ask(bus, request(tmp_path, run_dir, issues=issues), env={"PATH": str(tmp_path)})
     assert not result.success
     assert "the gh command is not installed or not on PATH" in result.summary
-    assert json.loads((run_dir / ISSUES_FILE).read_text())["error_code"] == "tracker_error"
+    written = json.loads((run_dir / ISSUES_FILE).read_text())
+    assert written["error_code"] == "tracker_error"
+    assert [f["severity"] for f in written["failed"]] == ["critical", "high"]
+    assert "install gh" in str(written["failed"][0]["fix"])

@@ -10,13 +10,12 @@ from orchestrator.agents.issue_reconciler import (
     IssueBodyTooLargeError,
     compose_comment,
     compose_issue,
-    fingerprints_in,
     sanitize_text,
     sanitize_title,
-    sentinel,
 )
 from orchestrator.errors import OrchestrateError
 from orchestrator.policy.triage import TriagePolicy
+from orchestrator.trackers import fingerprints_in, sentinel
 from tests.agents.reconciler_support import make_finding
 
 POLICY = TriagePolicy()

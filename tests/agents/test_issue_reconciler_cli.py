@@ -16,11 +16,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from orchestrator.agents.issue_reconciler import IssueDraft
 from orchestrator.agents.issue_reconciler.backends import LocalTracker, issues_dir_of
 from orchestrator.cli._context import CliContext
 from orchestrator.cli._issues import issues_app
 from orchestrator.errors import UsageError
+from orchestrator.trackers import IssueDraft
 from tests.agents.reconciler_support import sample_findings, sentinel_body, write_findings
 
 

@@ -8,14 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.agents.issue_reconciler import (
-    IssueDraft,
-    Tracker,
-    TrackerError,
-    UnsafeCommandError,
-    open_tracker,
-    reconcile,
-)
+from orchestrator.agents.issue_reconciler import UnsafeCommandError, reconcile
 from orchestrator.agents.issue_reconciler.backends import (
     MAX_OUTPUT_BYTES,
     GhCliTracker,
@@ -24,6 +17,7 @@ from orchestrator.agents.issue_reconciler.backends import (
     run_command,
 )
 from orchestrator.config import IssuesSection
+from orchestrator.trackers import IssueDraft, Tracker, TrackerError, open_tracker
 from tests.agents.reconciler_support import (
     FakeCli,
     install_fake_cli,

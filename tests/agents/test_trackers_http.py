@@ -8,17 +8,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.agents.issue_reconciler import (
-    IssueBodyTooLargeError,
-    IssueDraft,
-    Tracker,
-    TrackerError,
-    open_tracker,
-    reconcile,
-)
+from orchestrator.agents.issue_reconciler import IssueBodyTooLargeError, reconcile
 from orchestrator.agents.issue_reconciler.backends import GitHubTracker, GitLabTracker
 from orchestrator.config import IssuesSection
 from orchestrator.errors import ConfigError
+from orchestrator.trackers import IssueDraft, Tracker, TrackerError, open_tracker
 from orchestrator.twins import RunningTwins, TwinAdmin, serve_twins
 from tests.agents.reconciler_support import make_finding, sample_findings, sentinel_body
 
@@ -273,7 +267,9 @@ def test_a_missing_or_malformed_repository_is_a_config_error(tmp_path: Path) -> 
 
 
 def test_an_unreachable_api_is_a_tracker_error(tmp_path: Path) -> None:
-    section = IssuesSection(backend="gitlab", repository="g/p", api_url="http://127.0.0.1:9/api/v4")
+    section = IssuesSection(
+        backend="gitlab", repository="g/p", api_url="http://127.0.0.1:9/api/v4", retry_budget_s=0
+    )
     tracker = GitLabTracker.from_config(
         section, project_root=tmp_path, label=LABEL, env={"GITLAB_TOKEN": "secret-x"}
     )

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.agents.issue_reconciler import IssueDraft, Tracker, TrackerError, open_tracker
 from orchestrator.agents.issue_reconciler.backends import LocalTracker, issues_dir_of
 from orchestrator.config import IssuesSection
 from orchestrator.errors import ConfigError
+from orchestrator.trackers import IssueDraft, Tracker, TrackerError, open_tracker
 from tests.agents.reconciler_support import sentinel_body
 
 
@@ -134,7 +134,7 @@ def test_dry_run_descriptions_write_nothing(tmp_path: Path) -> None:
 CREATOR = """
 import sys
 from pathlib import Path
-from orchestrator.agents.issue_reconciler import IssueDraft
+from orchestrator.trackers import IssueDraft
 from orchestrator.agents.issue_reconciler.backends import LocalTracker
 tracker = LocalTracker(Path(sys.argv[1]))
 for i in range(int(sys.argv[3])):

@@ -29,11 +29,10 @@ from urllib.parse import urlsplit
 
 from pydantic import JsonValue
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
-from orchestrator.agents.issue_reconciler._errors import TrackerError, UnsafeCommandError
-from orchestrator.agents.issue_reconciler._tracker import SettingsTracker, TrackerSettings
+from orchestrator.agents.issue_reconciler import UnsafeCommandError, check_body_size
 from orchestrator.errors import UsageError
 from orchestrator.subprocess_tools import DEFAULT_OUTPUT_CAP, forbidden_character, run_tool
+from orchestrator.trackers import IssueDraft, SettingsTracker, TrackerError, TrackerSettings
 
 __all__ = [
     "ALLOWED_BINARIES",
@@ -77,7 +76,11 @@ def resolve_binary(name: str, env: Mapping[str, str]) -> str:
         raise UnsafeCommandError(f"{name!r} is not an allowed tracker command (allowed: {allowed})")
     found = shutil.which(name, path=env.get("PATH", os.defpath))
     if found is None:
-        raise TrackerError(f"{name}: the {name} command is not installed or not on PATH")
+        raise TrackerError(
+            f"{name}: the {name} command is not installed or not on PATH",
+            tracker=name,
+            fix=f"install {name} and log in with `{name} auth login`, or choose another [issues] backend",
+        )
     return found
 
 
@@ -108,19 +111,24 @@ def run_command(
             stdin=None if stdin is None else stdin.encode("utf-8"),
         )
     except UsageError as exc:
-        raise TrackerError(f"{what}: {exc}") from None
+        raise TrackerError(f"{what}: {exc}", tracker=name) from None
     if result.outcome == "overflowed":
-        raise TrackerError(f"{what}: printed more than {max_output // (1024 * 1024)} MiB; stopped")
+        raise TrackerError(
+            f"{what}: printed more than {max_output // (1024 * 1024)} MiB; stopped", tracker=name
+        )
     if result.outcome == "timed_out":
-        raise TrackerError(f"{what}: did not finish within {timeout_s:g} s; stopped")
+        raise TrackerError(f"{what}: did not finish within {timeout_s:g} s; stopped", tracker=name)
     if result.outcome != "exited":
-        raise TrackerError(f"{what}: {result.error}")
+        raise TrackerError(f"{what}: {result.error}", tracker=name)
     stdout, stderr = result.stdout_text(), result.stderr_text()
     if result.returncode != 0:
         detail = stderr.strip() or stdout.strip()
         detail = (detail.replace(secret, "***") if secret else detail)[-500:]
         raise TrackerError(
-            f"{what}: exited with status {result.returncode}" + (f": {detail}" if detail else "")
+            f"{what}: exited with status {result.returncode}" + (f": {detail}" if detail else ""),
+            tracker=name,
+            status=result.returncode,
+            fix=f"check the login with `{name} auth status`, or name a token variable in [issues] token_env",
         )
     return CliResult(stdout=stdout, stderr=stderr)
 

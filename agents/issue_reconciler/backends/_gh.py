@@ -19,10 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue
 from orchestrator.agents.issue_reconciler.backends._cli import CliTracker
+from orchestrator.trackers import IssueDraft, TrackerError, TrackerIssue
 
 __all__ = ["GhCliTracker"]
 

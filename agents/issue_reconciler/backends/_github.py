@@ -1,12 +1,16 @@
 """The ``github`` backend: GitHub's REST API (or GitHub Enterprise's) over httpx.
 
-- list: ``GET /repos/{owner}/{repo}/issues?state=open&labels=<our label>&per_page=100``, following
-  ``Link: rel="next"`` to the last page; pull requests (which the endpoint also returns) are dropped.
+- list: ``GET /repos/{owner}/{repo}/issues?state=open&labels=<our label>&sort=created&direction=desc
+  &per_page=100``, following ``Link: rel="next"`` to the last page; pull requests (which the
+  endpoint also returns) are dropped. The same listing, newest first, is how a fingerprint is
+  looked up right before a create.
 - create: ``POST /repos/{owner}/{repo}/issues`` with ``title``, ``body`` and ``labels``.
 - comments: ``GET`` (paginated) and ``POST /repos/{owner}/{repo}/issues/{number}/comments``.
 
 The token comes from ``[issues] token_env`` or ``GITHUB_TOKEN`` and is sent as
-``Authorization: Bearer``.
+``Authorization: Bearer``. Rate limits (429, or 403 with ``x-ratelimit-remaining: 0``) and 5xx
+answers are retried within ``[issues] retry_budget_s``, honouring ``Retry-After`` and
+``x-ratelimit-reset``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
-from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient, RestTracker
+from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient
+from orchestrator.agents.issue_reconciler.backends._rest import RestTracker
+from orchestrator.agents.issue_reconciler.backends._retry import RetryBudget
 from orchestrator.errors import ConfigError
+from orchestrator.trackers import IssueDraft, TrackerError, TrackerIssue, TrackerSettings
 
 __all__ = ["GitHubTracker"]
 
@@ -34,7 +38,7 @@ class GitHubTracker(RestTracker):
 
     name = "github"
 
-    def __init__(self, settings: TrackerSettings) -> None:
+    def __init__(self, settings: TrackerSettings, *, budget: RetryBudget | None = None) -> None:
         super().__init__(settings)
         repository = settings.require_repository("octo-org/hello-world")
         if not _REPOSITORY.fullmatch(repository):
@@ -55,6 +59,7 @@ class GitHubTracker(RestTracker):
             token=token,
             token_env=token_env,
             timeout_s=settings.timeout_s,
+            budget=budget or RetryBudget(settings.retry_budget_s),
             extra_headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
         )
 
@@ -73,13 +78,10 @@ class GitHubTracker(RestTracker):
             url, query = response.links.get("next", {}).get("url"), None
         raise TrackerError(f"github: GET {path} has more than {MAX_PAGES} pages; stopped")
 
-    def list_open_issues(self) -> list[TrackerIssue]:
-        found: list[TrackerIssue] = []
-        for page in self._pages(f"{self._base}/issues", {"state": "open", "labels": self.label}):
-            for item in page:
-                if isinstance(item, dict) and "pull_request" not in item:
-                    found.append(_issue(item))
-        return found
+    def _issue_pages(self) -> Iterator[list[TrackerIssue]]:
+        query = {"state": "open", "labels": self.label, "sort": "created", "direction": "desc"}
+        for page in self._pages(f"{self._base}/issues", query):
+            yield [_issue(item) for item in page if isinstance(item, dict) and "pull_request" not in item]
 
     def _comments_path(self, number: int) -> str:
         return f"{self._base}/issues/{int(number)}/comments"
@@ -95,8 +97,8 @@ class GitHubTracker(RestTracker):
     def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
         return {"title": draft.title, "body": draft.body, "labels": list(draft.labels)}
 
-    def create_issue(self, draft: IssueDraft) -> int:
-        return _number(self._post_issue(draft), "number")
+    def _created_number(self, document: Any) -> int:
+        return _number(document, "number")
 
 
 def _number(document: Any, key: str) -> int:

@@ -1,12 +1,15 @@
 """The ``gitlab`` backend: GitLab's REST API v4 (gitlab.com or self-managed) over httpx.
 
-- list: ``GET /projects/{id}/issues?state=opened&labels=<our label>&per_page=100&page=N``,
-  following ``X-Next-Page`` until it is empty.
+- list: ``GET /projects/{id}/issues?state=opened&labels=<our label>&order_by=created_at&sort=desc
+  &per_page=100&page=N``, following ``X-Next-Page`` until it is empty. The same listing, newest
+  first, is how a fingerprint is looked up right before a create.
 - create: ``POST /projects/{id}/issues`` with ``title``, ``description`` and ``labels`` (comma-separated).
 - notes: ``GET`` (paginated) and ``POST /projects/{id}/issues/{iid}/notes``.
 
 ``{id}`` is the project's numeric id or its URL-encoded path (``group%2Fproject``). The token
-comes from ``[issues] token_env`` or ``GITLAB_TOKEN`` and is sent as ``PRIVATE-TOKEN``.
+comes from ``[issues] token_env`` or ``GITLAB_TOKEN`` and is sent as ``PRIVATE-TOKEN``. Rate
+limits (429) and 5xx answers are retried within ``[issues] retry_budget_s``, honouring
+``Retry-After``.
 
 :func:`gitlab_issues`, :func:`gitlab_note_bodies` and :func:`gitlab_created_iid` read GitLab's
 JSON; the ``glab`` backend, which gets the same JSON through ``glab api``, uses them too.
@@ -18,10 +21,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
-from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient, RestTracker
+from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE, RestClient
+from orchestrator.agents.issue_reconciler.backends._rest import RestTracker
+from orchestrator.agents.issue_reconciler.backends._retry import RetryBudget
+from orchestrator.trackers import IssueDraft, TrackerError, TrackerIssue, TrackerSettings
 
 __all__ = ["GitLabTracker", "gitlab_created_iid", "gitlab_issues", "gitlab_note_bodies"]
 
@@ -34,7 +37,7 @@ class GitLabTracker(RestTracker):
 
     name = "gitlab"
 
-    def __init__(self, settings: TrackerSettings) -> None:
+    def __init__(self, settings: TrackerSettings, *, budget: RetryBudget | None = None) -> None:
         super().__init__(settings)
         project = settings.require_repository("group/project")
         token, token_env = settings.require_token(TOKEN_ENV)
@@ -47,6 +50,7 @@ class GitLabTracker(RestTracker):
             token=token,
             token_env=token_env,
             timeout_s=settings.timeout_s,
+            budget=budget or RetryBudget(settings.retry_budget_s),
         )
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
@@ -67,9 +71,10 @@ class GitLabTracker(RestTracker):
                 )
         raise TrackerError(f"gitlab: GET {path} has more than {MAX_PAGES} pages; stopped")
 
-    def list_open_issues(self) -> list[TrackerIssue]:
-        pages = self._pages(f"{self._base}/issues", {"state": "opened", "labels": self.label})
-        return gitlab_issues(pages, service=self.name)
+    def _issue_pages(self) -> Iterator[list[TrackerIssue]]:
+        query = {"state": "opened", "labels": self.label, "order_by": "created_at", "sort": "desc"}
+        for items in self._pages(f"{self._base}/issues", query):
+            yield gitlab_issues([items], service=self.name)
 
     def _comments_path(self, number: int) -> str:
         return f"{self._base}/issues/{int(number)}/notes"
@@ -80,8 +85,8 @@ class GitLabTracker(RestTracker):
     def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
         return {"title": draft.title, "description": draft.body, "labels": ",".join(draft.labels)}
 
-    def create_issue(self, draft: IssueDraft) -> int:
-        return gitlab_created_iid(self._post_issue(draft), service=self.name)
+    def _created_number(self, document: Any) -> int:
+        return gitlab_created_iid(document, service=self.name)
 
 
 def gitlab_created_iid(document: Any, *, service: str) -> int:

@@ -23,9 +23,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue
 from orchestrator.agents.issue_reconciler.backends._cli import CliTracker
 from orchestrator.agents.issue_reconciler.backends._gitlab import (
     gitlab_created_iid,
@@ -33,6 +30,7 @@ from orchestrator.agents.issue_reconciler.backends._gitlab import (
     gitlab_note_bodies,
 )
 from orchestrator.agents.issue_reconciler.backends._http import MAX_PAGES, PER_PAGE
+from orchestrator.trackers import IssueDraft, TrackerError, TrackerIssue
 
 __all__ = ["GlabCliTracker"]
 

@@ -1,27 +1,47 @@
-"""What the REST backends share: one httpx client, typed errors, scrubbed messages, safe paging,
-and :class:`RestTracker`, their base, which files issues and comments the same way for each.
+"""The REST backends' HTTP client: one httpx client, retries within a budget, typed and scrubbed errors.
 
 The token lives only in the client's default headers. It is never part of a description (dry
 run), an event, a log line or an error message: every text taken from a response is scrubbed of
-it before it is used. Pagination follows only URLs on the API's own origin, so a hostile
-``Link`` or ``X-Next-Page`` can never make us send the token elsewhere, and stops after
-:data:`MAX_PAGES` pages rather than loop forever.
+it before it is used. Requests go only to the API's own origin, so a hostile ``Link`` or
+``X-Next-Page`` can never make us send the token elsewhere.
+
+A rate-limited (429, GitHub's rate-limit 403) or failing (5xx) answer, or a request that failed
+on the way, is tried again after a wait, within the tracker's :class:`RetryBudget` (see
+:mod:`._retry`). Before a request with ``before_resend`` is sent again, that check runs first:
+a create that failed with a 5xx may still have created the issue, and must not create it twice.
+
+What the tracker finally answers becomes a typed error carrying the tracker's name, the status
+and the fix: :class:`~orchestrator.trackers.TrackerAuthError` for 401 and 403 (the token),
+:class:`~orchestrator.trackers.TrackerRateLimitError` and
+:class:`~orchestrator.trackers.TrackerUnavailableError` when the budget ran out, and
+:class:`~orchestrator.trackers.TrackerError` for anything else.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import JsonValue
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import SettingsTracker
+from orchestrator.agents.issue_reconciler.backends._retry import (
+    MAX_ATTEMPTS,
+    RetryBudget,
+    is_rate_limited,
+    is_retryable,
+    requested_wait,
+)
+from orchestrator.trackers import (
+    TrackerAuthError,
+    TrackerError,
+    TrackerRateLimitError,
+    TrackerUnavailableError,
+)
 
-__all__ = ["MAX_PAGES", "PER_PAGE", "RestClient", "RestTracker"]
+__all__ = ["MAX_PAGES", "PER_PAGE", "RestClient"]
 
 PER_PAGE = 100
 MAX_PAGES = 1000
@@ -40,6 +60,7 @@ class RestClient:
         token: str | None,
         token_env: str | None,
         timeout_s: float,
+        budget: RetryBudget,
         extra_headers: dict[str, str] | None = None,
     ) -> None:
         self.service = service
@@ -47,9 +68,12 @@ class RestClient:
         parts = urlsplit(self.api_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TrackerError(
-                f"{service}: api_url {api_url!r} is not an http(s) URL (for example https://api.github.com)"
+                f"{service}: api_url {api_url!r} is not an http(s) URL",
+                tracker=service,
+                fix="set [issues] api_url to the API's base URL, for example https://api.github.com",
             )
         self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.budget = budget
         self._token = token
         self._token_env = token_env
         headers = {"User-Agent": _USER_AGENT, "Accept": "application/json", **(extra_headers or {})}
@@ -82,18 +106,38 @@ class RestClient:
         *,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
+        before_resend: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """Send one request; any transport failure or status >= 400 is a :class:`TrackerError`."""
+        """Send one request, retrying within the budget; a final failure is a :class:`TrackerError`.
+
+        ``before_resend`` runs before every retry; it raises to stop (the write already landed).
+        """
         if not self.same_origin(url):
-            raise TrackerError(f"{self.service}: refusing to send a request to {url}, outside {self.origin}")
-        try:
-            response = self._client.request(method, url, params=params, json=json)
-        except httpx.HTTPError as exc:
-            reason = self.scrub(str(exc)) or type(exc).__name__
-            raise TrackerError(f"{self.service}: {method} {self._path(url)} failed: {reason}") from None
-        if response.status_code >= 400:
-            raise TrackerError(self._status_message(method, url, response))
-        return response
+            raise TrackerError(
+                f"{self.service}: refusing to send a request to {url}, outside {self.origin}",
+                tracker=self.service,
+            )
+        attempt = 0
+        while True:
+            attempt += 1
+            response: httpx.Response | None = None
+            try:
+                response = self._client.request(method, url, params=params, json=json)
+            except httpx.TransportError as exc:
+                failure: TrackerError = self._transport_error(method, url, exc, attempt)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(method, url, exc, attempt) from None
+            else:
+                if response.status_code < 400:
+                    return response
+                failure = self._status_error(method, url, response, attempt)
+                if not is_retryable(response):
+                    raise failure
+            delay = self.budget.delay(attempt, response)
+            if attempt >= MAX_ATTEMPTS or not self.budget.wait(delay):
+                raise self._given_up(failure, response, delay, attempt)
+            if before_resend is not None:
+                before_resend()
 
     def json_of(self, response: httpx.Response) -> Any:
         try:
@@ -101,7 +145,9 @@ class RestClient:
         except ValueError:
             raise TrackerError(
                 f"{self.service}: {response.request.method} {self._path(str(response.request.url))} "
-                f"answered {response.status_code} with a body that is not JSON"
+                f"answered {response.status_code} with a body that is not JSON",
+                tracker=self.service,
+                status=response.status_code,
             ) from None
 
     def describe(self, action: str, method: str, url: str, payload: dict[str, Any]) -> dict[str, JsonValue]:
@@ -111,7 +157,16 @@ class RestClient:
     def _path(self, url: str) -> str:
         return urlsplit(url).path or "/"
 
-    def _status_message(self, method: str, url: str, response: httpx.Response) -> str:
+    def _transport_error(self, method: str, url: str, exc: httpx.HTTPError, attempt: int) -> TrackerError:
+        reason = self.scrub(str(exc)) or type(exc).__name__
+        tries = f" ({attempt} attempts)" if attempt > 1 else ""
+        return TrackerUnavailableError(
+            f"{self.service}: {method} {self._path(url)} failed: {reason}{tries}",
+            tracker=self.service,
+            fix=f"check that {self.origin} is reachable and [issues] api_url is right",
+        )
+
+    def _status_error(self, method: str, url: str, response: httpx.Response, attempt: int) -> TrackerError:
         detail = ""
         try:
             document = response.json()
@@ -122,63 +177,47 @@ class RestClient:
             detail = str(found) if found else ""
         if not detail:
             detail = response.text[:200]
-        message = f"{self.service}: {method} {self._path(url)} answered {response.status_code}"
+        status = response.status_code
+        reason = f"{self.service}: {method} {self._path(url)} answered {status}"
         if detail:
-            message += f": {self.scrub(detail.strip())}"
-        if response.status_code in (401, 403) and self._token_env:
-            message += f" (check the token in ${self._token_env} and its permissions)"
-        elif response.status_code in (401, 403):
-            message += " (no token was sent; set one with [issues] token_env)"
-        return message
+            reason += f": {self.scrub(detail.strip())}"
+        if attempt > 1:
+            reason += f" ({attempt} attempts)"
+        if is_rate_limited(response):
+            return TrackerRateLimitError(
+                reason, tracker=self.service, status=status, fix=self._rate_limit_fix(response)
+            )
+        if status in (401, 403):
+            if self._token_env:
+                fix = f"check the token in ${self._token_env}: it must be valid and allowed to write issues"
+            else:
+                fix = "no token was sent; name the variable holding one with [issues] token_env"
+            return TrackerAuthError(reason, tracker=self.service, status=status, fix=fix)
+        if status == 404:
+            fix = "check [issues] repository, and that the token can see it"
+            return TrackerError(reason, tracker=self.service, status=status, fix=fix)
+        if status >= 500:
+            fix = "the tracker is failing; run again later (the unfiled findings are filed then)"
+            return TrackerUnavailableError(reason, tracker=self.service, status=status, fix=fix)
+        return TrackerError(reason, tracker=self.service, status=status)
 
+    def _rate_limit_fix(self, response: httpx.Response) -> str:
+        asked = requested_wait(response, self.budget.now())
+        if asked is None:
+            return "wait for the tracker's rate limit to reset and run again"
+        back = datetime.fromtimestamp(self.budget.now() + asked, UTC).strftime("%H:%M:%SZ")
+        return f"run again after {back}, when the tracker's rate limit resets"
 
-class RestTracker(SettingsTracker, ABC):
-    """Base of the REST backends: creating, commenting and describing both, the same for each.
-
-    Issues are POSTed to ``<base>/issues``, comments to :meth:`_comments_path`. A subclass sets
-    ``repository``, ``_base`` (the repository's API path) and ``_http`` in its ``__init__``, and
-    says how an issue is shaped (:meth:`_create_payload`) and where its comments live
-    (:meth:`_comments_path`).
-    """
-
-    name: str
-    repository: str
-    _base: str
-    _http: RestClient
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.repository!r}, {self._http.api_url!r})"
-
-    def close(self) -> None:
-        self._http.close()
-
-    @abstractmethod
-    def _create_payload(self, draft: IssueDraft) -> dict[str, Any]:
-        """Provided by each backend."""
-
-    @abstractmethod
-    def _comments_path(self, number: int) -> str:
-        """Provided by each backend."""
-
-    def _post_issue(self, draft: IssueDraft) -> Any:
-        """Create the issue; the tracker's JSON answer, which holds its number."""
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        response = self._http.request(
-            "POST", self._http.url(f"{self._base}/issues"), json=self._create_payload(draft)
+    def _given_up(
+        self, failure: TrackerError, response: httpx.Response | None, delay: float, attempt: int
+    ) -> TrackerError:
+        """``failure`` once no retry is left, saying why (attempts used, or a wait past the budget)."""
+        if attempt >= MAX_ATTEMPTS:
+            return failure
+        left = self.budget.remaining_s
+        why = f"; it asked to wait {delay:g} s, more than the {left:g} s left of [issues] retry_budget_s"
+        if response is None or requested_wait(response, self.budget.now()) is None:
+            why = f"; the {self.budget.total_s:g} s of [issues] retry_budget_s are spent"
+        return type(failure)(
+            failure.reason + why, tracker=failure.tracker, status=failure.status, fix=failure.fix
         )
-        return self._http.json_of(response)
-
-    def add_comment(self, number: int, body: str) -> None:
-        check_body_size(body)
-        self._http.request("POST", self._http.url(self._comments_path(number)), json={"body": body})
-
-    def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
-        check_body_size(draft.body, fingerprint=draft.fingerprint)
-        return self._http.describe(
-            "create", "POST", self._http.url(f"{self._base}/issues"), self._create_payload(draft)
-        )
-
-    def describe_comment(self, number: int, body: str) -> dict[str, JsonValue]:
-        check_body_size(body)
-        url = self._http.url(self._comments_path(number))
-        return self._http.describe("comment", "POST", url, {"body": body})

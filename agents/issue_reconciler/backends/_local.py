@@ -3,7 +3,7 @@
 Layout, under ``.orchestrator/issues/``::
 
     .orchestrator/issues/
-        .lock          # taken while an issue is created or commented on (filelock)
+        .lock          # held while a reconcile checks and writes, and by every write (filelock)
         0001.md        # issue 1
         0002.md        # issue 2, ...
 
@@ -27,34 +27,43 @@ marker line (an HTML comment, invisible when rendered) and a heading::
     <comment body>
 
 Numbers are 1, 2, 3... in order of creation. Files are replaced atomically, and creating or
-commenting holds the lock, so concurrent runs never reuse a number or lose a comment. A person
-may edit a file: setting ``state: closed`` closes the issue (it is no longer listed as open).
+commenting holds the lock, so concurrent runs never reuse a number or lose a comment. A
+reconcile holds the same lock (:meth:`LocalTracker.write_lock`) from its last look at the
+issues (:meth:`LocalTracker.find_open_issue`) to its last write, so two reconciles running at
+once, in any processes, file each finding once. A person may edit a file: setting
+``state: closed`` closes the issue (it is no longer listed as open).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from filelock import FileLock, Timeout
 from pydantic import JsonValue
 
-from orchestrator.agents.issue_reconciler._body import IssueDraft, check_body_size
-from orchestrator.agents.issue_reconciler._errors import TrackerError
-from orchestrator.agents.issue_reconciler._tracker import TrackerIssue, TrackerSettings
+from orchestrator.agents.issue_reconciler import check_body_size
 from orchestrator.artifacts import atomic_write_text
 from orchestrator.config import STATE_DIR_NAME, IssuesSection
 from orchestrator.errors import ConfigError
+from orchestrator.trackers import (
+    IssueDraft,
+    IssueState,
+    TrackerError,
+    TrackerIssue,
+    TrackerSettings,
+    fingerprints_in,
+)
 
 __all__ = ["ISSUES_DIR_NAME", "LocalTracker", "issues_dir_of"]
 
 ISSUES_DIR_NAME = "issues"
 LOCK_TIMEOUT_S = 60.0
-StateFilter = Literal["open", "closed", "all"]
 _FILE = re.compile(r"^(\d+)\.md$")
 _COMMENT_MARKER = re.compile(r"^<!-- orchestrate:comment at=(\S+) -->[ \t]*$", re.MULTILINE)
 
@@ -169,6 +178,10 @@ class LocalTracker:
         self.directory = issues_dir_of(self.project_root)
         self.label = label
         self._clock = clock
+        self._file_lock: FileLock | None = None
+        self._write_locked = False
+        self._index: dict[str, TrackerIssue] | None = None
+        """While write-locked: the open issues by fingerprint, read once (nobody else writes then)."""
 
     @classmethod
     def from_config(
@@ -199,7 +212,7 @@ class LocalTracker:
     def _path(self, number: int) -> Path:
         return self.directory / f"{int(number):04d}.md"
 
-    def list_issues(self, state: StateFilter = "open", *, ours_only: bool = False) -> list[TrackerIssue]:
+    def list_issues(self, state: IssueState = "open", *, ours_only: bool = False) -> list[TrackerIssue]:
         """Issues in ``state`` (``all`` for every one), by number; ``ours_only`` keeps our label's."""
         issues = [_LocalFile.read(path).as_issue(self.project_root) for path in self._paths()]
         return [
@@ -214,6 +227,21 @@ class LocalTracker:
     def list_comments(self, number: int) -> list[str]:
         return self._read(number).comment_bodies()
 
+    def find_open_issue(self, fingerprint: str) -> TrackerIssue | None:
+        """The open issue of ours carrying ``fingerprint`` (read once per hold of the write lock)."""
+        if not self._write_locked:
+            return self._by_fingerprint().get(fingerprint)
+        if self._index is None:
+            self._index = self._by_fingerprint()
+        return self._index.get(fingerprint)
+
+    def _by_fingerprint(self) -> dict[str, TrackerIssue]:
+        index: dict[str, TrackerIssue] = {}
+        for issue in self.list_open_issues():
+            for fingerprint in issue.fingerprints:
+                index.setdefault(fingerprint, issue)
+        return index
+
     def _read(self, number: int) -> _LocalFile:
         path = self._path(number)
         if not path.is_file():
@@ -222,50 +250,71 @@ class LocalTracker:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _lock(self) -> FileLock:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.directory / ".lock", timeout=LOCK_TIMEOUT_S)
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold ``.lock`` (re-entrant in one thread; exclusive across threads and processes)."""
+        if self._file_lock is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._file_lock = FileLock(self.directory / ".lock", timeout=LOCK_TIMEOUT_S)
+        try:
+            self._file_lock.acquire()
+        except Timeout:
+            raise TrackerError(
+                f"local: {self.directory / '.lock'} was held for more than {LOCK_TIMEOUT_S:g} s "
+                "by another run",
+                tracker=self.name,
+                fix="run again once the other run has finished",
+            ) from None
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Held by a reconcile while it checks and writes; other reconciles of the project wait."""
+        with self._locked():
+            self._write_locked = True
+            try:
+                yield
+            finally:
+                self._write_locked = False
+                self._index = None
 
     def create_issue(self, draft: IssueDraft) -> int:
         check_body_size(draft.body, fingerprint=draft.fingerprint)
-        try:
-            with self._lock():
-                paths = self._paths()
-                number = (int(_FILE.match(paths[-1].name).group(1)) if paths else 0) + 1  # type: ignore[union-attr]
-                now = self._clock()
-                meta = {
-                    "number": number,
-                    "title": draft.title,
-                    "state": "open",
-                    "labels": list(draft.labels),
-                    "created_at": now,
-                    "updated_at": now,
-                    "comments": 0,
-                }
-                body = draft.body if draft.body.endswith("\n") else draft.body + "\n"
-                atomic_write_text(self._path(number), _LocalFile(self._path(number), meta, body, "").render())
-        except Timeout:
-            raise TrackerError(
-                f"local: {self.directory / '.lock'} was held too long by another run"
-            ) from None
+        with self._locked():
+            paths = self._paths()
+            number = (int(_FILE.match(paths[-1].name).group(1)) if paths else 0) + 1  # type: ignore[union-attr]
+            now = self._clock()
+            meta = {
+                "number": number,
+                "title": draft.title,
+                "state": "open",
+                "labels": list(draft.labels),
+                "created_at": now,
+                "updated_at": now,
+                "comments": 0,
+            }
+            body = draft.body if draft.body.endswith("\n") else draft.body + "\n"
+            issue = _LocalFile(self._path(number), meta, body, "")
+            atomic_write_text(issue.path, issue.render())
+        if self._index is not None and self.label in draft.labels:
+            for fingerprint in fingerprints_in(body):
+                self._index.setdefault(fingerprint, issue.as_issue(self.project_root))
         return number
 
     def add_comment(self, number: int, body: str) -> None:
         check_body_size(body)
-        try:
-            with self._lock():
-                issue = self._read(number)
-                now = self._clock()
-                text = body if body.endswith("\n") else body + "\n"
-                block = f"<!-- orchestrate:comment at={now} -->\n### Comment ({now})\n\n{text}"
-                issue.comments_text = f"{issue.comments_text}\n{block}" if issue.comments_text else block
-                issue.meta["comments"] = int(issue.meta.get("comments") or 0) + 1
-                issue.meta["updated_at"] = now
-                atomic_write_text(issue.path, issue.render())
-        except Timeout:
-            raise TrackerError(
-                f"local: {self.directory / '.lock'} was held too long by another run"
-            ) from None
+        with self._locked():
+            issue = self._read(number)
+            now = self._clock()
+            text = body if body.endswith("\n") else body + "\n"
+            block = f"<!-- orchestrate:comment at={now} -->\n### Comment ({now})\n\n{text}"
+            issue.comments_text = f"{issue.comments_text}\n{block}" if issue.comments_text else block
+            issue.meta["comments"] = int(issue.meta.get("comments") or 0) + 1
+            issue.meta["updated_at"] = now
+            atomic_write_text(issue.path, issue.render())
 
     def describe_create(self, draft: IssueDraft) -> dict[str, JsonValue]:
         check_body_size(draft.body, fingerprint=draft.fingerprint)

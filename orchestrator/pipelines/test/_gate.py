@@ -97,6 +97,12 @@ class TestGate(Conductor):
             issues = self._phase(
                 "reconcile", "orchestrate.agents", "issue-reconciler", reconcile_params, None
             )
+        if issues is not None and not issues.success and issues.blocked_reason is None:
+            # A finding that should have been filed and was not fails the gate (exit 2), never silently.
+            code = issues.data.get("error_code") or "issues_not_filed"
+            self._errors.append(
+                f"reconcile (issue-reconciler): {code}: {issues.data.get('error') or issues.summary}"
+            )
         data: dict[str, Any] = {
             "driver_exit_codes": {driver_name: driver_exit},
             "evaluation": dict(evaluation.data) if evaluation else None,
@@ -260,7 +266,9 @@ def _summarise(
         check_counts={k: int(v) for k, v in (evaluation.get("by_check") or {}).items()},
         skipped_checks={k: str(v) for k, v in (evaluation.get("skipped_checks") or {}).items()},
         driver_exit_codes=data.get("driver_exit_codes") or {plan.driver: 2},
-        issues={key: list(issues.get(key, [])) for key in ("created", "commented", "noop", "skipped")},
+        issues={
+            key: list(issues.get(key, [])) for key in ("created", "commented", "noop", "skipped", "failed")
+        },
         dry_run=dry_run,
         errors=errors,
     )

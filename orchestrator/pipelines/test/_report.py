@@ -66,6 +66,24 @@ def _ids(values: Sequence[Any]) -> str:
     return ", ".join(f"#{v}" if isinstance(v, int) else str(v) for v in values) or "none"
 
 
+def _failed_lines(failed: Sequence[Any]) -> list[str]:
+    """Each finding that should have been filed and was not, with why and the fix."""
+    if not failed:
+        return ["- **Failed (not filed):** none"]
+    lines = [f"- **Failed (not filed):** {len(failed)}"]
+    for record in failed:
+        item = record if isinstance(record, Mapping) else {"fingerprint": str(record)}
+        reason = str(item.get("reason") or item.get("error") or "unknown error").replace("\n", " ")
+        where = f"`{item.get('fingerprint')}` {item.get('severity') or ''} {item.get('title') or ''}".rstrip()
+        line = f"  - {where}: {reason}"
+        if item.get("error_code"):
+            line += f" [{item['error_code']}]"
+        if item.get("fix"):
+            line += f". Fix: {item['fix']}"
+        lines.append(line)
+    return lines
+
+
 def render_report(summary: GateSummary, path: Path) -> None:
     """Write ``report.md``: run facts, findings by severity and check, issue actions, driver exits."""
     lines = [
@@ -100,6 +118,7 @@ def render_report(summary: GateSummary, path: Path) -> None:
         f"- **Commented:** {_ids(summary.issues.get('commented', []))}",
         f"- **No-op (dedup):** {_ids(summary.issues.get('noop', []))}",
         f"- **Skipped (triage):** {_ids(summary.issues.get('skipped', []))}",
+        *_failed_lines(summary.issues.get("failed", [])),
         "",
         "## Driver Exit Codes",
         "",
