@@ -175,10 +175,20 @@ class EscalationError(ActorError):
 
 
 class RunInterruptedError(OrchestrateError):
-    """The run was ended by SIGINT or SIGTERM before it finished."""
+    """The run was ended by SIGINT or SIGTERM before it finished.
+
+    ``signum`` is the signal that ended it (``None`` when the run was stopped otherwise); the CLI
+    then exits with ``128 + signum``, the shell's convention (130 for SIGINT, 143 for SIGTERM).
+    """
 
     exit_code = 130
     error_code = "interrupted"
+
+    def __init__(self, message: str = "the run was interrupted", *, signum: int | None = None) -> None:
+        super().__init__(message)
+        self.signum = signum
+        if signum is not None:
+            self.exit_code = 128 + signum
 
 
 class EventError(OrchestrateError):

@@ -63,7 +63,7 @@ def _signals_interrupt() -> Iterator[_SignalState]:
             log.warning("the run is stopping; signal ignored", signal=name)
             return
         state.received.append(signum)
-        raise RunInterruptedError(f"stopped by {name}")
+        raise RunInterruptedError(f"stopped by {name}", signum=signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
