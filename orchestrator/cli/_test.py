@@ -6,9 +6,10 @@ import os
 from typing import Annotated, Literal
 
 import typer
+from rich.text import Text
 
 from orchestrator.cli._context import cli_context
-from orchestrator.cli._output import print_line
+from orchestrator.cli._output import err_console, print_line
 from orchestrator.pipelines.test import GateOptions, is_interactive, run_gate, summary_json
 
 __all__ = ["gate_command"]
@@ -59,7 +60,8 @@ def gate_command(
     Package.swift means mac. The run dir is .orchestrator/runs/<target>-<epoch ms>/.
 
     Exit code: 0 when no critical or high finding was filed, 1 when one was, 2 for a framework or
-    configuration error.
+    configuration error (each error is printed on stderr), 128 + the signal's number when stopped
+    by a signal (130 for Ctrl-C, 143 for SIGTERM).
 
     Example: orchestrate test --target web --profile smoke
     """
@@ -79,4 +81,8 @@ def gate_command(
     result = run_gate(config, options, say=(lambda line: None) if as_json else print_line)
     if as_json:
         print_line(summary_json(result))
+    if result.summary is not None:
+        # What failed, on stderr: the report has it too, but an exit code alone explains nothing.
+        for error in result.summary.errors:
+            err_console.print(Text.assemble(("error: ", "bold red"), error), highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)

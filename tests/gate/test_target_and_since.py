@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,7 @@ import pytest
 
 from orchestrator.config import TargetSection
 from orchestrator.errors import ConfigError, UsageError
-from orchestrator.pipelines.test import changed_files_since
-from orchestrator.pipelines.test import TargetStartError, running_target
+from orchestrator.pipelines.test import TargetStartError, changed_files_since, looks_secret, running_target
 
 
 @pytest.mark.timeout(60)
@@ -70,6 +70,91 @@ def test_a_missing_executable_is_a_config_error(tmp_path: Path) -> None:
         running_target("web", settings, root=tmp_path, log_path=tmp_path / "t.log"),
     ):
         pass
+
+
+SERVE_AND_DUMP_ENV = """\
+import http.server, json, os, sys
+
+with open("env.json", "w") as fh:
+    json.dump(dict(os.environ), fh)
+handler = http.server.SimpleHTTPRequestHandler
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_secrets_stay_out_of_the_target_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "serve.py").write_text(SERVE_AND_DUMP_ENV)
+    secrets = {
+        "GITHUB_TOKEN": "ghp_tracker",
+        "GITLAB_TOKEN": "glpat-tracker",
+        "TEAM_TRACKER_CRED": "from-token-env",
+        "OPENAI_API_KEY": "sk-model",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "DB_PASSWORD": "hunter2",
+        "STRIPE_KEY": "sk_live",
+    }
+    for name, value in {**secrets, "SHARED_SECRET": "needed", "APP_MODE": "demo"}.items():
+        monkeypatch.setenv(name, value)
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=["python", "serve.py", "{port}"],
+        env={"FEATURE_FLAG": "on"},
+        env_passthrough=["SHARED_SECRET"],
+    )
+    with running_target(
+        "web", settings, root=tmp_path, log_path=tmp_path / "t.log", withheld_env=["TEAM_TRACKER_CRED"]
+    ) as target:
+        seen = json.loads((tmp_path / "env.json").read_text())
+    assert not secrets.keys() & seen.keys()
+    assert not set(secrets.values()) & set(seen.values())
+    assert (seen["SHARED_SECRET"], seen["APP_MODE"], seen["FEATURE_FLAG"]) == ("needed", "demo", "on")
+    assert target.base_url is not None and seen["PORT"] == target.base_url.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("GITHUB_TOKEN", True),
+        ("HF_TOKEN", True),
+        ("npm_token", True),
+        ("OPENAI_API_KEY", True),
+        ("ANTHROPIC_APIKEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("PGPASSWORD", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS", True),
+        ("SESSION_COOKIE", True),
+        ("GH_PAT", True),
+        ("PATH", False),
+        ("HOME", False),
+        ("TOKENIZERS_PARALLELISM", False),
+        ("KEYBOARD_LAYOUT", False),
+        ("PYTHONPATH", False),
+        ("MAX_TOKENS", False),
+    ],
+)
+def test_secret_looking_names(name: str, secret: bool) -> None:
+    assert looks_secret(name) is secret
+
+
+@pytest.mark.timeout(60)
+def test_a_health_path_answering_404_fails_at_once_naming_the_cause_and_the_log(tmp_path: Path) -> None:
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=[sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+        health_path="/healthz",
+        start_timeout_s=50,  # far longer than the test may take: only the 404 can end the wait in time
+    )
+    log_path = tmp_path / "target" / "output.log"
+    with (
+        pytest.raises(TargetStartError) as caught,
+        running_target("web", settings, root=tmp_path, log_path=log_path),
+    ):
+        pass
+    message = str(caught.value)
+    assert "/healthz answered HTTP 404 File not found, which waiting will not change" in message
+    assert "set targets.web.health_path to a path that answers" in message
+    assert message.endswith(f"its output is in {log_path}")
 
 
 def git(root: Path, *args: str) -> None:

@@ -24,7 +24,13 @@ from orchestrator.pipelines.test._report import (
 )
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._since import changed_files_since
-from orchestrator.pipelines.test._target import RunningTarget, TargetStartError, running_target
+from orchestrator.pipelines.test._target import (
+    RunningTarget,
+    TargetStartError,
+    looks_secret,
+    running_target,
+    target_environment,
+)
 
 __all__ = [
     "METRICS_SCHEMA_VERSION",
@@ -38,9 +44,11 @@ __all__ = [
     "append_metrics",
     "changed_files_since",
     "is_interactive",
+    "looks_secret",
     "plan_gate",
     "render_report",
     "run_gate",
     "running_target",
     "summary_json",
+    "target_environment",
 ]

@@ -71,6 +71,7 @@ class TestGate(Conductor):
             log_path=run_dir / "target" / "output.log",
             config_file=Path(str(config_file)) if config_file else None,
             cancelled=self.cancelled,
+            withheld_env=_tracker_token_env(params),
         ) as running:
             if running.pid is not None:
                 self.progress("target started", pid=running.pid, base_url=running.base_url)
@@ -238,6 +239,13 @@ def _params(
         "interactive": options.interactive,
         "dry_run": options.dry_run,
     }
+
+
+def _tracker_token_env(params: dict[str, Any]) -> list[str]:
+    """The ``[issues] token_env`` in the gate's params: a secret the target never sees."""
+    issues = params.get("issues")
+    token_env = issues.get("token_env") if isinstance(issues, dict) else None
+    return [token_env] if isinstance(token_env, str) and token_env else []
 
 
 def _summarise(

@@ -5,11 +5,25 @@ also when the run fails or is interrupted. A command whose program is ``python``
 ``python3``) runs with the interpreter that runs orchestrate, so it sees the same installed
 packages. ``{port}`` in the base URL or the command becomes a port the OS picked, so parallel
 runs and tests never fight over a fixed port.
+
+A target never outlives orchestrate. Its command runs in a process group of its own, and a tiny
+watchdog process holds the read end of a pipe whose write end only orchestrate holds: when
+orchestrate ends in any way, even by SIGKILL or the OOM killer, the pipe reports end-of-file and
+the watchdog stops the target's whole group (SIGTERM, then SIGKILL). On a normal stop
+orchestrate stops the group itself and then stands the watchdog down. This works wherever there
+are pipes and process groups (Linux and macOS alike), unlike a parent-death signal, which only
+reaches the direct child.
+
+The target's environment is orchestrate's minus its secrets: tracker tokens (``GITHUB_TOKEN``,
+``GITLAB_TOKEN``, the ``[issues] token_env``) and every variable whose name looks like a
+credential (:func:`looks_secret`) are withheld unless the target lists them in
+``env_passthrough``; its own ``env`` is always added.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +42,49 @@ import structlog
 from orchestrator.config import TargetSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 
-__all__ = ["RunningTarget", "TargetStartError", "running_target"]
+__all__ = ["RunningTarget", "TargetStartError", "looks_secret", "running_target", "target_environment"]
 
 log = structlog.get_logger(__name__)
 
 _STOP_GRACE_S = 5.0
+_WATCHDOG_GRACE_S = 2.0
+_WATCHDOG_EXIT_S = 10.0
+TRACKER_TOKEN_ENVS = ("GITHUB_TOKEN", "GITLAB_TOKEN")
+# Timeouts and rate limits clear up by themselves; any other 4xx answer is final.
+_RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
+
+# One word of a variable name (split at "_") that marks a credential, in the spirit of the key
+# names the twins' journal redacts: ...TOKEN, ...SECRET..., ...PASSWORD, API KEY, KEY, PAT, AUTH,
+# COOKIE, CREDENTIAL(S), PRIVATE.
+_SECRET_WORD = re.compile(
+    r"TOKEN$|SECRET|PASSW(OR)?D|^PASS$|^PAT$|APIKEY|^KEY$|CREDENTIALS?$|COOKIE|^AUTH$|AUTHORI[SZ]ATION|PRIVATE",
+    re.IGNORECASE,
+)
+
+# The watchdog: reads the target's process group from stdin, then waits for end-of-file. Data
+# before it ("stop") means orchestrate stopped the target itself; a bare end-of-file means
+# orchestrate is gone, so the group is stopped. It ignores the terminal's SIGINT and SIGHUP,
+# which are meant for orchestrate (and end it, which is what it waits for).
+_WATCHDOG = """\
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+line = sys.stdin.buffer.readline()
+if not line.endswith(b"\\n"):
+    sys.exit(0)
+group = int(line)
+if sys.stdin.buffer.read():
+    sys.exit(0)
+try:
+    os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + float(sys.argv[1])
+    while time.monotonic() < deadline:
+        os.killpg(group, 0)
+        time.sleep(0.05)
+    os.killpg(group, signal.SIGKILL)
+except (ProcessLookupError, PermissionError):
+    pass
+"""
 
 
 class TargetStartError(OrchestrateError):
@@ -54,6 +106,77 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable's name marks a credential (``GITHUB_TOKEN``, ``OPENAI_API_KEY``)."""
+    return any(_SECRET_WORD.search(word) for word in name.split("_") if word)
+
+
+def target_environment(
+    settings: TargetSection,
+    *,
+    port: str = "",
+    withheld: Collection[str] = (),
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of the target's start command.
+
+    ``base`` (default: this process's environment) minus tracker tokens, the names in
+    ``withheld`` and every name that :func:`looks_secret`, except those the target lists in
+    ``env_passthrough``; then the target's own ``env``, and ``PORT`` when a port was chosen.
+    """
+    source = os.environ if base is None else base
+    passthrough = set(settings.env_passthrough)
+    blocked = {*TRACKER_TOKEN_ENVS, *withheld}
+    env: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, value in source.items():
+        if name in passthrough or (name not in blocked and not looks_secret(name)):
+            env[name] = value
+        else:
+            dropped.append(name)
+    if dropped:
+        # Names only: the values are the secrets.
+        log.debug("secrets withheld from the target", names=sorted(dropped))
+    env.update(settings.env)
+    if port:
+        env["PORT"] = port
+    return env
+
+
+class _Watchdog:
+    """A process that stops the target's process group if this process ends without doing so."""
+
+    def __init__(self) -> None:
+        # Its own session: a Ctrl-C or hang-up meant for orchestrate never reaches it.
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(_WATCHDOG_GRACE_S)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def guard(self, group: int) -> None:
+        """Watch ``group`` from now on."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{group}\n".encode("ascii"))
+        self._process.stdin.flush()
+
+    def stand_down(self) -> None:
+        """The target was stopped here: let the watchdog exit without signalling anything."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        with suppress(BrokenPipeError, OSError):
+            stdin.write(b"stop")
+        with suppress(BrokenPipeError, OSError):
+            stdin.close()
+        try:
+            self._process.wait(timeout=_WATCHDOG_EXIT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
 
 def _command(settings: TargetSection, port: str, name: str, config_file: Path | None) -> list[str]:
@@ -80,14 +203,17 @@ def running_target(
     log_path: Path,
     config_file: Path | None = None,
     cancelled: threading.Event | None = None,
+    withheld_env: Collection[str] = (),
 ) -> Iterator[RunningTarget]:
     """Yield the target, started and healthy if it has a start command; always stop it after.
 
     The command runs in a session of its own, and stopping it signals the whole process group,
-    so what it started (a shell's child, a dev server's workers) stops with it. ``cancelled``
-    ends the health wait early when the run is being stopped. The command's output goes to
-    ``log_path`` only; errors point there rather than quoting it, since a target may print
-    credentials as it starts.
+    so what it started (a shell's child, a dev server's workers) stops with it; a watchdog stops
+    the group if this process dies first. ``cancelled`` ends the health wait early when the run
+    is being stopped. ``withheld_env`` names more variables kept from the command (the tracker's
+    ``token_env``); see :func:`target_environment`. The command's output goes to ``log_path``
+    only; errors point there rather than quoting it, since a target may print credentials as it
+    starts.
     """
     port = (
         str(free_port()) if "{port}" in (settings.base_url or "") + " ".join(settings.start_command) else ""
@@ -98,21 +224,32 @@ def running_target(
         return
     argv = _command(settings, port, name, config_file)
     cwd = root / settings.cwd if settings.cwd else root
-    env = {**os.environ, **settings.env, **({"PORT": port} if port else {})}
+    env = target_environment(settings, port=port, withheld=withheld_env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as output:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            if base_url is not None:
-                _wait_healthy(
-                    process, base_url + settings.health_path, settings.start_timeout_s, log_path, cancelled
-                )
-            log.debug("target started", target=name, pid=process.pid, base_url=base_url)
-            yield RunningTarget(name, base_url, settings, process.pid)
-        finally:
-            _stop(process)
+    # The watchdog first, so the target is guarded from the moment it exists.
+    watchdog = _Watchdog()
+    try:
+        with log_path.open("wb") as output:
+            process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                watchdog.guard(process.pid)
+                if base_url is not None:
+                    _wait_healthy(
+                        process,
+                        base_url + settings.health_path,
+                        settings.start_timeout_s,
+                        log_path,
+                        cancelled,
+                        field=f"targets.{name}.health_path",
+                    )
+                log.debug("target started", target=name, pid=process.pid, base_url=base_url)
+                yield RunningTarget(name, base_url, settings, process.pid)
+            finally:
+                _stop(process)
+    finally:
+        watchdog.stand_down()
 
 
 def _wait_healthy(
@@ -121,7 +258,10 @@ def _wait_healthy(
     timeout_s: float,
     log_path: Path,
     cancelled: threading.Event | None,
+    *,
+    field: str,
 ) -> None:
+    """Poll ``url`` until it answers below 400; fail at once on an answer that waiting cannot fix."""
     deadline = time.monotonic() + timeout_s
     last_error = "no answer yet"
     with httpx.Client(timeout=2.0) as client:
@@ -138,6 +278,12 @@ def _wait_healthy(
                 if response.status_code < 400:
                     return
                 last_error = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code not in _RETRYABLE_CLIENT_ERRORS:
+                    raise TargetStartError(
+                        f"{url} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                        + f", which waiting will not change; set {field} to a path that answers 2xx "
+                        f"or 3xx once the target is up; its output is in {log_path}"
+                    )
             except httpx.HTTPError as exc:
                 last_error = type(exc).__name__
             # Waiting on the process doubles as the pause between probes and notices an early exit.
