@@ -1,7 +1,17 @@
-"""The end of a gate run: ``report.md`` in the run dir and one line in the metrics roll-up."""
+"""The end of a gate run: the report in the run dir and one line in the metrics roll-up.
+
+The report is what a person reads after a run, locally or from CI artifacts: ``report.md`` and,
+beside it, ``report.html``, the same report as one self-contained page (:mod:`._report_html`).
+Both are written from the run's :class:`GateSummary` and from the run dir's own files
+(:func:`~._run_files.read_run_files`): every finding with its route, evidence and issue, the
+routes visited, the traces, and in a dry run the requests the tracker would have been sent. Text
+that came from the target (titles, page text, errors) is escaped for each format, so no page
+can inject markup into the report.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +19,13 @@ from typing import Any
 
 from orchestrator.artifacts import append_jsonl_locked, atomic_write_text
 from orchestrator.gate import CHECKS, SEVERITIES
+from orchestrator.pipelines.test._report_html import render_html
+from orchestrator.pipelines.test._run_files import FINDINGS_FILE, RunFiles, read_run_files, run_dir_link
 
-__all__ = ["METRICS_SCHEMA_VERSION", "GateSummary", "append_metrics", "render_report"]
+__all__ = ["METRICS_SCHEMA_VERSION", "REPORT_HTML", "GateSummary", "append_metrics", "render_report"]
 
 METRICS_SCHEMA_VERSION = 1
+REPORT_HTML = "report.html"
 
 
 @dataclass(frozen=True)
@@ -84,14 +97,88 @@ def _failed_lines(failed: Sequence[Any]) -> list[str]:
     return lines
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def _md(text: object) -> str:
+    """Text from a run (a title, a route, an error) as inert Markdown on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _md_link(label: str, run_dir: Path, path: str | None) -> str:
+    link = run_dir_link(run_dir, path)
+    return f"[{_md(label)}]({link})" if link else (_md(path) if path else "")
+
+
+def _findings_lines(files: RunFiles) -> list[str]:
+    lines = ["## Findings", ""]
+    if not files.findings:
+        return [*lines, "None." if files.evaluated else f"Not evaluated: no readable {FINDINGS_FILE}.", ""]
+    lines += [
+        "| # | Severity | Check | Route | Title | Evidence | Issue |",
+        "|---|----------|-------|-------|-------|----------|-------|",
+    ]
+    for number, finding in enumerate(files.findings, 1):
+        action = files.actions.get(finding.fingerprint)
+        lines.append(
+            f"| {number} | {finding.severity} | {finding.check} | {_md(finding.scope)} "
+            f"| {_md(finding.title)} | {_md_link('evidence', files.run_dir, finding.evidence_path)} "
+            f"| {_md(action.describe()) if action else 'not reconciled'} |"
+        )
+    return [*lines, ""]
+
+
+def _requests_lines(files: RunFiles) -> list[str]:
+    if not files.requests:
+        return []
+    head = f"## Tracker Requests (dry run on {_md(files.tracker or 'the tracker')}: nothing was sent)"
+    return [head, "", *(f"- {_md(request)}" for request in files.requests), ""]
+
+
+def _routes_lines(files: RunFiles) -> list[str]:
+    lines = ["## Routes Visited", ""]
+    captures = [(manifest, capture) for manifest in files.manifests for capture in manifest.captures]
+    if not captures:
+        skipped = [f"{_md(m.driver)}: {_md(m.skipped)}" for m in files.manifests if m.skipped]
+        return [*lines, *(f"- skipped by {line}" for line in skipped), "None." if not skipped else "", ""]
+    lines += [
+        "| Route | Kind | Driver | Result | Screenshot |",
+        "|-------|------|--------|--------|------------|",
+    ]
+    for manifest, capture in captures:
+        result = "ok" if capture.ok else f"failed: {_md(capture.error or 'no reason given')}"
+        lines.append(
+            f"| {_md(capture.name)} | {capture.kind} | {_md(manifest.driver)} | {result} "
+            f"| {_md_link('screenshot', files.run_dir, capture.screenshot)} |"
+        )
+    traces = [trace for manifest in files.manifests for trace in manifest.traces]
+    if traces:
+        lines += ["", "Playwright traces (open with `npx playwright show-trace FILE`):", ""]
+        lines += [f"- {_md_link(trace, files.run_dir, trace)}" for trace in traces]
+    return [*lines, ""]
+
+
+def _problem_lines(files: RunFiles) -> list[str]:
+    notes = list(files.problems)
+    if files.tracker_error:
+        notes.append(f"the tracker could not be used: {files.tracker_error}")
+    return ["## Report Notes", "", *(f"- {_md(note)}" for note in notes), ""] if notes else []
+
+
 def render_report(summary: GateSummary, path: Path) -> None:
-    """Write ``report.md``: run facts, findings by severity and check, issue actions, driver exits."""
+    """Write the report: ``report.md`` at ``path`` and ``report.html`` beside it (see the module).
+
+    Run facts, findings by severity and check, every finding with its route, evidence and issue,
+    issue actions, the dry run's tracker requests, routes visited, traces, driver exit codes,
+    errors, and what could not be read from the run dir.
+    """
+    files = read_run_files(path.parent)
     lines = [
         "# Test Run Report",
         "",
         f"**Run ID:** {summary.run_id}  ",
         f"**Target:** {summary.target}  ",
-        f"**Profile:** {summary.profile}  ",
+        f"**Profile:** {_md(summary.profile)}  ",
         f"**Timestamp:** {summary.timestamp}  ",
         f"**Duration:** {summary.duration_ms}ms  ",
         f"**Verdict:** {summary.verdict}  ",
@@ -112,6 +199,7 @@ def render_report(summary: GateSummary, path: Path) -> None:
             for check in CHECKS
         ),
         "",
+        *_findings_lines(files),
         "## Issue Actions" + (" (dry run: nothing was sent)" if summary.dry_run else ""),
         "",
         f"- **Created:** {_ids(summary.issues.get('created', []))}",
@@ -120,15 +208,20 @@ def render_report(summary: GateSummary, path: Path) -> None:
         f"- **Skipped (triage):** {_ids(summary.issues.get('skipped', []))}",
         *_failed_lines(summary.issues.get("failed", [])),
         "",
+        *_requests_lines(files),
+        *_routes_lines(files),
         "## Driver Exit Codes",
         "",
         "| Driver | Exit Code |",
         "|--------|-----------|",
-        *(f"| {driver} | {code} |" for driver, code in sorted(summary.driver_exit_codes.items())),
+        *(f"| {_md(driver)} | {code} |" for driver, code in sorted(summary.driver_exit_codes.items())),
+        "",
     ]
     if summary.errors:
-        lines += ["", "## Errors", "", *(f"- {error}" for error in summary.errors)]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+        lines += ["## Errors", "", *(f"- {_md(error)}" for error in summary.errors), ""]
+    lines += _problem_lines(files)
+    atomic_write_text(path, "\n".join(lines))
+    atomic_write_text(path.with_name(REPORT_HTML), render_html(summary, files))
 
 
 def append_metrics(summary: GateSummary, path: Path) -> None:
