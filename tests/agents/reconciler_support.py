@@ -1,4 +1,5 @@
-"""Helpers of the issue-reconciler and tracker tests: findings, a scripted prompter, fake CLIs.
+"""Helpers of the issue-reconciler and tracker tests: findings, a scripted prompter, fake CLIs,
+and a way to serve a small ASGI app on loopback.
 
 The fake ``gh`` and ``glab`` are real executables (a Python script with a shebang) put first on
 ``PATH``. They keep their issues in a JSON state file, so a second run sees what the first one
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from orchestrator.gate import Finding, findings_lines, fingerprint
 
@@ -245,3 +251,63 @@ def install_fake_cli(directory: Path, name: str) -> FakeCli:
 def sentinel_body(fp: str, text: str = "Filed earlier.") -> str:
     """An issue body as we file it: some text, then the sentinel line."""
     return f"{text}\n\n<!-- orchestrate:fingerprint={fp} -->\n"
+
+
+class _NotifyingServer(uvicorn.Server):
+    """uvicorn, setting an event once it listens (or failed to), so the caller waits without polling."""
+
+    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve the ASGI ``app`` on a loopback port the OS picks; yields its origin, stops it after."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    ready = threading.Event()
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = _NotifyingServer(config, ready)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(15) and server.started, "the test server did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+    assert not thread.is_alive(), "the test server did not stop"
+
+
+def reconcile_in_step(project_root: str, findings: list[Finding], barrier: Any, result_path: str) -> None:
+    """One process's reconcile of ``findings`` in the project's local tracker, listing in step.
+
+    The first listing waits on ``barrier`` until every process has listed too, so all of them
+    decide against the same tracker before any of them writes: the race two runs started at the
+    same moment would have. The outcome's data is written to ``result_path``.
+    """
+    from orchestrator.agents.issue_reconciler import reconcile
+    from orchestrator.agents.issue_reconciler.backends import LocalTracker
+    from orchestrator.trackers import TrackerIssue
+
+    class InStep(LocalTracker):
+        listed = False
+
+        def list_open_issues(self) -> list[TrackerIssue]:
+            issues = super().list_open_issues()
+            if not self.listed:
+                self.listed = True
+                barrier.wait(30)
+            return issues
+
+    outcome = reconcile(findings, InStep(Path(project_root)), triage="create")
+    Path(result_path).write_text(json.dumps(outcome.as_data()), encoding="utf-8")

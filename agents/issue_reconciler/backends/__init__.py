@@ -2,7 +2,9 @@
 
 ``local`` (the default: Markdown files in the project), ``github`` and ``gitlab`` (REST over
 httpx), ``gh`` and ``glab`` (the vendors' CLIs). Each implements
-:class:`~orchestrator.agents.issue_reconciler.Tracker` and is built with ``from_config``.
+:class:`~orchestrator.trackers.Tracker` and is built with ``from_config``; they are found
+through the entry points, like any third-party tracker. The REST ones take a
+:class:`RetryBudget` (how long they may wait, in all, to retry 429 and 5xx answers).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from orchestrator.agents.issue_reconciler.backends._github import GitHubTracker
 from orchestrator.agents.issue_reconciler.backends._gitlab import GitLabTracker
 from orchestrator.agents.issue_reconciler.backends._glab import GlabCliTracker
 from orchestrator.agents.issue_reconciler.backends._local import ISSUES_DIR_NAME, LocalTracker, issues_dir_of
+from orchestrator.agents.issue_reconciler.backends._retry import RetryBudget
 
 __all__ = [
     "ALLOWED_BINARIES",
@@ -30,6 +33,7 @@ __all__ = [
     "GitLabTracker",
     "GlabCliTracker",
     "LocalTracker",
+    "RetryBudget",
     "check_arguments",
     "issues_dir_of",
     "run_command",
