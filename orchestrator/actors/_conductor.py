@@ -24,7 +24,7 @@ from itertools import chain
 from typing import Any, TypeVar, overload
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from orchestrator.actors._base import ActorHandle, EventEmitter, TypedActor, handles, spawn
 from orchestrator.actors._contract import Capability, Done
@@ -41,8 +41,9 @@ from orchestrator.actors._delegation import (
 )
 from orchestrator.actors._worker import Worker
 from orchestrator.correlation import correlation_scope, current_correlation
-from orchestrator.errors import OrchestrateError, RunInterruptedError, WorkerFailedError
+from orchestrator.errors import ContractError, OrchestrateError, RunInterruptedError, WorkerFailedError
 from orchestrator.messages import RunOutcome, StartRun, WorkRequest, WorkResult
+from orchestrator.validation import explain_validation_error
 
 __all__ = ["Conductor", "TerminalGuard"]
 
@@ -307,6 +308,7 @@ class Conductor(TypedActor):
                 result: WorkResult = worker.handle.ask_later(self._request(item, call_id, task_id)).get(
                     wait, cancelled=self.cancelled
                 )
+                _check_result(item, worker.worker_type, result)
             except Exception as exc:
                 if not is_attempt_failure(exc, self.cancelled):
                     raise
@@ -424,6 +426,27 @@ class Conductor(TypedActor):
                 failure_kind="unsuccessful",
                 lane="control",
             )
+
+
+def _check_result(item: Delegation, worker_type: str, result: WorkResult) -> None:
+    """A typed delegation's result must match its result model, also from a worker that declares none.
+
+    A worker that declares the capability was checked by its base already; one that declares
+    nothing (a plugin's untyped worker) is checked here, so a missing or renamed key is an
+    ``invalid_result`` failure rather than a default read by the conductor.
+    """
+    if not isinstance(item.capability, Capability):
+        return
+    try:
+        item.capability.parse_result(result.data)
+    except ValidationError as exc:
+        model = item.capability.result
+        problem = explain_validation_error(exc, model=model, syntax="json")
+        raise ContractError(
+            f"{worker_type} answered {item.capability.name!r} with an invalid {model.__name__}: "
+            f"data.{problem.field}: {problem.problem}. Fix: {problem.fix}",
+            side="result",
+        ) from None
 
 
 _MAX_LANES = 64
