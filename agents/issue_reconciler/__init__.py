@@ -18,7 +18,7 @@ plain functions (:func:`load_findings`, :func:`reconcile`) for everything else.
 
 from __future__ import annotations
 
-from orchestrator.agents.issue_reconciler._actor import ISSUES_FILE, IssueReconciler, ReconcileParams
+from orchestrator.agents.issue_reconciler._actor import ISSUES_FILE, IssueReconciler
 from orchestrator.agents.issue_reconciler._body import (
     MAX_BODY_BYTES,
     check_body_size,
@@ -48,7 +48,6 @@ __all__ = [
     "IssueReconciler",
     "Prompter",
     "ReconcileOutcome",
-    "ReconcileParams",
     "RichPrompter",
     "UnsafeCommandError",
     "check_body_size",

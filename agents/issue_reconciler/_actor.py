@@ -1,12 +1,14 @@
 """The issue-reconciler worker: capability ``reconcile``, a thin actor over :func:`reconcile`.
 
-Request ``params``: ``run_id``, ``run_dir`` (absolute), ``project_root`` (absolute),
-``findings_path`` (relative to the run dir), ``issues`` (the ``[issues]`` section: backend,
-repository, api_url, token_env, as values, never a token), ``triage`` (``prompt``, ``create``,
-``skip`` or null for the policy's default), ``interactive`` (stdin and stdout are a terminal)
-and ``dry_run``.
+It declares the gate's :data:`~orchestrator.gate.RECONCILE` contract. The request, a
+:class:`~orchestrator.gate.ReconcileRequest` checked by the worker base: ``run_id``, ``run_dir``
+(absolute), ``project_root`` (absolute), ``findings_path`` (relative to the run dir), ``issues``
+(the ``[issues]`` section: backend, repository, api_url, token_env, as values, never a token),
+``triage`` (``prompt``, ``create``, ``skip`` or null for the policy's default), ``interactive``
+(stdin and stdout are a terminal) and ``dry_run``.
 
-The result's data, also written to ``<run_dir>/issues.json``: ``created``, ``commented`` and
+The result, a :class:`~orchestrator.gate.ReconcileResult`, also written to
+``<run_dir>/issues.json``: ``created``, ``commented`` and
 ``noop`` (issue numbers), ``skipped`` (fingerprints), ``requests`` (dry-run descriptions),
 ``failed`` (per finding that should have been filed and was not: fingerprint, severity, title,
 error code, reason, tracker, status and fix), ``actions`` (one entry per finding), ``error`` and
@@ -23,57 +25,37 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from orchestrator.actors import Worker
+from orchestrator.actors import Done, Worker
 from orchestrator.agents.issue_reconciler._instrumented import InstrumentedTracker
 from orchestrator.agents.issue_reconciler._prompt import Prompter, RichPrompter
 from orchestrator.agents.issue_reconciler._reconcile import load_findings, reconcile, unfiled
 from orchestrator.artifacts import atomic_write_json
-from orchestrator.config import IssuesSection
 from orchestrator.errors import UsageError
-from orchestrator.messages import WorkRequest, WorkResult
-from orchestrator.policy.triage import POLICY_NAME, TriageMode, TriagePolicy, resolve_triage
+from orchestrator.gate import RECONCILE, ReconcileRequest, ReconcileResult
+from orchestrator.messages import WorkRequest
+from orchestrator.policy.triage import POLICY_NAME, TriagePolicy, resolve_triage
 from orchestrator.policyfiles import load_policy_model
 from orchestrator.trackers import TrackerError, open_tracker
-from orchestrator.validation import explain_validation_error
 
-__all__ = ["ISSUES_FILE", "IssueReconciler", "ReconcileParams"]
+__all__ = ["ISSUES_FILE", "IssueReconciler"]
 
 ISSUES_FILE = "issues.json"
 
 
-class ReconcileParams(BaseModel):
-    """The ``params`` of a ``reconcile`` request."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    run_id: str = Field(min_length=1)
-    run_dir: Path
-    project_root: Path
-    findings_path: str = "findings.jsonl"
-    issues: dict[str, Any] = Field(default_factory=dict)
-    triage: TriageMode | None = None
-    interactive: bool = False
-    dry_run: bool = False
-
-    def findings_file(self) -> Path:
-        """The findings file, which must lie inside the run dir."""
-        run_dir = self.run_dir.resolve()
-        path = (run_dir / self.findings_path).resolve()
-        if not path.is_relative_to(run_dir):
-            raise UsageError(f"findings_path {self.findings_path!r} points outside the run dir {run_dir}")
-        return path
-
-    def issues_section(self) -> IssuesSection:
-        known = set(IssuesSection.model_fields)
-        return IssuesSection.model_validate({k: v for k, v in self.issues.items() if k in known})
+def _findings_file(params: ReconcileRequest) -> Path:
+    """The findings file, which must lie inside the run dir (also after following links)."""
+    run_dir = params.run_dir.resolve()
+    path = (run_dir / params.findings_path).resolve()
+    if not path.is_relative_to(run_dir):
+        raise UsageError(f"findings_path {params.findings_path!r} points outside the run dir {run_dir}")
+    return path
 
 
 class IssueReconciler(Worker):
     """Files a run's findings in the project's tracker (see the module docstring)."""
 
     worker_type: ClassVar[str] = "issue-reconciler"
+    capabilities = RECONCILE.declare()
 
     def __init__(
         self,
@@ -86,26 +68,25 @@ class IssueReconciler(Worker):
         self._prompter = prompter
         self._env = env
 
-    def perform(self, request: WorkRequest) -> WorkResult:
-        if request.capability != "reconcile":
-            raise UsageError(f"{self.worker_type} performs 'reconcile', not {request.capability!r}")
-        try:
-            params = ReconcileParams.model_validate(request.params)
-        except ValidationError as exc:
-            problem = explain_validation_error(exc, model=ReconcileParams, syntax="json")
-            raise UsageError(f"reconcile request: params.{problem}") from None
-        findings_file = params.findings_file()
+    def handle(self, request: WorkRequest, params: ReconcileRequest) -> Done[ReconcileResult]:
+        findings_file = _findings_file(params)
+        policy = load_policy_model(POLICY_NAME, TriagePolicy, params.project_root)
+        resolution = resolve_triage(params.triage, interactive=params.interactive, policy=policy)
+        section = params.issues
         if not findings_file.is_file():
-            return self.result(
-                request,
-                success=False,
+            nothing = ReconcileResult(
+                backend=section.backend,
+                dry_run=params.dry_run,
+                triage=resolution.mode,
+                triage_reason=resolution.reason,
+            )
+            return Done(
+                nothing,
                 summary="no findings to reconcile",
+                success=False,
                 blocked_reason=f"{findings_file} does not exist (the evaluation wrote no findings)",
             )
         findings = load_findings(findings_file)
-        policy = load_policy_model(POLICY_NAME, TriagePolicy, params.project_root)
-        resolution = resolve_triage(params.triage, interactive=params.interactive, policy=policy)
-        section = params.issues_section()
         self.progress(
             f"reconciling {len(findings)} findings with the {section.backend} tracker",
             backend=section.backend,
@@ -134,13 +115,12 @@ class IssueReconciler(Worker):
                 )
             finally:
                 tracker.close()
-        data = outcome.as_data()
-        atomic_write_json(params.run_dir / ISSUES_FILE, data)
+        result = ReconcileResult.model_validate(outcome.as_data())
+        atomic_write_json(params.run_dir / ISSUES_FILE, result.model_dump(mode="json"))
         summary = outcome.summary()
         failure = outcome.failure_message()
-        return self.result(
-            request,
-            success=outcome.succeeded,
+        return Done(
+            result,
             summary=summary if failure is None else f"{summary}: {outcome.error_code()}: {failure}",
-            data=data,
+            success=outcome.succeeded,
         )

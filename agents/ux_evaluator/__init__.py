@@ -6,8 +6,8 @@ writes ``findings.jsonl``: a ``_meta`` line, then fingerprinted findings sorted 
 and fingerprint, byte-identical for the same run dir. The rules themselves are
 ``orchestrator.policy.rubric_v1``.
 
-Use :func:`evaluate_run` directly, or the :class:`UxEvaluator` worker actor (entry point
-``orchestrate.agents: ux-evaluator``) with a ``WorkRequest`` of capability ``evaluate``.
+Use :func:`evaluate_run` directly, or the :class:`UxEvaluator` worker actor, which offers the
+gate's ``evaluate`` capability (:data:`orchestrator.gate.EVALUATE`).
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from orchestrator.agents.ux_evaluator._evaluate import (
 )
 from orchestrator.agents.ux_evaluator._liquid_glass import EVIDENCE_PATH as LIQUID_GLASS_EVIDENCE
 from orchestrator.agents.ux_evaluator._locators import page_scope, resource_locator
-from orchestrator.agents.ux_evaluator._worker import CAPABILITY, EvaluateParams, UxEvaluator
+from orchestrator.agents.ux_evaluator._worker import UxEvaluator
 
 __all__ = [
-    "CAPABILITY",
     "FINDINGS_FILE",
     "LIQUID_GLASS_EVIDENCE",
     "POLICY_NAME",
-    "EvaluateParams",
     "Evaluation",
     "UxEvaluator",
     "evaluate_run",

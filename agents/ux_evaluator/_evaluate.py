@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import JsonValue
-
 from orchestrator.agents.ux_evaluator._axe import check_axe
 from orchestrator.agents.ux_evaluator._console import check_console
 from orchestrator.agents.ux_evaluator._findings import CheckOutcome, one_line
@@ -25,7 +23,7 @@ from orchestrator.agents.ux_evaluator._liquid_glass import EVIDENCE_PATH, check_
 from orchestrator.agents.ux_evaluator._onboarding import check_onboarding
 from orchestrator.artifacts import atomic_write_json, atomic_write_text
 from orchestrator.errors import RunInterruptedError, UsageError
-from orchestrator.gate import CHECKS, SEVERITIES, Finding, findings_lines, sort_findings
+from orchestrator.gate import CHECKS, SEVERITIES, EvaluateResult, Finding, findings_lines, sort_findings
 from orchestrator.policy.rubric_v1 import AXE_IMPACTS, RubricPolicy, Verdict, verdict
 from orchestrator.policy.test_profiles import CheckName, Profile
 from orchestrator.policyfiles import load_policy_model
@@ -51,7 +49,7 @@ _POLICY_EXAMPLES = {
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What one evaluation found; :meth:`data` is the evaluator's ``WorkResult.data``."""
+    """What one evaluation found; :meth:`result` is what the evaluator's ``evaluate`` answers."""
 
     run_id: str
     verdict: Verdict
@@ -66,18 +64,21 @@ class Evaluation:
     findings_path: str = FINDINGS_FILE
     """Relative to the run dir."""
 
-    def data(self) -> dict[str, JsonValue]:
-        return {
-            "findings": len(self.findings),
-            "by_severity": dict(self.by_severity),
-            "by_check": dict(self.by_check),
-            "checks_run": list(self.checks_run),
-            "skipped_checks": dict(self.skipped_checks),
-            "problems": list(self.problems),
-            "blocked_by": list(self.blocked_by),
-            "verdict": self.verdict,
-            "findings_path": self.findings_path,
-        }
+    def result(self) -> EvaluateResult:
+        """The evaluation's summary as the gate's ``evaluate`` contract has it."""
+        return EvaluateResult.model_validate(
+            {
+                "findings": len(self.findings),
+                "by_severity": self.by_severity,
+                "by_check": self.by_check,
+                "checks_run": list(self.checks_run),
+                "skipped_checks": self.skipped_checks,
+                "problems": list(self.problems),
+                "blocked_by": list(self.blocked_by),
+                "verdict": self.verdict,
+                "findings_path": self.findings_path,
+            }
+        )
 
 
 def load_rubric(project_root: Path | None) -> RubricPolicy:

@@ -1,20 +1,20 @@
 """The command driver actor: the ``capture`` capability over :func:`run_command_tests`.
 
-Registered as ``command`` in the ``orchestrate.drivers`` entry-point group. The request's params
-are the gate's driver params; the command, its JUnit report and its timeout come from the
-profile (``command``, ``junit``, ``timeout_s``), the working directory is ``project_root``.
+Declares :data:`~orchestrator.gate.CAPTURE`: the request is a
+:class:`~orchestrator.gate.CaptureRequest`; the command, its JUnit report and its timeout come
+from the profile (``command``, ``junit``, ``timeout_s``), the working directory is
+``project_root``. The :class:`~orchestrator.gate.CaptureResult` also counts the skipped tests and
+carries the command's own exit status.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from orchestrator.actors import Worker
-from orchestrator.drivers.command._run import DRIVER_NAME, CommandRun, run_command_tests
-from orchestrator.errors import UsageError
-from orchestrator.gate import request_path
-from orchestrator.messages import WorkRequest, WorkResult
-from orchestrator.policy.test_profiles import Profile
+from orchestrator.actors import Done, Worker
+from orchestrator.drivers.command._run import CommandRun, run_command_tests
+from orchestrator.gate import CAPTURE, CaptureRequest, CaptureResult
+from orchestrator.messages import WorkRequest
 
 __all__ = ["CommandDriver"]
 
@@ -23,34 +23,23 @@ class CommandDriver(Worker):
     """Runs the project's test command and ingests its JUnit XML; exit 0 / 1 / 2 in the result."""
 
     worker_type: ClassVar[str] = "command-driver"
+    capabilities = CAPTURE.declare()
 
-    def perform(self, request: WorkRequest) -> WorkResult:
-        if request.capability != "capture":
-            raise UsageError(f"the command driver performs 'capture', not {request.capability!r}")
-        params = request.params
-        run_dir = request_path(params, "run_dir")
-        project_root = request_path(params, "project_root")
-        profile = Profile.model_validate(params.get("profile") or {"driver": DRIVER_NAME})
-        changed = params.get("changed_files")
-        config_file = params.get("config_file")
+    def handle(self, request: WorkRequest, params: CaptureRequest) -> Done[CaptureResult]:
+        profile = params.profile
         self.progress(f"running {' '.join(profile.command[:3]) or 'no command'}")
         run = run_command_tests(
-            run_dir,
-            project_root=project_root,
+            params.run_dir,
+            project_root=params.project_root,
             command=profile.command,
             junit=profile.junit,
             timeout_s=profile.timeout_s,
-            changed_files=[str(f) for f in changed] if isinstance(changed, list) else None,
+            changed_files=params.changed_files,
             cancelled=self.cancelled,
             emit=self.emit,
-            config_file=str(config_file) if config_file else None,
+            config_file=params.config_file,
         )
-        manifest = run.manifest
-        return self.result(request, success=manifest.exit_code == 0, summary=_summary(run), data=_data(run))
-
-
-def _data(run: CommandRun) -> dict[str, Any]:
-    return {**run.data, "skipped_tests": run.skipped_tests, "command_exit_status": run.returncode}
+        return Done(run.result, summary=_summary(run), success=run.manifest.exit_code == 0)
 
 
 def _summary(run: CommandRun) -> str:
@@ -58,7 +47,6 @@ def _summary(run: CommandRun) -> str:
     if manifest.error:
         return f"command driver exited {manifest.exit_code}: {manifest.error}"
     return (
-        f"command driver exited {manifest.exit_code}: {run.data['captured']} test(s) passed, "
-        f"{run.data['failed']} failed, {run.skipped_tests} skipped"
+        f"command driver exited {manifest.exit_code}: {run.result.captured} test(s) passed, "
+        f"{run.result.failed} failed, {run.skipped_tests} skipped"
     )
-

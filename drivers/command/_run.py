@@ -26,15 +26,13 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import JsonValue
 
 from orchestrator.artifacts import atomic_write_bytes
 from orchestrator.drivers.command._junit import TestCaseResult, read_junit
 from orchestrator.errors import ArtifactError, ConfigError, UsageError
-from orchestrator.gate import Capture, CaptureManifest, DriverExit, finish_capture
+from orchestrator.gate import Capture, CaptureManifest, CaptureResult, DriverExit, finish_capture
 from orchestrator.subprocess_tools import Emit, ToolResult, child_env, run_tool
 
 __all__ = ["DRIVER_NAME", "OUTPUT_CAP", "CommandRun", "run_command_tests"]
@@ -51,11 +49,12 @@ class CommandRun:
     """What one run of the command driver left: its manifest, and what the manifest cannot say."""
 
     manifest: CaptureManifest
+    result: CaptureResult
+    """The capture result the gate expects, as :func:`orchestrator.gate.finish_capture` returned it,
+    with the skipped tests and the command's exit status."""
     skipped_tests: int = 0
     returncode: int | None = None
     """The command's own exit status; ``None`` when it did not run to the end."""
-    data: dict[str, JsonValue] = field(default_factory=dict)
-    """The result data the gate expects, as :func:`orchestrator.gate.finish_capture` returned it."""
 
 
 def run_command_tests(
@@ -207,5 +206,7 @@ def _finish(
     manifest = CaptureManifest(
         driver=DRIVER_NAME, exit_code=exit_code, error=error, captures=captures, extra=extra or {}
     )
-    data = finish_capture(run_dir, manifest)
-    return CommandRun(manifest, skipped_tests=skipped_tests, returncode=returncode, data=data)
+    result = finish_capture(run_dir, manifest, skipped=skipped_tests).model_copy(
+        update={"command_exit_status": returncode}
+    )
+    return CommandRun(manifest, skipped_tests=skipped_tests, returncode=returncode, result=result)

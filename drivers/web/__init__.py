@@ -21,7 +21,7 @@ from orchestrator.drivers.web._browser import (
     BrowserLaunchError,
     browser_candidates,
 )
-from orchestrator.drivers.web._driver import CaptureParams, WebDriver
+from orchestrator.drivers.web._driver import WebDriver
 from orchestrator.drivers.web._naming import artifact_name
 from orchestrator.drivers.web._outcome import DriverOutcome
 from orchestrator.drivers.web._page_capture import Timeouts
@@ -41,7 +41,6 @@ __all__ = [
     "LAUNCH_ARGS",
     "BrowserCandidate",
     "BrowserLaunchError",
-    "CaptureParams",
     "DriverOutcome",
     "ProgressCallback",
     "Selection",

@@ -11,24 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import JsonValue
-
-from orchestrator.gate import CaptureManifest, finish_capture
+from orchestrator.gate import CaptureManifest, CaptureResult, finish_capture
 
 __all__ = ["DriverOutcome", "finish"]
 
 
 @dataclass(frozen=True)
 class DriverOutcome:
-    """A finished driver run: its manifest and the result data written for it."""
+    """A finished driver run: its manifest and the capture result written for it."""
 
     manifest: CaptureManifest
-    result_data: dict[str, JsonValue]
+    result: CaptureResult
+    """What the driver's ``capture`` answers: exit_code, manifest, captured, failed."""
 
     @property
     def manifest_path(self) -> str:
         """The manifest's path relative to the run dir."""
-        return str(self.result_data["manifest"])
+        return str(self.result.manifest)
 
     @property
     def exit_code(self) -> int:
@@ -36,11 +35,11 @@ class DriverOutcome:
 
     @property
     def captured(self) -> int:
-        return sum(1 for capture in self.manifest.captures if capture.ok)
+        return self.result.captured
 
     @property
     def failed(self) -> int:
-        return sum(1 for capture in self.manifest.captures if not capture.ok)
+        return self.result.failed
 
     def summary(self) -> str:
         if self.manifest.skipped:
@@ -51,10 +50,6 @@ class DriverOutcome:
         if self.manifest.error:
             text += f" ({self.manifest.error})"
         return text
-
-    def data(self) -> dict[str, JsonValue]:
-        """The ``data`` of the driver's ``WorkResult``: exit_code, manifest, captured, failed."""
-        return dict(self.result_data)
 
 
 def finish(run_dir: Path, manifest: CaptureManifest) -> DriverOutcome:

@@ -1,8 +1,11 @@
-"""The UI gate's shared contracts: what drivers leave in a run dir and what a finding is.
+"""The UI gate's shared contracts: its capabilities, what drivers leave in a run dir, what a finding is.
 
-Drivers (``orchestrator.drivers``) write :class:`CaptureManifest` files; the UX evaluator
-(``orchestrator.agents``) reads them and writes :class:`Finding` lines; the issue reconciler reads
-those. They share these models, never each other's code.
+The gate's conductor delegates three capabilities, each a typed request and result
+(:data:`CAPTURE`, :data:`EVALUATE`, :data:`RECONCILE`). Drivers (``orchestrator.drivers``, or a
+plugin) offer ``capture`` and write :class:`CaptureManifest` files; the UX evaluator
+(``orchestrator.agents``) offers ``evaluate``, reads the manifests and writes :class:`Finding`
+lines; the issue reconciler offers ``reconcile`` and reads those. They share these models, never
+each other's code.
 """
 
 from __future__ import annotations
@@ -12,14 +15,30 @@ from orchestrator.gate._capture import (
     Capture,
     CaptureManifest,
     ConsoleEntry,
-    DriverExit,
     JourneyRecord,
     JourneyStep,
     NetworkFailure,
+    capture_result,
     finish_capture,
     manifest_path,
-    request_path,
     safe_name,
+)
+from orchestrator.gate._contracts import (
+    CAPTURE,
+    EVALUATE,
+    RECONCILE,
+    AbsolutePath,
+    CaptureRequest,
+    CaptureResult,
+    CaptureTarget,
+    DriverExit,
+    EvaluateRequest,
+    EvaluateResult,
+    FilingFailure,
+    IssueAction,
+    IssueActionName,
+    ReconcileRequest,
+    ReconcileResult,
 )
 from orchestrator.gate._finding import (
     CHECKS,
@@ -33,24 +52,38 @@ from orchestrator.gate._finding import (
 )
 
 __all__ = [
+    "CAPTURE",
     "CAPTURES_DIR",
     "CHECKS",
+    "EVALUATE",
+    "RECONCILE",
     "RUBRIC_VERSION",
     "SEVERITIES",
+    "AbsolutePath",
     "Capture",
     "CaptureManifest",
+    "CaptureRequest",
+    "CaptureResult",
+    "CaptureTarget",
     "ConsoleEntry",
     "DriverExit",
+    "EvaluateRequest",
+    "EvaluateResult",
+    "FilingFailure",
     "Finding",
+    "IssueAction",
+    "IssueActionName",
     "JourneyRecord",
     "JourneyStep",
     "NetworkFailure",
+    "ReconcileRequest",
+    "ReconcileResult",
     "Severity",
+    "capture_result",
     "findings_lines",
     "fingerprint",
     "finish_capture",
     "manifest_path",
-    "request_path",
     "safe_name",
     "sort_findings",
 ]

@@ -6,20 +6,20 @@ manifests, never guesses file names, so a third-party driver that writes a manif
 evaluated like ours. Every path in a manifest is relative to the run dir.
 
 :func:`finish_capture` is how a driver ends a run: it writes the manifest and the plain
-``drivers/<driver>/exit_code`` file, and gives back the ``data`` of the driver's result.
+``drivers/<driver>/exit_code`` file, and gives back the driver's
+:class:`~orchestrator.gate.CaptureResult`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.artifacts import atomic_write_text
-from orchestrator.errors import UsageError
+from orchestrator.gate._contracts import CaptureResult, DriverExit
 
 __all__ = [
     "CAPTURES_DIR",
@@ -30,16 +30,13 @@ __all__ = [
     "JourneyRecord",
     "JourneyStep",
     "NetworkFailure",
+    "capture_result",
     "finish_capture",
     "manifest_path",
-    "request_path",
     "safe_name",
 ]
 
 CAPTURES_DIR = "captures"
-
-DriverExit = Literal[0, 1, 2]
-"""0: everything captured; 1: capture or test failures (they become findings); 2: framework error."""
 
 
 class _Model(BaseModel):
@@ -126,31 +123,34 @@ def manifest_path(run_dir: Path, driver: str) -> Path:
     return run_dir / CAPTURES_DIR / f"{safe_name(driver)}.json"
 
 
-def request_path(params: Mapping[str, Any], key: str) -> Path:
-    """A path a capture request must carry (``run_dir``, ``project_root``); a typed error if absent."""
-    value = params.get(key)
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"the capture request has no {key!r}; the gate passes it as an absolute path")
-    return Path(value)
-
-
-def finish_capture(run_dir: Path, manifest: CaptureManifest) -> dict[str, JsonValue]:
-    """Write ``manifest`` and its exit code into ``run_dir``; return the driver result's ``data``.
+def finish_capture(run_dir: Path, manifest: CaptureManifest, *, skipped: int = 0) -> CaptureResult:
+    """Write ``manifest`` and its exit code into ``run_dir``; return the driver's capture result.
 
     Writes ``drivers/<driver>/exit_code`` (the exit code, a plain integer) and then, atomically,
     ``captures/<driver>.json``, so a manifest on disk always has its exit-code file beside it.
-    The data is ``{"exit_code", "manifest" (relative to the run dir), "captured", "failed"}``.
+    The result is :func:`capture_result` of the manifest.
     """
     exit_code_file = run_dir / "drivers" / safe_name(manifest.driver) / "exit_code"
     atomic_write_text(exit_code_file, f"{manifest.exit_code}\n")
     atomic_write_text(manifest_path(run_dir, manifest.driver), manifest.model_dump_json(indent=2) + "\n")
+    return capture_result(manifest, skipped=skipped)
+
+
+def capture_result(manifest: CaptureManifest, *, skipped: int = 0) -> CaptureResult:
+    """The capture result a driver returns for ``manifest`` (written by :func:`finish_capture`).
+
+    The exit code, the manifest's path relative to the run dir, the captures that succeeded and
+    failed, ``skipped`` (what the driver counted as neither) and the manifest's error.
+    """
     failed = sum(1 for capture in manifest.captures if not capture.ok)
-    return {
-        "exit_code": manifest.exit_code,
-        "manifest": manifest_path(Path(), manifest.driver).as_posix(),
-        "captured": len(manifest.captures) - failed,
-        "failed": failed,
-    }
+    return CaptureResult(
+        exit_code=manifest.exit_code,
+        manifest=manifest_path(Path(), manifest.driver).as_posix(),
+        captured=len(manifest.captures) - failed,
+        failed=failed,
+        skipped=skipped,
+        error=manifest.error,
+    )
 
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")

@@ -14,8 +14,9 @@ import structlog
 from orchestrator.actors import spawn
 from orchestrator.agents.issue_reconciler import ISSUES_FILE, IssueReconciler
 from orchestrator.agents.issue_reconciler.backends import LocalTracker
-from orchestrator.errors import ConfigError, UsageError
+from orchestrator.errors import ConfigError, ContractError, UnknownCapabilityError, UsageError
 from orchestrator.events import EventBus
+from orchestrator.gate import RECONCILE, ReconcileRequest
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.plugins import load_plugin
 from orchestrator.twins import RunningTwins, TwinAdmin, serve_twins
@@ -40,16 +41,8 @@ def bus(run_dir: Path) -> Iterator[EventBus]:
 
 
 def request(project: Path, run_dir: Path, **params: Any) -> WorkRequest:
-    base: dict[str, Any] = {
-        "run_id": RUN_ID,
-        "run_dir": str(run_dir),
-        "project_root": str(project),
-        "findings_path": "findings.jsonl",
-        "issues": {"backend": "local", "repository": None, "api_url": None, "token_env": None},
-        "triage": None,
-        "interactive": False,
-        "dry_run": False,
-    }
+    """A reconcile request as the gate builds it; ``params`` replace keys of its JSON form as given."""
+    base = ReconcileRequest(run_id=RUN_ID, run_dir=run_dir, project_root=project).model_dump(mode="json")
     return WorkRequest(
         run_id=RUN_ID,
         task_id="task-1",
@@ -84,9 +77,11 @@ def test_reconcile_files_findings_and_writes_issues_json(
 ) -> None:
     result, events = ask(bus, request(tmp_path, run_dir))
     assert result.success
-    assert result.data["created"] == [1, 2]
-    assert len(result.data["skipped"]) == 2  # type: ignore[arg-type]
-    assert result.data["triage"] == "skip"
+    issues = RECONCILE.parse_result(result.data)
+    assert issues.created == [1, 2]
+    assert len(issues.skipped) == 2
+    assert issues.triage == "skip"
+    assert [a.action for a in issues.actions] == ["created", "created", "skipped", "skipped"]
     assert result.summary == "local: created 2, commented 0, unchanged 0, skipped 2"
     assert json.loads((run_dir / ISSUES_FILE).read_text()) == result.data
     assert [i.number for i in LocalTracker(tmp_path).list_open_issues()] == [1, 2]
@@ -133,17 +128,30 @@ def test_missing_findings_block_the_capability(tmp_path: Path, run_dir: Path, bu
     assert "findings.jsonl does not exist" in result.blocked_reason
 
 
-def test_bad_requests_are_usage_errors(tmp_path: Path, run_dir: Path, bus: EventBus) -> None:
+def test_bad_requests_are_refused_before_any_work(tmp_path: Path, run_dir: Path, bus: EventBus) -> None:
     worker = spawn(IssueReconciler, events=bus)
-    with pytest.raises(UsageError, match="performs 'reconcile'"):
-        worker.ask(request(tmp_path, run_dir).model_copy(update={"capability": "evaluate"}), timeout=10)
-    with pytest.raises(UsageError, match="outside the run dir"):
-        worker.ask(request(tmp_path, run_dir, findings_path="../../../../etc/passwd"), timeout=10)
-    with pytest.raises(UsageError, match=r"params\.triage"):
-        worker.ask(request(tmp_path, run_dir, triage="sometimes"), timeout=10)
-    with pytest.raises(ConfigError, match="no tracker named 'jira-cloud'"):
-        worker.ask(request(tmp_path, run_dir, issues={"backend": "jira-cloud"}), timeout=10)
-    worker.stop()
+    try:
+        with pytest.raises(UnknownCapabilityError, match="does not offer 'evaluate'; it offers: reconcile"):
+            worker.ask(request(tmp_path, run_dir).model_copy(update={"capability": "evaluate"}), timeout=10)
+        for bad, field in (
+            ({"findings_path": "../../../../etc/passwd"}, r"params\.findings_path: .*stay inside it"),
+            ({"triage": "sometimes"}, r"params\.triage"),
+            ({"dry_rn": True}, r"params\.dry_rn: "),  # misspelt: refused, never dropped
+            ({"issues": {"backend": "local", "token": "x"}}, r"params\.issues\.token: "),
+        ):
+            with pytest.raises(ContractError, match=field) as refused:
+                worker.ask(request(tmp_path, run_dir, **bad), timeout=10)
+            assert "Fix:" in str(refused.value) and refused.value.side == "request"
+        # A link out of the run dir is caught where the path is followed.
+        (tmp_path / "elsewhere.jsonl").write_text("")
+        (run_dir / "link.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")
+        with pytest.raises(UsageError, match="outside the run dir"):
+            worker.ask(request(tmp_path, run_dir, findings_path="link.jsonl"), timeout=10)
+        with pytest.raises(ConfigError, match="no tracker named 'jira-cloud'"):
+            worker.ask(request(tmp_path, run_dir, issues={"backend": "jira-cloud"}), timeout=10)
+    finally:
+        worker.stop()
+    assert not (run_dir / ISSUES_FILE).exists()
 
 
 @pytest.fixture(scope="module")

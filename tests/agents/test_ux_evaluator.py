@@ -17,12 +17,14 @@ from orchestrator.agents.ux_evaluator import (
     UxEvaluator,
     evaluate_run,
 )
-from orchestrator.errors import UsageError
+from orchestrator.errors import ContractError, UnknownCapabilityError
 from orchestrator.events import EventBus, EventStore
 from orchestrator.gate import (
+    EVALUATE,
     Capture,
     CaptureManifest,
     ConsoleEntry,
+    EvaluateRequest,
     Finding,
     JourneyRecord,
     JourneyStep,
@@ -408,22 +410,19 @@ def test_worker_evaluates_through_a_work_request(
         call_id="call-eval",
         capability="evaluate",
         objective="apply rubric v1",
-        params={
-            "run_id": RUN_ID,
-            "run_dir": str(run_dir),
-            "project_root": str(project),
-            "profile_name": "full",
-            "profile": profile().model_dump(mode="json"),
-        },
+        params=EvaluateRequest(
+            run_dir=run_dir, project_root=project, profile_name="full", profile=profile()
+        ).model_dump(mode="json"),
     )
     result = worker.ask(request, timeout=30)
     assert isinstance(result, WorkResult)
     assert result.success
-    assert result.data["verdict"] == "BLOCKED"
-    assert result.data["findings"] == 5
-    assert result.data["by_severity"] == {"critical": 2, "high": 2, "medium": 1, "low": 0}
-    assert result.data["findings_path"] == "findings.jsonl"
-    assert result.data["skipped_checks"] == {
+    evaluation = EVALUATE.parse_result(result.data)
+    assert evaluation.verdict == "BLOCKED"
+    assert evaluation.findings == 5
+    assert evaluation.by_severity == {"critical": 2, "high": 2, "medium": 1, "low": 0}
+    assert evaluation.findings_path == "findings.jsonl"
+    assert evaluation.skipped_checks == {
         "liquid_glass": "no SwiftUI project (Package.swift or *.xcodeproj) in the project"
     }
     assert "5 findings" in result.summary and "BLOCKED" in result.summary
@@ -446,7 +445,7 @@ def test_worker_refuses_bad_requests_with_typed_errors(bus: EventBus, project: P
     bus.open_run(RUN_ID, tmp_path / "events" / "events.jsonl")
     worker = spawn(UxEvaluator, events=bus)
     wrong = WorkRequest(run_id=RUN_ID, task_id="t1", call_id="c1", capability="capture", objective="x")
-    with pytest.raises(UsageError, match="performs 'evaluate', not 'capture'"):
+    with pytest.raises(UnknownCapabilityError, match="does not offer 'capture'; it offers: evaluate"):
         worker.ask(wrong, timeout=10)
     missing = WorkRequest(
         run_id=RUN_ID,
@@ -456,9 +455,24 @@ def test_worker_refuses_bad_requests_with_typed_errors(bus: EventBus, project: P
         objective="x",
         params={"project_root": str(project), "profile": {}},
     )
-    with pytest.raises(UsageError, match=r"bad evaluate request: run_dir: is required but missing\. Fix:"):
+    with pytest.raises(ContractError, match=r"params\.run_dir: is required but missing\. Fix:"):
         worker.ask(missing, timeout=10)
+    # A misspelt key is refused, never dropped: "profil" is not "profile".
+    request = EvaluateRequest(run_dir=tmp_path, project_root=project, profile=profile())
+    misspelt = {**request.model_dump(mode="json"), "profil": {"checks": []}}
+    with pytest.raises(ContractError, match=r"params\.profil: .*Fix:"):
+        worker.ask(
+            WorkRequest(
+                run_id=RUN_ID,
+                task_id="t3",
+                call_id="c3",
+                capability="evaluate",
+                objective="x",
+                params=misspelt,
+            ),
+            timeout=10,
+        )
     bus.flush()
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
         failed = store.query(run_id=RUN_ID, type_prefix="worker.task.failed", limit=None)
-    assert len(failed) == 2
+    assert len(failed) == 3

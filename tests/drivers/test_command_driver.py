@@ -19,9 +19,10 @@ from orchestrator.drivers.command import (
 )
 from orchestrator.errors import ArtifactError
 from orchestrator.events import EventBus
-from orchestrator.gate import CaptureManifest
+from orchestrator.gate import CAPTURE, CaptureManifest, CaptureRequest, CaptureResult, CaptureTarget
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.plugins import load_plugin
+from orchestrator.policy.test_profiles import Profile
 
 SAMPLE_TESTS = """
 import json
@@ -294,29 +295,28 @@ def test_the_actor_follows_the_driver_contract(tmp_path: Path, project: Path, bu
         call_id="call-1",
         capability="capture",
         objective="run the suite",
-        params={
-            "run_id": "cmd-1",
-            "run_dir": str(run_dir),
-            "project_root": str(project),
-            "target": {"name": "suite", "driver": "command"},
-            "profile_name": "suite",
-            "profile": {"driver": "command", "command": command, "junit": "junit.xml", "timeout_s": 20},
-            "changed_files": None,
-            "parallel": 1,
-        },
+        params=CaptureRequest(
+            run_id="cmd-1",
+            run_dir=run_dir,
+            project_root=project,
+            target=CaptureTarget(name="suite"),
+            profile_name="suite",
+            profile=Profile(driver="command", command=command, junit="junit.xml", timeout_s=20),
+            parallel=1,
+        ).model_dump(mode="json"),
     )
     result = driver.ask(request, timeout=25)
     bus.close_run("cmd-1")
 
     assert isinstance(result, WorkResult) and not result.success
-    assert result.data == {
-        "exit_code": 1,
-        "manifest": "captures/command.json",
-        "captured": 1,
-        "failed": 1,
-        "skipped_tests": 1,
-        "command_exit_status": 0,
-    }
+    assert CAPTURE.parse_result(result.data) == CaptureResult(
+        exit_code=1,
+        manifest="captures/command.json",
+        captured=1,
+        failed=1,
+        skipped=1,
+        command_exit_status=0,
+    )
     assert manifest_of(run_dir).captures[1].error == "ValueError: bad value"
     events = read_jsonl(run_dir / "events.jsonl").records
     (call,) = [e for e in events if e["event_type"] == "worker.tool.call"]

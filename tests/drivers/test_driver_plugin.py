@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,9 +20,17 @@ from orchestrator.actors import Worker, spawn
 from orchestrator.artifacts import read_jsonl
 from orchestrator.errors import ConfigError
 from orchestrator.events import EventBus
-from orchestrator.gate import CaptureManifest, NetworkFailure
+from orchestrator.gate import (
+    CAPTURE,
+    CaptureManifest,
+    CaptureRequest,
+    CaptureResult,
+    CaptureTarget,
+    NetworkFailure,
+)
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.plugins import available_plugins, load_plugin
+from orchestrator.policy.test_profiles import Profile
 from tests.plugin_support import install_example_plugin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,9 +84,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def capture_request(
-    run_id: str, run_dir: Path, project: Path, routes: list[str], base_url: Any
+    run_id: str, run_dir: Path, project: Path, routes: list[str], base_url: str | None
 ) -> WorkRequest:
-    """A capture request shaped exactly as the UI gate sends it to every driver."""
+    """A capture request built as the UI gate builds it for every driver."""
     return WorkRequest(
         run_id=run_id,
         task_id="task-1",
@@ -87,33 +94,15 @@ def capture_request(
         capability="capture",
         objective=f"capture for run {run_id} with static-html",
         phase="capture",
-        params={
-            "run_id": run_id,
-            "run_dir": str(run_dir),
-            "project_root": str(project),
-            "config_file": None,
-            "target": {
-                "name": "docs",
-                "driver": "static-html",
-                "base_url": base_url,
-                "start_command": [],
-                "cwd": None,
-                "env": {},
-                "health_path": "/",
-                "start_timeout_s": 30.0,
-                "app_name": None,
-                "profile": "docs",
-            },
-            "profile_name": "docs",
-            "profile": {
-                "driver": "static-html",
-                "routes": routes,
-                "checks": ["axe_violations"],
-                "timeout_s": 60,
-            },
-            "changed_files": None,
-            "parallel": 2,
-        },
+        params=CaptureRequest(
+            run_id=run_id,
+            run_dir=run_dir,
+            project_root=project,
+            target=CaptureTarget(name="docs", base_url=base_url),
+            profile_name="docs",
+            profile=Profile(driver="static-html", routes=routes, checks=["axe_violations"], timeout_s=60),
+            parallel=2,
+        ).model_dump(mode="json"),
     )
 
 
@@ -146,12 +135,9 @@ def test_the_plugin_driver_follows_the_driver_contract(installed: Path, project:
     result = run_driver(bus, request, run_dir)
 
     assert not result.success
-    assert result.data == {
-        "exit_code": 1,
-        "manifest": "captures/static-html.json",
-        "captured": 2,
-        "failed": 2,
-    }
+    assert CAPTURE.parse_result(result.data) == CaptureResult(
+        exit_code=1, manifest="captures/static-html.json", captured=2, failed=2
+    )
     assert (run_dir / "drivers" / "static-html" / "exit_code").read_text() == "1\n"
     manifest = CaptureManifest.model_validate_json((run_dir / "captures" / "static-html.json").read_text())
     assert manifest.driver == "static-html" and manifest.exit_code == 1
@@ -192,16 +178,13 @@ def test_a_target_that_is_not_a_folder_is_exit_2(installed: Path, project: Path,
     run_dir = project / ".orchestrator" / "runs" / "docs-2"
     request = capture_request("docs-2", run_dir, project, [], "http://localhost:8000")
     result = run_driver(bus, request, run_dir)
-    assert result.data["exit_code"] == 2 and not result.success
+    assert CAPTURE.parse_result(result.data).exit_code == 2 and not result.success
     assert "is not a folder" in result.summary
 
     run_dir = project / ".orchestrator" / "runs" / "docs-3"
     every_page = run_driver(
         bus, capture_request("docs-3", run_dir, project, [], (project / "site").as_uri()), run_dir
     )
-    assert every_page.data == {
-        "exit_code": 0,
-        "manifest": "captures/static-html.json",
-        "captured": 2,
-        "failed": 0,
-    }
+    assert CAPTURE.parse_result(every_page.data) == CaptureResult(
+        exit_code=0, manifest="captures/static-html.json", captured=2, failed=0
+    )

@@ -25,9 +25,17 @@ from orchestrator.drivers.mac import (
 )
 from orchestrator.errors import ConfigError
 from orchestrator.events import EventBus
-from orchestrator.gate import CaptureManifest, ConsoleEntry
+from orchestrator.gate import (
+    CAPTURE,
+    CaptureManifest,
+    CaptureRequest,
+    CaptureResult,
+    CaptureTarget,
+    ConsoleEntry,
+)
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.plugins import load_plugin
+from orchestrator.policy.test_profiles import Profile
 
 MACOS_15 = MacPlatform("Darwin", "15.1")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -378,22 +386,23 @@ def test_the_actor_follows_the_driver_contract(tmp_path: Path, fake_peekaboo: Pa
         call_id="call-1",
         capability="capture",
         objective="capture the app",
-        params={
-            "run_id": "mac-7",
-            "run_dir": str(run_dir),
-            "project_root": str(tmp_path),
-            "target": {"name": "mac", "driver": "mac", "app_name": "Notes", "base_url": None},
-            "profile_name": "mac-gate",
-            "profile": {"driver": "mac", "scenarios": ["main-window"], "timeout_s": 60},
-            "changed_files": None,
-            "parallel": 1,
-        },
+        params=CaptureRequest(
+            run_id="mac-7",
+            run_dir=run_dir,
+            project_root=tmp_path,
+            target=CaptureTarget(name="mac", app_name="Notes"),
+            profile_name="mac-gate",
+            profile=Profile(driver="mac", scenarios=["main-window"], timeout_s=60),
+            parallel=1,
+        ).model_dump(mode="json"),
     )
     result = driver.ask(request, timeout=20)
     bus.close_run("mac-7")
 
     assert isinstance(result, WorkResult) and result.success
-    assert result.data == {"exit_code": 0, "manifest": "captures/mac.json", "captured": 1, "failed": 0}
+    assert CAPTURE.parse_result(result.data) == CaptureResult(
+        exit_code=0, manifest="captures/mac.json", captured=1, failed=0
+    )
     assert manifest_of(run_dir).captures[0].ok
     events = read_jsonl(run_dir / "events.jsonl").records
     types = [e["event_type"] for e in events]

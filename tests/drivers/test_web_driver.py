@@ -30,8 +30,18 @@ from orchestrator.drivers.web import (
     capture_routes_bare,
     capture_web,
 )
+from orchestrator.errors import ContractError, UnknownCapabilityError
 from orchestrator.events import EventBus, EventStore
-from orchestrator.gate import Capture, CaptureManifest, ConsoleEntry, NetworkFailure
+from orchestrator.gate import (
+    CAPTURE,
+    Capture,
+    CaptureManifest,
+    CaptureRequest,
+    CaptureResult,
+    CaptureTarget,
+    ConsoleEntry,
+    NetworkFailure,
+)
 from orchestrator.messages import WorkRequest
 from orchestrator.policy.test_profiles import JourneySpec, Profile, TestProfiles
 from orchestrator.policyfiles import load_policy_model
@@ -158,7 +168,7 @@ def test_every_route_and_marked_step_has_its_evidence(web_full_run: Any, web_pro
         assert (run_dir / str(capture.screenshot)).read_bytes().startswith(b"\x89PNG")
     home = _capture(outcome, "/")
     assert 'heading "Welcome to Demo" [level=1]' in (run_dir / str(home.aria_snapshot)).read_text()
-    assert outcome.data() == {"exit_code": 0, "manifest": "captures/web.json", "captured": 21, "failed": 0}
+    assert outcome.result == CaptureResult(exit_code=0, manifest="captures/web.json", captured=21, failed=0)
     assert outcome.manifest.platform is not None and outcome.manifest.platform.startswith("chromium ")
     route_messages = [message for message, details in progress if details.get("name") in routes]
     assert len(route_messages) == len(routes)
@@ -339,6 +349,7 @@ def test_failed_steps_and_navigations_fail_their_capture_and_the_run_goes_on(
             base_url=web_demo_url,
             routes=[unreachable, "/about"],
             journeys=[journey],
+            allowed_origins=[unreachable.rsplit("/", 1)[0]],
             parallel=2,
             timeouts=Timeouts(navigation_s=10, action_s=1),
         )
@@ -362,7 +373,7 @@ def test_failed_steps_and_navigations_fail_their_capture_and_the_run_goes_on(
     assert steps[1].screenshot is not None and (tmp_path / "run" / steps[1].screenshot).is_file()
     (record,) = outcome.manifest.journeys
     assert record.step_count == 1 and [s.index for s in record.steps] == [1, 2, 3]
-    assert outcome.data()["failed"] == 2
+    assert outcome.result.failed == 2
 
 
 @pytest.mark.timeout(120)
@@ -444,21 +455,22 @@ def test_the_actor_captures_reports_progress_and_the_browser_session(
             call_id="c2",
             capability="capture",
             objective="capture the web target",
-            params={
-                "run_id": "web-2",
-                "run_dir": str(run_dir),
-                "project_root": str(DEMO),
-                "target": {"name": "web", "driver": "web", "base_url": web_demo_url},
-                "profile_name": "smoke",
-                "profile": profile.model_dump(mode="json"),
-                "changed_files": None,
-                "parallel": 2,
-            },
+            params=CaptureRequest(
+                run_id="web-2",
+                run_dir=run_dir,
+                project_root=DEMO,
+                target=CaptureTarget(name="web", base_url=web_demo_url),
+                profile_name="smoke",
+                profile=profile,
+                parallel=2,
+            ).model_dump(mode="json"),
         ),
         timeout=100,
     )
     assert result.success
-    assert result.data == {"exit_code": 0, "manifest": "captures/web.json", "captured": 2, "failed": 0}
+    assert CAPTURE.parse_result(result.data) == CaptureResult(
+        exit_code=0, manifest="captures/web.json", captured=2, failed=0
+    )
     bus.flush()
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
         events = store.query(run_id="web-2")
@@ -475,32 +487,45 @@ def test_the_actor_captures_reports_progress_and_the_browser_session(
     assert all(e.task_id == "t2" for e in events)
 
 
-def test_the_actor_turns_a_bad_request_into_exit_2(tmp_path: Path) -> None:
+def test_a_target_without_base_url_is_exit_2_and_a_bad_request_is_refused(tmp_path: Path) -> None:
     driver = spawn(WebDriver)
-    params: dict[str, Any] = {
-        "run_dir": str(tmp_path / "run"),
-        "project_root": str(tmp_path),
-        "target": {"name": "shop", "driver": "web"},
-        "profile": Profile(routes=["/"]).model_dump(mode="json"),
-    }
-    result = driver.ask(
-        WorkRequest(run_id="r", capability="capture", objective="o", params=params), timeout=30
+    request = CaptureRequest(
+        run_id="r",
+        run_dir=tmp_path / "run",
+        project_root=tmp_path,
+        target=CaptureTarget(name="shop"),
+        profile_name="smoke",
+        profile=Profile(routes=["/"]),
     )
-    assert not result.success
-    assert result.data["exit_code"] == 2
-    manifest = CaptureManifest.model_validate_json((tmp_path / "run" / "captures" / "web.json").read_text())
-    assert manifest.error is not None and "target 'shop' has no base_url" in manifest.error
-    bad = {**params, "parallel": 0}
-    result = driver.ask(WorkRequest(run_id="r", capability="capture", objective="o", params=bad), timeout=30)
-    assert result.data["exit_code"] == 2 and "invalid capture request: parallel" in result.summary
-    result = driver.ask(WorkRequest(run_id="r", capability="capture", objective="o", params={}), timeout=30)
-    assert result.data == {
-        "exit_code": 2,
-        "manifest": None,
-        "captured": 0,
-        "failed": 0,
-        "error": "invalid capture request: run_dir: Field required; project_root: Field required",
-    }
+    params = request.model_dump(mode="json")
+    try:
+        result = driver.ask(
+            WorkRequest(run_id="r", capability="capture", objective="o", params=params), timeout=30
+        )
+        assert not result.success
+        assert CAPTURE.parse_result(result.data).exit_code == 2
+        manifest = CaptureManifest.model_validate_json(
+            (tmp_path / "run" / "captures" / "web.json").read_text()
+        )
+        assert manifest.error is not None and "target 'shop' has no base_url" in manifest.error
+
+        # The request's contract is checked before any work: a bad value or a misspelt key is
+        # refused with the field and a fix, never dropped or turned into a default.
+        for bad, field in (
+            ({**params, "parallel": 0}, "params.parallel"),
+            ({**params, "paralel": 2}, "params.paralel"),
+        ):
+            with pytest.raises(ContractError, match="Fix:") as refused:
+                driver.ask(
+                    WorkRequest(run_id="r", capability="capture", objective="o", params=bad), timeout=30
+                )
+            assert field in str(refused.value) and refused.value.side == "request"
+        with pytest.raises(UnknownCapabilityError, match="does not offer 'evaluate'; it offers: capture"):
+            driver.ask(
+                WorkRequest(run_id="r", capability="evaluate", objective="o", params=params), timeout=30
+            )
+    finally:
+        driver.stop()
 
 
 @pytest.mark.slow
@@ -526,6 +551,7 @@ def test_the_profile_timeout_fails_what_was_not_captured(web_demo_url: str, tmp_
                 run_dir=tmp_path / "run",
                 base_url=web_demo_url,
                 routes=["/about", hanging],
+                allowed_origins=[hanging.rsplit("/", 1)[0]],
                 parallel=2,
                 timeout_s=6,
                 timeouts=Timeouts(navigation_s=60, action_s=10),

@@ -14,7 +14,7 @@ import pytest
 from orchestrator.actors import spawn
 from orchestrator.drivers.web import WebDriver, parse_suite_report, run_suite, wants_suite
 from orchestrator.events import EventBus, EventStore
-from orchestrator.gate import CaptureManifest
+from orchestrator.gate import CAPTURE, CaptureManifest, CaptureRequest, CaptureResult, CaptureTarget
 from orchestrator.messages import WorkRequest
 from orchestrator.policy.test_profiles import Profile
 
@@ -198,7 +198,7 @@ def test_failed_tests_become_failed_captures_and_exit_1(tmp_path: Path, web_suit
         run_dir, web_suite_project, timeout_s=30, changed_files=["src/a.ts"], env=_env(tmp_path, report)
     )
     assert outcome.exit_code == 1
-    assert outcome.data() == {"exit_code": 1, "manifest": "captures/web.json", "captured": 2, "failed": 1}
+    assert outcome.result == CaptureResult(exit_code=1, manifest="captures/web.json", captured=2, failed=1)
     manifest = CaptureManifest.model_validate_json((run_dir / "captures" / "web.json").read_text())
     assert manifest == outcome.manifest
     (failed,) = [capture for capture in manifest.captures if not capture.ok]
@@ -313,21 +313,22 @@ def test_the_actor_runs_the_suite_and_reports_the_tool_call(
             call_id="c1",
             capability="capture",
             objective="run the project's Playwright suite",
-            params={
-                "run_id": "web-1",
-                "run_dir": str(run_dir),
-                "project_root": str(web_suite_project),
-                "target": {"name": "web", "driver": "web", "base_url": None},
-                "profile_name": "suite",
-                "profile": Profile(suite=True, timeout_s=30).model_dump(mode="json"),
-                "changed_files": None,
-                "parallel": 1,
-            },
+            params=CaptureRequest(
+                run_id="web-1",
+                run_dir=run_dir,
+                project_root=web_suite_project,
+                target=CaptureTarget(name="web"),
+                profile_name="suite",
+                profile=Profile(suite=True, timeout_s=30),
+                parallel=1,
+            ).model_dump(mode="json"),
         ),
         timeout=60,
     )
     assert not result.success
-    assert result.data == {"exit_code": 1, "manifest": "captures/web.json", "captured": 2, "failed": 1}
+    assert CAPTURE.parse_result(result.data) == CaptureResult(
+        exit_code=1, manifest="captures/web.json", captured=2, failed=1
+    )
     bus.flush()
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
         events = store.query(run_id="web-1")

@@ -2,16 +2,18 @@
 
 It follows the driver contract of orchestrate's UI gate exactly, using only its public API:
 
-- it is a :class:`orchestrator.actors.Worker` performing the ``capture`` capability;
-- it reads the gate's params: ``run_dir`` and ``project_root`` (absolute paths), ``target``
-  (``base_url`` names the site: a folder relative to the project root, or a ``file://`` URL;
-  without one, ``<project root>/site``) and ``profile`` (``routes``; without any, every
-  ``*.html`` file of the site);
+- it is a :class:`orchestrator.actors.Worker` that declares the gate's ``capture`` capability
+  (``capabilities = CAPTURE.declare()``), so the worker base hands :meth:`handle` a validated
+  :class:`orchestrator.gate.CaptureRequest` and checks the answer;
+- it reads ``run_dir`` and ``project_root`` (absolute paths), ``target.base_url`` (names the
+  site: a folder relative to the project root, or a ``file://`` URL; without one,
+  ``<project root>/site``) and ``profile.routes`` (without any, every ``*.html`` file of the site);
 - it writes evidence only under the run dir, then ``captures/static-html.json`` (a
-  :class:`orchestrator.gate.CaptureManifest`) and ``drivers/static-html/exit_code``;
-- it returns ``data={"exit_code", "manifest", "captured", "failed"}`` with ``success`` true only
-  for exit 0, and never raises for what it finds: 0 every page was read, 1 a route has no page,
-  2 the site folder is missing or the target names no folder.
+  :class:`orchestrator.gate.CaptureManifest`) and ``drivers/static-html/exit_code``, with
+  :func:`orchestrator.gate.finish_capture`;
+- it answers with the :class:`orchestrator.gate.CaptureResult` that ``finish_capture`` returned
+  (``success`` true only for exit 0), and never raises for what it finds: 0 every page was read,
+  1 a route has no page, 2 the site folder is missing or the target names no folder.
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from orchestrate_example_driver._audit import audit_page
-from orchestrator.actors import Worker
-from orchestrator.artifacts import atomic_write_json, atomic_write_text
-from orchestrator.errors import UsageError
-from orchestrator.gate import Capture, CaptureManifest, DriverExit, manifest_path, safe_name
-from orchestrator.messages import WorkRequest, WorkResult
+from orchestrator.actors import Done, Worker
+from orchestrator.artifacts import atomic_write_json
+from orchestrator.gate import (
+    CAPTURE,
+    Capture,
+    CaptureManifest,
+    CaptureRequest,
+    CaptureResult,
+    DriverExit,
+    capture_result,
+    finish_capture,
+    safe_name,
+)
+from orchestrator.messages import WorkRequest
 
 __all__ = ["DRIVER_NAME", "StaticHtmlDriver", "capture_static_site", "site_folder"]
 
@@ -39,36 +50,23 @@ class StaticHtmlDriver(Worker):
     """Audits a folder of static HTML pages (axe rules a parser can decide, missing files)."""
 
     worker_type: ClassVar[str] = "static-html-driver"
+    capabilities = CAPTURE.declare()
 
-    def perform(self, request: WorkRequest) -> WorkResult:
-        if request.capability != "capture":
-            raise UsageError(f"the static-html driver performs 'capture', not {request.capability!r}")
-        params = request.params
-        run_dir = Path(str(params["run_dir"]))
-        project_root = Path(str(params["project_root"]))
-        target = params.get("target") or {}
-        profile = params.get("profile") or {}
-        base_url = target.get("base_url") if isinstance(target, dict) else None
-        routes = profile.get("routes") if isinstance(profile, dict) else None
+    def handle(self, request: WorkRequest, params: CaptureRequest) -> Done[CaptureResult]:
         try:
-            site = site_folder(project_root, base_url if isinstance(base_url, str) else None)
+            site = site_folder(params.project_root, params.target.base_url)
         except ValueError as exc:
-            manifest = _finish(run_dir, 2, [], error=str(exc))
+            manifest = _finish(params.run_dir, 2, [], error=str(exc))
         else:
-            pages = [str(r) for r in routes] if isinstance(routes, list) else []
+            routes = params.profile.routes
+            pages = list(routes) if isinstance(routes, list) else []
             self.progress(f"auditing {len(pages) or 'every'} page(s) of {site}")
-            manifest = capture_static_site(run_dir, site=site, routes=pages)
-        failed = sum(1 for capture in manifest.captures if not capture.ok)
-        return self.result(
-            request,
+            manifest = capture_static_site(params.run_dir, site=site, routes=pages)
+        result = capture_result(manifest)
+        return Done(
+            result,
+            summary=manifest.error or f"{result.captured} page(s) audited, {result.failed} missing",
             success=manifest.exit_code == 0,
-            summary=manifest.error or f"{len(manifest.captures) - failed} page(s) audited, {failed} missing",
-            data={
-                "exit_code": manifest.exit_code,
-                "manifest": f"captures/{DRIVER_NAME}.json",
-                "captured": len(manifest.captures) - failed,
-                "failed": failed,
-            },
         )
 
 
@@ -143,6 +141,5 @@ def _finish(
     run_dir: Path, exit_code: DriverExit, captures: list[Capture], *, error: str | None = None
 ) -> CaptureManifest:
     manifest = CaptureManifest(driver=DRIVER_NAME, exit_code=exit_code, error=error, captures=captures)
-    atomic_write_text(manifest_path(run_dir, DRIVER_NAME), manifest.model_dump_json(indent=2) + "\n")
-    atomic_write_text(run_dir / "drivers" / DRIVER_NAME / "exit_code", f"{exit_code}\n")
+    finish_capture(run_dir, manifest)
     return manifest

@@ -1,10 +1,15 @@
 """The UI gate (``orchestrate test``): capture with a driver, evaluate with rubric v1, file issues.
 
-:class:`TestGate` is the conductor. It finds its workers through entry points (the profile's
-driver in ``orchestrate.drivers``, the ``ux-evaluator`` and ``issue-reconciler`` in
-``orchestrate.agents``) and delegates to them in three phases: capture, evaluate, reconcile. A
-driver's capture failures (exit 1) and framework errors (exit 2) never stop the run: evaluation
-always follows, on whatever was captured.
+:class:`TestGate` is the conductor. It delegates three capabilities, each a typed contract of
+:mod:`orchestrator.gate`: ``capture`` to the profile's driver, ``evaluate`` to the
+:class:`~orchestrator.agents.ux_evaluator.UxEvaluator`, ``reconcile`` to the
+:class:`~orchestrator.agents.issue_reconciler.IssueReconciler`. Our own workers (the web, mac and
+command drivers, the evaluator, the reconciler) are imported here by name; a driver name that is
+not ours is looked up in the ``orchestrate.drivers`` entry-point group, which is how third-party
+drivers are found. A driver's capture failures (exit 1) and framework errors (exit 2) never stop
+the run: evaluation always follows, on whatever was captured. A phase that fails (its worker
+raised, timed out, refused the request or answered with a result its contract does not allow)
+is a framework error: the gate exits 2, never reads a missing result as zero findings.
 
 :func:`run_gate` drives one whole run as a job (:func:`orchestrator.jobs.open_job`): resolves
 target and profile, honours ``--since``, creates the run dir, starts and stops the target, runs
@@ -23,15 +28,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
+from pydantic import BaseModel
 
-from orchestrator.actors import Conductor
-from orchestrator.config import ProjectConfig, TargetSection
-from orchestrator.errors import ActorError, OrchestrateError, RunInterruptedError
+from orchestrator.actors import Capability, Conductor, Done, Worker
+from orchestrator.agents.issue_reconciler import IssueReconciler
+from orchestrator.agents.ux_evaluator import UxEvaluator
+from orchestrator.config import IssuesSection, ProjectConfig
+from orchestrator.drivers.command import CommandDriver
+from orchestrator.drivers.mac import MacDriver
+from orchestrator.drivers.web import WebDriver
+from orchestrator.errors import ActorError, ConfigError, OrchestrateError, RunInterruptedError
+from orchestrator.events import Subscriber
+from orchestrator.gate import CAPTURE, EVALUATE, RECONCILE, DriverExit, ReconcileResult
 from orchestrator.jobs import open_job
-from orchestrator.messages import RunOutcome, StartRun, WorkResult
+from orchestrator.messages import RunOutcome, StartRun
+from orchestrator.pipelines.test._gate_run import GateOutcome, GateRun
 from orchestrator.pipelines.test._report import GateSummary, append_metrics, render_report
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._since import changed_files_since
@@ -47,6 +61,28 @@ log = structlog.get_logger(__name__)
 _CAPTURE_GRACE_S = 60.0
 _AGENT_TIMEOUT_S = 600.0
 
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+OUR_DRIVERS: dict[str, type[Worker]] = {"web": WebDriver, "mac": MacDriver, "command": CommandDriver}
+"""The drivers we ship, by the name a profile gives; any other name is a plugin's entry point."""
+
+
+def driver_class(name: str) -> type[Worker]:
+    """The worker class of the driver a profile names: ours, else the plugin registered as ``name``."""
+    ours = OUR_DRIVERS.get(name)
+    if ours is not None:
+        return ours
+    plugin = load_plugin("orchestrate.drivers", name)
+    if not (isinstance(plugin, type) and issubclass(plugin, Worker)):
+        raise ConfigError(
+            None,
+            "driver",
+            f"{name!r} is registered in 'orchestrate.drivers' as {plugin!r}, which is not a Worker class",
+            "register a subclass of orchestrator.Worker that offers the 'capture' capability",
+        )
+    return plugin
+
 
 class TestGate(Conductor):
     """Conducts one UI-gate run: capture, evaluate, reconcile."""
@@ -56,87 +92,96 @@ class TestGate(Conductor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._errors: list[str] = []
+        self._run_id = ""
 
     def conduct(self, start: StartRun) -> RunOutcome:
-        params = dict(start.params)
-        target = params["target"]
-        assert isinstance(target, dict)
-        settings = TargetSection.model_validate({k: v for k, v in target.items() if k != "name"})
-        run_dir = Path(str(params["run_dir"]))
-        config_file = params.get("config_file")
+        run = GateRun.model_validate(start.params)
+        self._run_id = run.run_id
         with running_target(
-            str(target["name"]),
-            settings,
-            root=Path(str(params["project_root"])),
-            log_path=run_dir / "target" / "output.log",
-            config_file=Path(str(config_file)) if config_file else None,
+            run.target_name,
+            run.target,
+            root=run.project_root,
+            log_path=run.run_dir / "target" / "output.log",
+            config_file=run.config_file,
             cancelled=self.cancelled,
-            withheld_env=_tracker_token_env(params),
+            withheld_env=_tracker_token_env(run.issues),
         ) as running:
             if running.pid is not None:
                 self.progress("target started", pid=running.pid, base_url=running.base_url)
-            params["target"] = {**target, "base_url": running.base_url}
-            return self._phases(start, params)
+            return self._phases(start, run, running.base_url)
 
-    def _phases(self, start: StartRun, params: dict[str, Any]) -> RunOutcome:
-        profile = params["profile"]
-        assert isinstance(profile, dict)
-        driver_name = str(profile["driver"])
-        timeout = float(profile["timeout_s"]) + _CAPTURE_GRACE_S
+    def _phases(self, start: StartRun, run: GateRun, base_url: str | None) -> RunOutcome:
+        driver_name = run.profile.driver
+        timeout = run.profile.timeout_s + _CAPTURE_GRACE_S
 
-        capture = self._phase("capture", "orchestrate.drivers", driver_name, params, timeout)
-        driver_exit = int(capture.data.get("exit_code", 2)) if capture else 2  # type: ignore[arg-type]
+        capture = self._phase(
+            CAPTURE, driver_name, lambda: driver_class(driver_name), run.capture_request(base_url), timeout
+        )
+        driver_exit: DriverExit = capture.result.exit_code if capture is not None else 2
         self.progress("captured", driver=driver_name, exit_code=driver_exit)
         if capture is not None and driver_exit == 2:
             # A framework error: evaluation still runs on what was captured, but the gate fails.
             self._errors.append(f"capture ({driver_name}): {capture.summary}")
 
-        evaluation = self._phase("evaluate", "orchestrate.agents", "ux-evaluator", params, _AGENT_TIMEOUT_S)
-        reconcile_params = {**params, "findings_path": "findings.jsonl"}
+        evaluation = self._phase(
+            EVALUATE, "ux-evaluator", lambda: UxEvaluator, run.evaluate_request(), _AGENT_TIMEOUT_S
+        )
         issues = None
         if evaluation is not None:
             issues = self._phase(
-                "reconcile", "orchestrate.agents", "issue-reconciler", reconcile_params, None
+                RECONCILE,
+                "issue-reconciler",
+                lambda: IssueReconciler,
+                run.reconcile_request(evaluation.result),
+                None,
             )
         if issues is not None and not issues.success and issues.blocked_reason is None:
             # A finding that should have been filed and was not fails the gate (exit 2), never silently.
-            code = issues.data.get("error_code") or "issues_not_filed"
+            code = issues.result.error_code or "issues_not_filed"
             self._errors.append(
-                f"reconcile (issue-reconciler): {code}: {issues.data.get('error') or issues.summary}"
+                f"reconcile (issue-reconciler): {code}: {issues.result.error or issues.summary}"
             )
-        data: dict[str, Any] = {
-            "driver_exit_codes": {driver_name: driver_exit},
-            "evaluation": dict(evaluation.data) if evaluation else None,
-            "issues": dict(issues.data) if issues else None,
-            "errors": self._errors,
-        }
+        outcome = GateOutcome(
+            driver_exit_codes={driver_name: driver_exit},
+            evaluation=evaluation.result if evaluation is not None else None,
+            issues=issues.result if issues is not None else None,
+            errors=self._errors,
+        )
         failed = bool(self._errors)
         return RunOutcome(
             run_id=start.run_id,
             status="failed" if failed else "completed",
             summary="; ".join(self._errors) if failed else "gate finished",
             report_path="report.md",
-            data=data,
+            data=outcome.model_dump(mode="json"),
         )
 
     def _phase(
-        self, phase: str, group: str, name: str, params: dict[str, Any], timeout: float | None
-    ) -> WorkResult | None:
+        self,
+        capability: Capability[Req, Res],
+        name: str,
+        worker_class: Callable[[], type[Worker]],
+        request: Req,
+        timeout: float | None,
+    ) -> Done[Res] | None:
         """Run one phase; its failure is recorded (and reported) rather than ending the run."""
+        phase = capability.name
         try:
-            worker = self.start_worker(load_plugin(group, name), max_restarts=0)
+            worker = self.start_worker(worker_class(), max_restarts=0)
             return self.delegate(
                 worker,
-                {"capture": "capture", "evaluate": "evaluate", "reconcile": "reconcile"}[phase],
-                f"{phase} for run {params['run_id']} with {name}",
-                params=params,
+                capability,
+                f"{phase} for run {self._run_id} with {name}",
+                params=request,
                 phase=phase,
                 timeout=timeout,
             )
         except (ActorError, OrchestrateError) as exc:
             if self.cancelled.is_set():
                 raise
-            self._errors.append(f"{phase} ({name}): {exc}")
+            failure = getattr(exc, "failure", None)
+            kind = f"{failure.kind}: " if failure is not None else ""
+            self._errors.append(f"{phase} ({name}): {kind}{exc}")
             log.error("gate phase failed", phase=phase, worker=name, error=str(exc))
             return None
 
@@ -166,8 +211,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def run_gate(config: ProjectConfig, options: GateOptions, say: Callable[[str], None]) -> GateResult:
-    """Run the UI gate once; ``say`` gets the lines a person should see (first and last)."""
+def run_gate(
+    config: ProjectConfig,
+    options: GateOptions,
+    say: Callable[[str], None],
+    on_event: Subscriber | None = None,
+) -> GateResult:
+    """Run the UI gate once; ``say`` gets the lines a person should see (first and last).
+
+    ``on_event`` is called with each of the run's events as it is written (a progress display).
+    """
     started = time.monotonic()
     plan = plan_gate(config, target=options.target, profile=options.profile)
     changed: list[str] | None = None
@@ -183,6 +236,8 @@ def run_gate(config: ProjectConfig, options: GateOptions, say: Callable[[str], N
     # The job opens the bus before the run dir (a bad database fails before anything is written)
     # and always marks the run finished and closes the bus and the run's heartbeat.
     with open_job(config, "ui", target=plan.target, metadata=metadata) as job:
+        if on_event is not None:
+            job.bus.subscribe(on_event)
         first_line = (
             f"target={plan.target} profile={plan.profile_name} run_id={job.run_id} driver={plan.driver}"
         )
@@ -198,9 +253,9 @@ def run_gate(config: ProjectConfig, options: GateOptions, say: Callable[[str], N
             errors.append(str(exc))
             interrupted = exc if isinstance(exc, RunInterruptedError) else None
 
-        data = job.outcome.data if job.outcome is not None else {}
-        errors += [str(e) for e in data.get("errors") or []]  # type: ignore[union-attr]
-        summary = _summarise(job.run_id, plan, timestamp, started, data, errors, options.dry_run)
+        gate = GateOutcome.model_validate(job.outcome.data) if job.outcome is not None else None
+        errors += gate.errors if gate is not None else []
+        summary = _summarise(job.run_id, plan, timestamp, started, gate, errors, options.dry_run)
         render_report(summary, job.path / "report.md")
         append_metrics(summary, config.state_dir / "metrics" / "test-runs.jsonl")
         status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
@@ -223,29 +278,29 @@ def _params(
     run_dir: Path,
     changed: list[str] | None,
 ) -> dict[str, Any]:
-    target = {**plan.settings.model_dump(mode="json"), "name": plan.target}
-    return {
-        "run_id": run_id,
-        "run_dir": str(run_dir),
-        "project_root": str(config.root),
-        "config_file": str(config.config_file) if config.config_file else None,
-        "target": target,
-        "profile_name": plan.profile_name,
-        "profile": plan.profile.model_dump(mode="json"),
-        "changed_files": changed,
-        "parallel": max(1, options.parallel),
-        "issues": config.issues.model_dump(mode="json"),
-        "triage": options.triage,
-        "interactive": options.interactive,
-        "dry_run": options.dry_run,
-    }
+    """The conductor's start params: the :class:`GateRun` in its JSON form."""
+    run = GateRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        project_root=config.root,
+        config_file=config.config_file,
+        target_name=plan.target,
+        target=plan.settings,
+        profile_name=plan.profile_name,
+        profile=plan.profile,
+        changed_files=changed,
+        parallel=max(1, options.parallel),
+        issues=config.issues,
+        triage=options.triage,
+        interactive=options.interactive,
+        dry_run=options.dry_run,
+    )
+    return run.model_dump(mode="json")
 
 
-def _tracker_token_env(params: dict[str, Any]) -> list[str]:
-    """The ``[issues] token_env`` in the gate's params: a secret the target never sees."""
-    issues = params.get("issues")
-    token_env = issues.get("token_env") if isinstance(issues, dict) else None
-    return [token_env] if isinstance(token_env, str) and token_env else []
+def _tracker_token_env(issues: IssuesSection) -> list[str]:
+    """The ``[issues] token_env``: a secret the target never sees."""
+    return [issues.token_env] if issues.token_env else []
 
 
 def _summarise(
@@ -253,13 +308,13 @@ def _summarise(
     plan: GatePlan,
     timestamp: str,
     started: float,
-    data: dict[str, Any],
+    gate: GateOutcome | None,
     errors: list[str],
     dry_run: bool,
 ) -> GateSummary:
-    evaluation = data.get("evaluation") or {}
-    issues = data.get("issues") or {}
-    counts = {k: int(v) for k, v in (evaluation.get("by_severity") or {}).items()}
+    """The run's summary from its typed outcome (``None`` when the conductor never answered)."""
+    evaluation = gate.evaluation if gate is not None else None
+    counts: dict[str, int] = dict(evaluation.by_severity.items()) if evaluation is not None else {}
     severe = counts.get("critical", 0) + counts.get("high", 0)
     exit_code = 2 if errors else (1 if severe else 0)
     return GateSummary(
@@ -269,17 +324,28 @@ def _summarise(
         timestamp=timestamp,
         duration_ms=round((time.monotonic() - started) * 1000),
         exit_code=exit_code,
-        verdict=str(evaluation.get("verdict", "BLOCKED" if errors else "PROCEED")),
+        verdict=evaluation.verdict if evaluation is not None else "BLOCKED" if errors else "PROCEED",
         finding_counts=counts,
-        check_counts={k: int(v) for k, v in (evaluation.get("by_check") or {}).items()},
-        skipped_checks={k: str(v) for k, v in (evaluation.get("skipped_checks") or {}).items()},
-        driver_exit_codes=data.get("driver_exit_codes") or {plan.driver: 2},
-        issues={
-            key: list(issues.get(key, [])) for key in ("created", "commented", "noop", "skipped", "failed")
-        },
+        check_counts=dict(evaluation.by_check.items()) if evaluation is not None else {},
+        skipped_checks=dict(evaluation.skipped_checks.items()) if evaluation is not None else {},
+        driver_exit_codes=dict(gate.driver_exit_codes) if gate is not None else {plan.driver: 2},
+        issues=_issue_lists(gate.issues if gate is not None else None),
         dry_run=dry_run,
         errors=errors,
     )
+
+
+def _issue_lists(issues: ReconcileResult | None) -> dict[str, list[Any]]:
+    """What the reconciler did, by action, as the report and the metrics line list it."""
+    if issues is None:
+        return {key: [] for key in ("created", "commented", "noop", "skipped", "failed")}
+    return {
+        "created": list(issues.created),
+        "commented": list(issues.commented),
+        "noop": list(issues.noop),
+        "skipped": list(issues.skipped),
+        "failed": [failure.model_dump(mode="json") for failure in issues.failed],
+    }
 
 
 def _prune(config: ProjectConfig) -> None:
