@@ -1,7 +1,10 @@
 """Test profiles for the UI gate, and how a target and profile are resolved.
 
 A profile says which driver runs, which routes and journeys it visits, which rubric checks
-apply, the browser mode and a timeout. Shipped profiles live in
+apply, the browser mode and a timeout. Its routes are a list, or ``auto``: the web driver then
+crawls the target from its base URL (see :class:`Profile`). A route given as an absolute URL must
+be on the target's origin or on one the profile lists in ``allowed_origins``
+(:func:`foreign_routes`). Shipped profiles live in
 ``defaults/test-profiles.yaml``; a project's ``.orchestrator/policy/test-profiles.yaml`` (or
 ``.json``) adds profiles or overrides fields of shipped ones, and may name a ``default_target``
 and each target's default profile.
@@ -14,20 +17,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "AUTO_ROUTES",
     "AXE_IMPACTS",
     "CHECK_NAMES",
     "AxeImpact",
     "CheckName",
+    "ForeignRoute",
     "JourneySpec",
     "Profile",
     "Resolution",
     "ResolutionFailure",
     "StepSpec",
     "TestProfiles",
+    "foreign_routes",
+    "origin_of",
     "resolve_target",
 ]
 
@@ -40,6 +48,8 @@ CHECK_NAMES: tuple[CheckName, ...] = (
 )
 AxeImpact = Literal["critical", "serious", "moderate", "minor"]
 AXE_IMPACTS: tuple[AxeImpact, ...] = ("critical", "serious", "moderate", "minor")
+AUTO_ROUTES: Literal["auto"] = "auto"
+"""``routes: auto``: the driver discovers the routes by crawling the target."""
 StepAction = Literal["goto", "click", "fill", "press", "expect_visible", "mark", "wait_for"]
 _ACTIONS: tuple[str, ...] = ("goto", "click", "fill", "press", "expect_visible", "mark", "wait_for")
 
@@ -117,7 +127,16 @@ class Profile(_Strict):
     driver: str = "web"
     """``web``, ``mac``, ``command`` or a plugin driver's name."""
     description: str = ""
-    routes: list[str] = Field(default_factory=list)
+    routes: list[str] | Literal["auto"] = Field(default_factory=list)
+    """Paths under the base URL (or absolute URLs) to visit, or ``auto``: the web driver crawls
+    same-origin links breadth-first from the base URL (and its ``sitemap.xml``), skipping
+    logout-like links, non-HTML resources, fragments and query-only duplicates."""
+    max_routes: int = Field(default=25, ge=1, le=1000)
+    """With ``routes: auto``: the most routes the crawl keeps."""
+    max_depth: int = Field(default=3, ge=0, le=20)
+    """With ``routes: auto``: the most links followed from the base URL (0: the base URL alone)."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins (``https://docs.example.com``) other than the target's that routes may name."""
     journeys: list[JourneySpec] = Field(default_factory=list)
     checks: list[CheckName] = Field(default_factory=lambda: list(CHECK_NAMES))
     axe_impacts: list[AxeImpact] = Field(default_factory=lambda: list(AXE_IMPACTS))
@@ -137,6 +156,31 @@ class Profile(_Strict):
     swift_project: str | None = None
     """Liquid Glass check: the SwiftUI project folder to scan, relative to the project root."""
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_only(cls, origins: list[str]) -> list[str]:
+        normalised: list[str] = []
+        for origin in origins:
+            parts = urlsplit(origin.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme and host, e.g. https://docs.example.com"
+                )
+            if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+                raise ValueError(f"{origin!r} is not an origin: drop everything after the host and port")
+            normalised.append(origin_of(origin))
+        return normalised
+
+    @property
+    def auto_routes(self) -> bool:
+        """Whether the driver discovers the routes (``routes: auto``)."""
+        return self.routes == AUTO_ROUTES
+
+    @property
+    def route_list(self) -> list[str]:
+        """The routes as listed; empty with ``routes: auto`` (they are known only once crawled)."""
+        return [] if isinstance(self.routes, str) else list(self.routes)
+
 
 class TestProfiles(_Strict):
     """The whole ``test-profiles`` policy document."""
@@ -147,6 +191,62 @@ class TestProfiles(_Strict):
     targets: dict[str, str] = Field(default_factory=dict)
     """Target name -> its default profile."""
     profiles: dict[str, Profile]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased, without a default port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _is_absolute(route: str) -> bool:
+    return route.lower().startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ForeignRoute:
+    """A route (or journey ``goto``) naming an origin the profile does not allow."""
+
+    field: str
+    """Where it is in the profile: ``routes[2]``, ``journeys[0].steps[3].path``."""
+    url: str
+    origin: str
+
+
+def foreign_routes(
+    routes: Sequence[str] | str,
+    journeys: Sequence[JourneySpec],
+    *,
+    base_url: str,
+    allowed_origins: Sequence[str] = (),
+) -> list[ForeignRoute]:
+    """Absolute routes and journey ``goto`` paths on neither ``base_url``'s origin nor an allowed one.
+
+    Visiting another origin sends the browser, and whatever a journey signed in with, to a site
+    nobody asked the gate to test; a profile must say so in ``allowed_origins``. ``routes`` is a
+    profile's ``routes`` (``auto`` names no route).
+    """
+    allowed = {origin_of(base_url), *(origin_of(origin) for origin in allowed_origins)}
+    found: list[ForeignRoute] = []
+    for index, route in enumerate([] if isinstance(routes, str) else routes):
+        if _is_absolute(route) and origin_of(route) not in allowed:
+            found.append(ForeignRoute(f"routes[{index}]", route, origin_of(route)))
+    for number, journey in enumerate(journeys):
+        for step_number, step in enumerate(journey.steps):
+            path = step.path or ""
+            if step.action == "goto" and _is_absolute(path) and origin_of(path) not in allowed:
+                where = f"journeys[{number}].steps[{step_number}].path"
+                found.append(ForeignRoute(where, path, origin_of(path)))
+    return found
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.policy.retention import is_expired
+from orchestrator.policy.test_profiles import TestProfiles
 from orchestrator.policyfiles import (
     RetentionPolicy,
     available_policies,
@@ -249,3 +250,57 @@ def test_retention_refuses_nonsense() -> None:
 def test_retention_expires_exactly_the_runs_older_than_the_limit(age_s: int, days: int) -> None:
     created = NOW - timedelta(seconds=age_s)
     assert is_expired(created, NOW, days) == (age_s > days * 86_400)
+
+
+# --------------------------------------------------------------------------------------- test profiles
+
+
+def test_shipped_web_profiles_discover_their_routes() -> None:
+    profiles = load_policy_model("test-profiles", TestProfiles, None).profiles
+    for name, max_routes in (("smoke", 25), ("full", 100), ("a11y", 100)):
+        profile = profiles[name]
+        assert profile.routes == "auto" and profile.auto_routes and profile.route_list == [], name
+        assert (profile.max_routes, profile.max_depth) == (max_routes, 3), name
+    assert profiles["onboarding"].routes == [] and not profiles["onboarding"].auto_routes
+
+
+def test_a_project_lists_routes_or_narrows_the_crawl(tmp_path: Path) -> None:
+    policy_file(
+        tmp_path,
+        "test-profiles.yaml",
+        "profiles:\n  smoke: {routes: [/, /pricing]}\n  full: {max_routes: 5, max_depth: 1}\n"
+        "  a11y: {allowed_origins: ['HTTPS://Docs.Example.com:443/', 'http://127.0.0.1:9000']}\n",
+    )
+    profiles = load_policy_model("test-profiles", TestProfiles, tmp_path).profiles
+    assert profiles["smoke"].routes == ["/", "/pricing"] and not profiles["smoke"].auto_routes
+    assert (profiles["full"].routes, profiles["full"].max_routes, profiles["full"].max_depth) == (
+        "auto",
+        5,
+        1,
+    )
+    assert profiles["a11y"].allowed_origins == ["https://docs.example.com", "http://127.0.0.1:9000"]
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "problem"),
+    [
+        ("routes: everything", "profiles.smoke.routes", "auto"),
+        ("max_routes: 0", "profiles.smoke.max_routes", "must be at least 1 (got 0)"),
+        ("max_depth: -1", "profiles.smoke.max_depth", "must be at least 0 (got -1)"),
+        ("allowed_origins: [docs.example.com]", "profiles.smoke.allowed_origins", "is not an origin"),
+        (
+            "allowed_origins: ['https://docs.example.com/guide']",
+            "profiles.smoke.allowed_origins",
+            "drop everything after the host and port",
+        ),
+    ],
+)
+def test_bad_crawl_settings_name_the_project_file_and_field(
+    tmp_path: Path, override: str, field: str, problem: str
+) -> None:
+    path = policy_file(tmp_path, "test-profiles.yaml", f"profiles:\n  smoke:\n    {override}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_policy_model("test-profiles", TestProfiles, tmp_path)
+    assert caught.value.path == path
+    assert caught.value.field.startswith(field)
+    assert problem in str(caught.value)

@@ -5,7 +5,12 @@ Chromium, then runs ``parallel`` lanes at once, each pulling the next unit of wo
 queue: journeys first (they take longest), then routes. A lane captures its routes in one
 browser context of its own, in one tab reused route after route with cookies cleared in between
 (see :class:`~orchestrator.drivers.web._page_capture.RouteTab`), and runs each journey in a
-context of the journey's own, so a journey always starts signed out and empty.
+context of the journey's own, so a journey always starts signed out and empty. With ``routes:
+auto`` the routes are first found by crawling the target (:mod:`~orchestrator.drivers.web._crawl`)
+in the same browser, within the same deadline; what was found is ``web/routes.json``, named in the
+manifest's ``extra`` as ``discovered_routes``. A route or journey ``goto`` naming an origin the
+profile does not allow is refused before any browser starts (exit 2, naming the profile's file and
+field).
 
 Every context records a HAR (bodies omitted) and a Playwright trace, both with credentials
 redacted (:mod:`~orchestrator.drivers.web._redact`). The trace zips are kept per
@@ -36,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from playwright.async_api import Browser, BrowserContext, async_playwright
@@ -49,16 +54,23 @@ from orchestrator.drivers.web._browser import (
     first_line,
     launch_chromium,
 )
+from orchestrator.drivers.web._crawl import CrawlLimits, Discovery
 from orchestrator.drivers.web._evidence import install_axe
 from orchestrator.drivers.web._journey import STOPPED, run_journey
 from orchestrator.drivers.web._naming import HAR_FILE, TRACES_DIR, WEB_DIR, artifact_name, inside, relative
 from orchestrator.drivers.web._outcome import DriverOutcome, finish
 from orchestrator.drivers.web._page_capture import RouteTab, Timeouts, join_url
 from orchestrator.drivers.web._redact import redact_har_entry, redact_trace
+from orchestrator.drivers.web._routes import (
+    DISCOVERED_ROUTES_FILE,
+    discover_routes,
+    foreign_route_error,
+    nothing_found,
+)
 from orchestrator.drivers.web._select import Selection, select_for_changes
 from orchestrator.drivers.web._text import clean_json, clean_text
 from orchestrator.gate import Capture, CaptureManifest, JourneyRecord
-from orchestrator.policy.test_profiles import JourneySpec
+from orchestrator.policy.test_profiles import AUTO_ROUTES, JourneySpec
 
 __all__ = ["ProgressCallback", "WebCaptureOptions", "capture_web", "capture_web_async", "default_parallel"]
 
@@ -87,8 +99,12 @@ class WebCaptureOptions:
 
     run_dir: Path
     base_url: str
-    routes: Sequence[str] = ()
+    routes: Sequence[str] | Literal["auto"] = ()
+    """Routes to visit, or ``auto``: crawl the target for them, within ``crawl``'s limits."""
     journeys: Sequence[JourneySpec] = ()
+    crawl: CrawlLimits = field(default_factory=CrawlLimits)
+    allowed_origins: Sequence[str] = ()
+    """Origins other than ``base_url``'s that routes and journey ``goto`` steps may name."""
     parallel: int | None = None
     """Browser contexts at once; ``None`` means the number of CPU cores."""
     headless: bool = True
@@ -100,6 +116,9 @@ class WebCaptureOptions:
     env: Mapping[str, str] | None = None
     """Where the browser lookup reads ``ORCHESTRATE_CHROMIUM`` and ``PATH`` (default: the process's)."""
     driver: str = "web"
+    profile_name: str | None = None
+    profile_file: Path | None = None
+    """The file the profile came from, named by errors about its routes."""
 
 
 def capture_web(
@@ -124,20 +143,24 @@ async def capture_web_async(
     """:func:`capture_web` for callers already inside an event loop."""
     run_dir = options.run_dir.resolve()
     progress = on_progress or (lambda message, details: None)
-    selection = select_for_changes(
+    refused = foreign_route_error(
         options.routes,
         options.journeys,
-        changed_files=options.changed_files,
-        changed_paths=options.changed_paths,
+        base_url=options.base_url,
+        allowed_origins=options.allowed_origins,
+        profile_name=options.profile_name,
+        profile_file=options.profile_file,
     )
+    if refused is not None:
+        return finish(run_dir, CaptureManifest(driver=options.driver, exit_code=2, error=str(refused)))
     extra: dict[str, str] = {}
-    if selection.reason is not None:
-        atomic_write_json(inside(run_dir, _SELECTION_FILE), selection.as_json())
-        extra["selection"] = _SELECTION_FILE
-        progress(selection.reason, {"skipped_routes": selection.skipped_routes})
-    if not selection.routes and not selection.journeys:
-        why = selection.reason or "the profile names no routes and no journeys"
-        return finish(run_dir, CaptureManifest(driver=options.driver, exit_code=0, skipped=why, extra=extra))
+    selection: Selection | None = None
+    if options.routes != AUTO_ROUTES:
+        selection = _select(options, options.routes, run_dir, extra, progress)
+        if not selection.routes and not selection.journeys:
+            why = selection.reason or "the profile names no routes and no journeys"
+            manifest = CaptureManifest(driver=options.driver, exit_code=0, skipped=why, extra=extra)
+            return finish(run_dir, manifest)
     try:
         manifest = await _Session(options, run_dir, selection, progress, cancelled).run(extra)
     except BrowserLaunchError as exc:
@@ -147,6 +170,24 @@ async def capture_web_async(
         error = clean_text(f"the capture session failed: {type(exc).__name__}: {first_line(exc)}")
         manifest = CaptureManifest(driver=options.driver, exit_code=2, error=error, extra=extra)
     return finish(run_dir, manifest)
+
+
+def _select(
+    options: WebCaptureOptions,
+    routes: Sequence[str],
+    run_dir: Path,
+    extra: dict[str, str],
+    progress: ProgressCallback,
+) -> Selection:
+    """Narrow ``routes`` and the journeys to what changed (``--since``), recording why."""
+    selection = select_for_changes(
+        routes, options.journeys, changed_files=options.changed_files, changed_paths=options.changed_paths
+    )
+    if selection.reason is not None:
+        atomic_write_json(inside(run_dir, _SELECTION_FILE), selection.as_json())
+        extra["selection"] = _SELECTION_FILE
+        progress(selection.reason, {"skipped_routes": selection.skipped_routes})
+    return selection
 
 
 _Unit = tuple[int, str | JourneySpec]
@@ -159,13 +200,15 @@ class _Session:
         self,
         options: WebCaptureOptions,
         run_dir: Path,
-        selection: Selection,
+        selection: Selection | None,
         progress: ProgressCallback,
         cancelled: threading.Event | None,
     ) -> None:
         self.options = options
         self.run_dir = run_dir
-        self.selection = selection
+        self.discover = selection is None
+        """``routes: auto``: the routes are found once the browser runs, and selected then."""
+        self.selection = selection or Selection([], list(options.journeys))
         self.progress = progress
         self.cancelled = cancelled or threading.Event()
         self.route_results: dict[int, Capture] = {}
@@ -173,8 +216,10 @@ class _Session:
         self.har_parts: list[Path] = []
         self.traces: list[str] = []
         self.done = 0
-        self.total = len(selection.routes) + len(selection.journeys)
+        self.total = len(self.selection.routes) + len(self.selection.journeys)
         self.browser_lost = False
+        self.deadline = 0.0
+        """The session's end on the event loop's clock: the crawl and the captures share it."""
 
     async def run(self, extra: dict[str, str]) -> CaptureManifest:
         options = self.options
@@ -183,11 +228,26 @@ class _Session:
             headless = True
             extra["mode"] = "headless: headed mode was asked for, but there is no display"
         stopped_by: str | None = None
+        self.deadline = asyncio.get_running_loop().time() + options.timeout_s
         async with async_playwright() as playwright:
             browser, candidate = await launch_chromium(playwright, headless=headless, env=options.env)
             browser.on("disconnected", lambda _: setattr(self, "browser_lost", True))
             platform = f"chromium {browser.version} ({candidate.label})"
             self.progress(f"browser started: {platform}", {"browser": candidate.label})
+            if self.discover:
+                found = await self._discover(browser, extra)
+                if not self.selection.routes and not self.selection.journeys:
+                    # Nothing found is an error (the gate saw nothing); nothing changed is a skip.
+                    with contextlib.suppress(PlaywrightError):
+                        await browser.close()
+                    return CaptureManifest(
+                        driver=options.driver,
+                        exit_code=0 if found.routes else 2,
+                        platform=platform,
+                        skipped=self.selection.reason if found.routes else None,
+                        error=None if found.routes else nothing_found(found),
+                        extra=extra,
+                    )
             units: deque[_Unit] = deque(
                 [(index, journey) for index, journey in enumerate(self.selection.journeys)]
                 + [(index, route) for index, route in enumerate(self.selection.routes)]
@@ -201,7 +261,7 @@ class _Session:
             stop = asyncio.ensure_future(self._until_cancelled())
             either: set[asyncio.Future[Any]] = {work, stop}
             try:
-                async with asyncio.timeout(options.timeout_s):
+                async with asyncio.timeout_at(self.deadline):
                     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             except TimeoutError:
                 stopped_by = f"not captured: the profile's timeout of {options.timeout_s:g} s ran out"
@@ -243,6 +303,25 @@ class _Session:
             traces=sorted(self.traces),
             extra=extra,
         )
+
+    async def _discover(self, browser: Browser, extra: dict[str, str]) -> Discovery:
+        """Crawl for the routes (``routes: auto``), record them, and select what to visit."""
+        options = self.options
+        found = await discover_routes(
+            browser,
+            base_url=options.base_url,
+            limits=options.crawl,
+            parallel=options.parallel or default_parallel(),
+            timeouts=options.timeouts,
+            deadline=self.deadline,
+            until_stopped=self._until_cancelled,
+            run_dir=self.run_dir,
+            progress=self.progress,
+        )
+        extra["discovered_routes"] = DISCOVERED_ROUTES_FILE
+        self.selection = _select(options, found.routes, self.run_dir, extra, self.progress)
+        self.total = len(self.selection.routes) + len(self.selection.journeys)
+        return found
 
     async def _until_cancelled(self) -> None:
         """Return once the run is stopped (the event is set from another thread, so it is polled)."""
