@@ -1,9 +1,10 @@
 """Extension points found through entry points: drivers, agents, twins and trackers.
 
-Our own drivers, agents and trackers are registered in the same groups as third-party ones, so
-a pipeline never imports them by module name (it only knows a group and a name) and a plugin
-package that registers ``[project.entry-points."orchestrate.drivers"] mine = "pkg:MyDriver"``
-is used exactly like a shipped driver.
+Entry points are how third-party workers are found: a plugin package that registers
+``[project.entry-points."orchestrate.drivers"] mine = "pkg:MyDriver"`` is run by a profile that
+says ``driver: mine``, through the same typed contract as a shipped driver. Our own drivers,
+agents and trackers are registered in the same groups too (so they can be listed and loaded by
+name), but our own pipelines import the workers they use directly.
 """
 
 from __future__ import annotations
