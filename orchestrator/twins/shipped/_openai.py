@@ -1,127 +1,47 @@
-"""The ``openai`` twin's behaviour: OpenAI-compatible chat completions with scripted answers.
+"""The ``openai`` twin's behaviour: the OpenAI API as its SDK calls it, with scripted answers.
 
-``POST /v1/chat/completions`` answers by the first rule (the ``rules`` entity, in order) whose
-``match`` regex is found in the last user message (and whose optional ``model`` regex matches
-the requested model). A rule answers with ``reply`` text (``\\1``-style groups of the match may be
-used), or with ``tool_calls`` (``[{name, arguments}]``); once the conversation holds tool results
-after that user message, the rule answers ``reply_after_tool`` (default: ``reply``, else the last
-tool result) so an agent's tool loop ends. A rule may instead script an API ``error``
-(``{status, message, type, code}``). With no rule matching, the answer echoes the last user
-message. ``stream: true`` answers as server-sent events, chunk by chunk.
+- ``POST /v1/chat/completions`` answers by the first matching rule (see
+  :mod:`._openai_rules`), else echoes the last user message. ``tools`` with a ``tool_choice``
+  that forces a call (``"required"`` or one named function) always get a tool call, its
+  arguments from the rule or else built from the function's parameter schema; ``"none"`` never
+  gets one. ``response_format`` ``json_schema`` gets, when no rule answers, a document that
+  validates against the schema (``json_object``: ``{"reply": ...}``). ``stream: true`` answers
+  as server-sent events, chunk by chunk.
+- ``POST /v1/responses``: the Responses API's basic create (``input`` text or messages,
+  ``instructions``), answered by the same rules, as one ``output_text`` message.
+- ``POST /v1/embeddings``: deterministic vectors derived from the text (see :mod:`._embedding`),
+  as floats or base64 (what the SDK asks for), ``dimensions`` honoured.
+- ``GET /v1/models`` and ``GET /v1/models/{model}``.
 
 Usage counts are deterministic estimates (about four characters a token), not a tokenizer's.
-Every completion is recorded in the ``completions`` entity, so a test can see what was asked.
+Every completion and response is recorded in the ``completions`` entity, so a test can see what
+was asked.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.twins import SeedDataError, TwinCall, TwinReply, TwinRoutes
+from orchestrator.twins import TwinCall, TwinReply, TwinRoutes
+from orchestrator.twins.shipped._embedding import DEFAULT_DIMENSIONS, embed, encode_base64
+from orchestrator.twins.shipped._openai_rules import (
+    answer,
+    error,
+    first_matching_rule,
+    rules_are_valid,
+    text_of,
+    tokens,
+)
+from orchestrator.twins.shipped._schema_example import example_of
 
 routes = TwinRoutes()
+routes.seed_check(rules_are_valid)
 
-
-def _error(
-    status: int,
-    message: str,
-    *,
-    kind: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-) -> TwinReply:
-    return TwinReply(
-        status=status, body={"error": {"message": message, "type": kind, "param": param, "code": code}}
-    )
-
-
-def _tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / 4)) if text else 0
-
-
-def _text_of(content: Any) -> str:
-    """A message's text: a plain string, or the text parts of a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
-    return ""
-
-
-@routes.seed_check
-def _rules_are_valid(data: Mapping[str, list[dict[str, Any]]]) -> None:
-    for index, rule in enumerate(data.get("rules", [])):
-        for field in ("match", "model"):
-            pattern = rule.get(field)
-            if pattern is None:
-                continue
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                raise SeedDataError(
-                    f"rules[{index}].{field}",
-                    f"is not a valid regular expression ({exc})",
-                    'use a Python regular expression, for example "match": "(?i)weather in (\\\\w+)"',
-                ) from None
-        _check_reply(rule, index)
-        _check_error(rule.get("error"), index)
-        calls = rule.get("tool_calls")
-        if calls is not None and (
-            not isinstance(calls, list) or not all(isinstance(c, Mapping) and "name" in c for c in calls)
-        ):
-            raise SeedDataError(
-                f"rules[{index}].tool_calls",
-                "must be a list of objects with a name and arguments",
-                'write it like "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]',
-            )
-
-
-def _check_reply(rule: Mapping[str, Any], index: int) -> None:
-    """A ``reply`` may refer only to groups its ``match`` has (it is expanded with the match)."""
-    reply = rule.get("reply")
-    if not isinstance(reply, str):
-        return
-    pattern = re.compile(rule.get("match") or "")
-    # An empty match with the same groups, numbered and named alike, to expand the reply against.
-    names = {number: name for name, number in pattern.groupindex.items()}
-    groups = "".join(
-        f"(?P<{names[number]}>)" if number in names else "()" for number in range(1, pattern.groups + 1)
-    )
-    sample = re.fullmatch(groups, "")
-    assert sample is not None  # empty groups always match the empty string
-    try:
-        sample.expand(reply)
-    except (re.error, IndexError) as exc:
-        raise SeedDataError(
-            f"rules[{index}].reply",
-            f"cannot be filled in from the match pattern ({exc}; the pattern has {pattern.groups} group(s))",
-            'refer only to groups of "match", for example "match": "weather in (\\w+)", '
-            '"reply": "Sunny in \\1"; write a literal backslash as \\\\',
-        ) from None
-
-
-def _check_error(error: Any, index: int) -> None:
-    """A scripted ``error`` must answer with an HTTP error status (400..599)."""
-    if error is None:
-        return
-    if not isinstance(error, Mapping):
-        raise SeedDataError(
-            f"rules[{index}].error",
-            "must be an object",
-            'write it like "error": {"status": 429, "message": "Rate limit reached"}',
-        )
-    status = error.get("status", 500)
-    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-        raise SeedDataError(
-            f"rules[{index}].error.status",
-            f"must be an HTTP error status, a whole number from 400 to 599 (got {status!r})",
-            'write it like "error": {"status": 429, "message": "Rate limit reached"}',
-        )
+_MAX_EMBEDDING_DIMENSIONS = 8192
 
 
 @routes.get("/models")
@@ -135,7 +55,7 @@ def list_models(call: TwinCall) -> TwinReply:
 def get_model(call: TwinCall) -> TwinReply:
     record = call.state.get("models", call.path_params["model"])
     if record is None:
-        return _error(
+        return error(
             404,
             f"The model '{call.path_params['model']}' does not exist",
             code="model_not_found",
@@ -153,33 +73,118 @@ def _model(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _forced_tool(request: Mapping[str, Any]) -> tuple[str | None, TwinReply | None]:
+    """The tool a ``tool_choice`` forces: a name, ``"*"`` (any: ``required``), or ``None``; or an error."""
+    choice = request.get("tool_choice")
+    tools = _tools(request)
+    if choice == "required":
+        return ("*" if tools else None), None
+    if isinstance(choice, Mapping):
+        name = (
+            (choice.get("function") or {}).get("name")
+            if isinstance(choice.get("function"), Mapping)
+            else None
+        )
+        name = name or choice.get("name")
+        if not isinstance(name, str) or name not in tools:
+            known = ", ".join(tools) or "none"
+            return None, error(
+                400,
+                f"Invalid value for 'tool_choice': no function named {name!r} in 'tools' (tools: {known}).",
+                param="tool_choice",
+            )
+        return name, None
+    return None, None
+
+
+def _tools(request: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The request's function tools by name: their parameter schemas (chat and Responses shapes)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for tool in request.get("tools") or []:
+        if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
+            continue
+        function = tool.get("function")
+        spec: Mapping[str, Any] = function if isinstance(function, Mapping) else tool
+        if isinstance(spec.get("name"), str):
+            parameters = spec.get("parameters")
+            found[spec["name"]] = parameters if isinstance(parameters, Mapping) else {}
+    return found
+
+
+def _tool_call(call: TwinCall, name: str, arguments: Any) -> dict[str, Any]:
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {
+        "id": f"call_twin_{call.state.next_id('completions')}",
+        "type": "function",
+        "function": {"name": name, "arguments": text},
+    }
+
+
+def _honour_tool_choice(
+    call: TwinCall, request: Mapping[str, Any], tool_calls: list[dict[str, Any]], forced: str | None
+) -> list[dict[str, Any]]:
+    if request.get("tool_choice") == "none":
+        return []
+    if forced is None:
+        return tool_calls
+    if forced == "*":
+        if tool_calls:
+            return tool_calls
+        forced = next(iter(_tools(request)))
+    chosen = [made for made in tool_calls if made["function"]["name"] == forced]
+    if chosen:
+        return chosen
+    return [_tool_call(call, forced, example_of(_tools(request)[forced]))]
+
+
+def _structured(request: Mapping[str, Any], content: str) -> str:
+    """An answer that fits the request's ``response_format`` (the text itself when there is none)."""
+    response_format = request.get("response_format")
+    if not isinstance(response_format, Mapping):
+        return content
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return json.dumps(example_of(schema or {}, name=str((spec or {}).get("name", "value"))))
+    if kind == "json_object":
+        return json.dumps({"reply": content})
+    return content
+
+
 @routes.post("/chat/completions")
 def chat_completions(call: TwinCall) -> TwinReply:
     request = call.body
     if not isinstance(request, Mapping):
-        return _error(400, "We could not parse the JSON body of your request.")
+        return error(400, "We could not parse the JSON body of your request.")
     model = request.get("model")
     messages = request.get("messages")
     if not isinstance(model, str) or not model:
-        return _error(400, "you must provide a model parameter", param="model")
+        return error(400, "you must provide a model parameter", param="model")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, Mapping) for m in messages):
-        return _error(400, "'messages' must be a non-empty array of message objects", param="messages")
+        return error(400, "'messages' must be a non-empty array of message objects", param="messages")
+    forced, refused = _forced_tool(request)
+    if refused is not None:
+        return refused
     last_user_index = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    last_user = _text_of(messages[last_user_index].get("content")) if last_user_index >= 0 else ""
+    last_user = text_of(messages[last_user_index].get("content")) if last_user_index >= 0 else ""
     tool_results = [m for m in messages[last_user_index + 1 :] if m.get("role") == "tool"]
-    rule = _first_matching_rule(call, model, last_user)
+    rule = first_matching_rule(call, model, last_user)
     if rule is not None and isinstance(rule.get("error"), Mapping):
-        error = rule["error"]
-        return _error(
-            int(error.get("status", 500)),
-            str(error.get("message", "scripted error")),
-            kind=str(error.get("type", "api_error")),
-            code=error.get("code"),
-        )
-    content, tool_calls = _answer(call, rule, last_user, tool_results)
-    prompt_tokens = sum(_tokens(_text_of(m.get("content"))) + 3 for m in messages)
-    completion_text = (content or "") + "".join(c["function"]["arguments"] for c in tool_calls)
-    completion_tokens = _tokens(completion_text)
+        return _scripted_error(rule["error"])
+    content, tool_calls = answer(call, rule, last_user, tool_results)
+    offered = _tools(request)  # a model calls only the tools it is offered
+    tool_calls = [made for made in tool_calls if made["function"]["name"] in offered]
+    tool_calls = _honour_tool_choice(call, request, tool_calls, forced)
+    scripted = rule is not None and content is not None
+    if tool_calls:
+        content = None
+    else:
+        content = content if content is not None else last_user
+        if not scripted:
+            content = _structured(request, content)
+    prompt_tokens = sum(tokens(text_of(m.get("content"))) + 3 for m in messages)
+    completion_tokens = tokens((content or "") + "".join(c["function"]["arguments"] for c in tool_calls))
     number = call.state.next_id("completions")
     completion_id = f"chatcmpl-twin-{number}"
     finish = "tool_calls" if tool_calls else "stop"
@@ -191,19 +196,7 @@ def chat_completions(call: TwinCall) -> TwinReply:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
-    call.state.insert(
-        "completions",
-        {
-            "id": number,
-            "completion_id": completion_id,
-            "model": model,
-            "last_user_message": last_user,
-            "rule": rule.get("id") if rule is not None else None,
-            "content": content,
-            "tool_calls": [c["function"]["name"] for c in tool_calls],
-            "usage": usage,
-        },
-    )
+    _record(call, number, completion_id, model, last_user, rule, content, tool_calls, usage)
     created = int(time.time())
     if request.get("stream"):
         include_usage = isinstance(request.get("stream_options"), Mapping) and bool(
@@ -225,47 +218,148 @@ def chat_completions(call: TwinCall) -> TwinReply:
     )
 
 
-def _first_matching_rule(call: TwinCall, model: str, last_user: str) -> dict[str, Any] | None:
-    for rule in call.state.list("rules"):
-        model_pattern = rule.get("model")
-        if model_pattern and not re.search(model_pattern, model):
-            continue
-        if re.search(rule.get("match") or "", last_user):
-            return rule
-    return None
+def _scripted_error(scripted: Mapping[str, Any]) -> TwinReply:
+    return error(
+        int(scripted.get("status", 500)),
+        str(scripted.get("message", "scripted error")),
+        kind=str(scripted.get("type", "api_error")),
+        code=scripted.get("code"),
+    )
 
 
-def _answer(
-    call: TwinCall, rule: dict[str, Any] | None, last_user: str, tool_results: list[Mapping[str, Any]]
-) -> tuple[str | None, list[dict[str, Any]]]:
-    if rule is None:
-        return last_user, []
-    found = re.search(rule.get("match") or "", last_user)
-    reply = rule.get("reply")
-    if found is not None and isinstance(reply, str):
-        reply = found.expand(reply)
-    calls = rule.get("tool_calls") or []
-    if calls and not tool_results:
-        made = []
-        for spec in calls:
-            arguments = spec.get("arguments", {})
-            text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-            made.append(
+def _record(
+    call: TwinCall,
+    number: int,
+    completion_id: str,
+    model: str,
+    last_user: str,
+    rule: Mapping[str, Any] | None,
+    content: str | None,
+    tool_calls: list[dict[str, Any]],
+    usage: Mapping[str, Any],
+) -> None:
+    call.state.insert(
+        "completions",
+        {
+            "id": number,
+            "completion_id": completion_id,
+            "model": model,
+            "last_user_message": last_user,
+            "rule": rule.get("id") if rule is not None else None,
+            "content": content,
+            "tool_calls": [c["function"]["name"] for c in tool_calls],
+            "usage": usage,
+        },
+    )
+
+
+@routes.post("/responses")
+def create_response(call: TwinCall) -> TwinReply:
+    request = call.body
+    if not isinstance(request, Mapping):
+        return error(400, "We could not parse the JSON body of your request.")
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        return error(400, "Missing required parameter: 'model'.", param="model")
+    items = request.get("input")
+    if isinstance(items, str):
+        last_user, prompt = items, items
+    elif isinstance(items, list) and items and all(isinstance(item, Mapping) for item in items):
+        users = [text_of(item.get("content")) for item in items if item.get("role", "user") == "user"]
+        last_user = users[-1] if users else ""
+        prompt = "".join(text_of(item.get("content")) for item in items)
+    else:
+        return error(400, "Missing required parameter: 'input'.", param="input")
+    rule = first_matching_rule(call, model, last_user)
+    if rule is not None and isinstance(rule.get("error"), Mapping):
+        return _scripted_error(rule["error"])
+    content, _ = answer(call, rule, last_user, [])
+    text = content if content is not None else last_user
+    number = call.state.next_id("completions")
+    input_tokens = tokens(str(request.get("instructions") or "") + prompt)
+    output_tokens = tokens(text)
+    usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    response_id = f"resp_twin_{number}"
+    _record(call, number, response_id, model, last_user, rule, text, [], usage)
+    return TwinReply(
+        body={
+            "id": response_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "error": None,
+            "incomplete_details": None,
+            "instructions": request.get("instructions"),
+            "model": model,
+            "output": [
                 {
-                    "id": f"call_twin_{call.state.next_id('completions')}",
-                    "type": "function",
-                    "function": {"name": spec["name"], "arguments": text},
+                    "type": "message",
+                    "id": f"msg_twin_{number}",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
                 }
-            )
-        return None, made
-    if calls:
-        after = rule.get("reply_after_tool")
-        if isinstance(after, str):
-            return after, []
-        if isinstance(reply, str):
-            return reply, []
-        return _text_of(tool_results[-1].get("content")), []
-    return reply if isinstance(reply, str) else last_user, []
+            ],
+            "parallel_tool_calls": True,
+            "previous_response_id": request.get("previous_response_id"),
+            "temperature": request.get("temperature", 1.0),
+            "tool_choice": request.get("tool_choice", "auto"),
+            "tools": request.get("tools") or [],
+            "top_p": request.get("top_p", 1.0),
+            "metadata": request.get("metadata") or {},
+            "usage": usage,
+        }
+    )
+
+
+@routes.post("/embeddings")
+def create_embeddings(call: TwinCall) -> TwinReply:
+    request = call.body
+    if not isinstance(request, Mapping):
+        return error(400, "We could not parse the JSON body of your request.")
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        return error(400, "you must provide a model parameter", param="model")
+    raw = request.get("input")
+    texts = [raw] if isinstance(raw, str) else raw
+    if not isinstance(texts, list) or not texts:
+        return error(400, "'input' must be a string or a non-empty array of strings", param="input")
+    texts = [" ".join(map(str, text)) if isinstance(text, list) else text for text in texts]
+    if not all(isinstance(text, str) for text in texts):
+        return error(400, "'input' must be a string or a non-empty array of strings", param="input")
+    dimensions = request.get("dimensions", DEFAULT_DIMENSIONS.get(model, 1536))
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool):
+        return error(400, "'dimensions' must be a whole number", param="dimensions")
+    if not 1 <= dimensions <= _MAX_EMBEDDING_DIMENSIONS:
+        return error(400, f"'dimensions' must be from 1 to {_MAX_EMBEDDING_DIMENSIONS}", param="dimensions")
+    encoding = request.get("encoding_format", "float")
+    if encoding not in ("float", "base64"):
+        return error(400, "'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+    data = []
+    for index, text in enumerate(texts):
+        vector = embed(text, dimensions)
+        data.append(
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": encode_base64(vector) if encoding == "base64" else vector,
+            }
+        )
+    used = sum(tokens(text) for text in texts)
+    return TwinReply(
+        body={
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": used, "total_tokens": used},
+        }
+    )
 
 
 def _stream(

@@ -1,10 +1,11 @@
 """The ``slack`` twin's behaviour: a small, stateful Slack Web API.
 
 Methods (``GET`` or ``POST``, JSON or form-encoded, under ``/api``): ``auth.test``,
-``chat.postMessage``, ``conversations.list``, ``conversations.history`` (newest first, with
-``limit`` and cursor pagination), ``users.list`` and ``users.info``. Like Slack, failures are HTTP
-200 with ``{"ok": false, "error": "channel_not_found"}``; a channel may be named by id or by
-``#name``.
+``chat.postMessage``, ``chat.update`` (your own messages), ``reactions.add``,
+``conversations.list``, ``conversations.history`` (newest first, with ``limit`` and cursor
+pagination), ``users.list`` and ``users.info``. Like Slack, failures are HTTP 200 with
+``{"ok": false, "error": "channel_not_found"}``; a channel may be named by id or by ``#name``.
+The reads are marked read-only, so ``stale_data`` chaos reaches them although they are ``POST``s.
 """
 
 from __future__ import annotations
@@ -85,8 +86,64 @@ def post_message(call: TwinCall) -> TwinReply:
         "thread_ts": args.get("thread_ts"),
     }
     stored = call.state.insert("messages", message)
-    public = {key: value for key, value in stored.items() if key != "channel" and value is not None}
-    return _ok(channel=channel["id"], ts=ts, message=public)
+    return _ok(channel=channel["id"], ts=ts, message=_public(stored))
+
+
+def _public(message: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key != "channel" and value is not None}
+
+
+def _message(
+    call: TwinCall, args: Mapping[str, Any], ts_key: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The message ``args`` name (channel and timestamp), or the Slack error saying why not."""
+    channel = _channel(call, args.get("channel"))
+    if channel is None:
+        return None, "channel_not_found"
+    message = call.state.get("messages", args.get(ts_key))
+    if message is None or message.get("channel") != channel["id"]:
+        return None, "message_not_found"
+    return message, None
+
+
+@routes.route(_BOTH, "/chat.update")
+def chat_update(call: TwinCall) -> TwinReply:
+    args = _args(call)
+    message, problem = _message(call, args, "ts")
+    if message is None:
+        return _fail(problem or "message_not_found")
+    if message.get("user") != call.principal:
+        return _fail("cant_update_message")
+    text = args.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return _fail("no_text")
+    number = call.state.next_id("messages")
+    edited = {"user": call.principal, "ts": f"{_BASE_TS + number}.{number:06d}"}
+    updated = call.state.update("messages", message["ts"], {"text": text, "edited": edited}) or message
+    return _ok(channel=message["channel"], ts=message["ts"], text=text, message=_public(updated))
+
+
+@routes.route(_BOTH, "/reactions.add")
+def reactions_add(call: TwinCall) -> TwinReply:
+    args = _args(call)
+    name = args.get("name")
+    if not isinstance(name, str) or not name.strip(":").strip():
+        return _fail("invalid_name")
+    name = name.strip(":").strip()
+    message, problem = _message(call, args, "timestamp")
+    if message is None:
+        return _fail(problem or "message_not_found")
+    reactions = [dict(reaction) for reaction in message.get("reactions") or []]
+    reaction = next((r for r in reactions if r.get("name") == name), None)
+    if reaction is None:
+        reaction = {"name": name, "users": [], "count": 0}
+        reactions.append(reaction)
+    if call.principal in reaction["users"]:
+        return _fail("already_reacted")
+    reaction["users"] = [*reaction["users"], call.principal]
+    reaction["count"] = len(reaction["users"])
+    call.state.update("messages", message["ts"], {"reactions": reactions})
+    return _ok()
 
 
 @routes.route(_BOTH, "/conversations.list", read_only=True)
@@ -102,9 +159,7 @@ def conversations_history(call: TwinCall) -> TwinReply:
     if channel is None:
         return _fail("channel_not_found")
     messages = [
-        {key: value for key, value in message.items() if key != "channel" and value is not None}
-        for message in call.state.list("messages")
-        if message.get("channel") == channel["id"]
+        _public(message) for message in call.state.list("messages") if message.get("channel") == channel["id"]
     ]
     messages.sort(key=lambda message: message["ts"], reverse=True)
     limit = min(max(_int_arg(args, "limit", 100), 1), 1000)
