@@ -1,13 +1,17 @@
 """``orchestrate twin``: list, serve and check digital twins.
 
 ``serve`` runs the same in-process server the scenario runner uses (one thread, each twin on its
-own loopback port), prints each twin's URL on stdout, one line per twin, and serves until Ctrl-C
-or SIGTERM. Bad definitions, unknown twins or profiles and bad seed data are errors (exit 2).
+own loopback port) and serves until Ctrl-C or SIGTERM. On stdout it says, per twin, the URL its
+official client takes as-is (python-gitlab the host, the OpenAI SDK ``.../v1``), a valid token,
+the line of Python that makes the client, and the admin URL; ``--json`` prints the same as one
+JSON object per twin. Bad definitions, unknown twins or profiles and bad seed data are errors
+(exit 2).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 from pathlib import Path
@@ -20,6 +24,7 @@ from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import print_json, print_line, print_note, print_table, shorten
 from orchestrator.errors import ConfigError
 from orchestrator.twins import (
+    DEFAULT_MAX_BODY_BYTES,
     RunningTwins,
     TwinDefinition,
     check_seed_data,
@@ -30,7 +35,7 @@ from orchestrator.twins import (
 )
 from orchestrator.userfiles import load_structured_file
 
-__all__ = ["twin_app"]
+__all__ = ["describe_twins", "twin_app"]
 
 twin_app = typer.Typer(
     help="Digital twins: fake, stateful third-party APIs with seeded chaos (list, serve, check).",
@@ -118,10 +123,22 @@ def serve_command(
             dir_okay=False,
         ),
     ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-body-bytes",
+            min=1,
+            help="Refuse request bodies over this many bytes with 413 (default 1 MiB).",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per twin (name, url, token, client, admin).")
+    ] = False,
 ) -> None:
-    """Serve twins on 127.0.0.1 until Ctrl-C, printing each twin's URL.
+    """Serve twins on 127.0.0.1 until Ctrl-C, printing how each twin's client connects.
 
-    The admin API of each twin is at <origin>/__twin/ (reset, state, journal, chaos).
+    Per twin: the URL its official client takes as-is, a valid token, a line of Python that makes
+    the client, and the admin API (<origin>/__twin/: reset, state, journal, chaos).
 
     Example: orchestrate twin serve github openai --seed 7 --chaos-profile gentle
     """
@@ -143,8 +160,9 @@ def serve_command(
             data=document,
             data_source=data,
             port=port,
+            max_body_bytes=max_body_bytes,
         ) as twins:
-            _announce(twins, chaos_profile)
+            _announce(twins, chaos_profile, as_json=as_json)
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
     finally:
@@ -152,15 +170,40 @@ def serve_command(
     print_note("Twins stopped.")
 
 
-def _announce(twins: RunningTwins, chaos_profile: str | None) -> None:
-    width = max(len(name) for name in twins)
-    for name, endpoint in twins.endpoints.items():
-        print_line(f"{name.ljust(width)}  {endpoint.url}  (admin: {endpoint.admin_url}/)")
+def _announce(twins: RunningTwins, chaos_profile: str | None, *, as_json: bool) -> None:
+    for record in describe_twins(twins):
+        if as_json:
+            print_line(json.dumps(record))
+            continue
+        print_line(f"{record['name']}  {record['url']}")
+        if record["token"] is not None:
+            print_line(f"  token   {record['token']}")
+        package = f"  (pip install {record['package']})" if record["package"] else ""
+        print_line(f"  client  {record['client']}{package}")
+        print_line(f"  admin   {record['admin']}")
     seeds = sorted({runtime.chaos.seed for runtime in twins.runtimes.values()})
     chaos = f"chaos profile {chaos_profile}" if chaos_profile else "no chaos"
     print_note(
         f"Serving {len(twins)} twin(s), {chaos}, seed {', '.join(map(str, seeds))}. Press Ctrl-C to stop."
     )
+
+
+def describe_twins(twins: RunningTwins) -> list[dict[str, Any]]:
+    """Per running twin: name, client URL, token, client code line and package, admin URL."""
+    records: list[dict[str, Any]] = []
+    for name, endpoint in twins.endpoints.items():
+        hint = twins.client(name)
+        records.append(
+            {
+                "name": name,
+                "url": hint.url,
+                "token": hint.token,
+                "client": hint.code,
+                "package": hint.package,
+                "admin": f"{endpoint.admin_url}/",
+            }
+        )
+    return records
 
 
 @twin_app.command("check")

@@ -18,8 +18,10 @@ the ``orchestrate.twins`` entry point group.
 from __future__ import annotations
 
 from orchestrator.twins._app import build_twin_app
+from orchestrator.twins._body import DEFAULT_MAX_BODY_BYTES
 from orchestrator.twins._chaos import ChaosEngine, load_chaos_profiles, resolve_chaos_profile
 from orchestrator.twins._client import TwinAdmin
+from orchestrator.twins._connect import ClientHint, client_hint
 from orchestrator.twins._declarative import paginate
 from orchestrator.twins._definition import RouteEntry, TwinDefinition, load_twin_definition
 from orchestrator.twins._discovery import (
@@ -42,12 +44,14 @@ from orchestrator.twins._server import RunningTwins, TwinEndpoint, TwinServer, s
 from orchestrator.twins._state import StateView, TwinState
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
     "ENTRY_POINT_GROUP",
     "FALLBACK_TRAJECTORY_HEADER",
     "SHIPPED_DIR",
     "TRAJECTORY_HEADER",
     "AuthSpec",
     "ChaosEngine",
+    "ClientHint",
     "EntitySpec",
     "Handler",
     "Journal",
@@ -70,6 +74,7 @@ __all__ = [
     "TwinState",
     "build_twin_app",
     "check_seed_data",
+    "client_hint",
     "discover_twins",
     "find_twin",
     "load_chaos_profiles",

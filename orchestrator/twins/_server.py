@@ -34,6 +34,7 @@ from orchestrator.policy.chaos import ChaosConfig
 from orchestrator.twins._app import TRANSPORT_SCOPE_KEY, build_twin_app
 from orchestrator.twins._body import DEFAULT_MAX_BODY_BYTES
 from orchestrator.twins._chaos import load_chaos_profiles, resolve_chaos_profile
+from orchestrator.twins._connect import ClientHint, client_hint
 from orchestrator.twins._definition import TwinDefinition
 from orchestrator.twins._discovery import load_twin
 from orchestrator.twins._runtime import TwinRuntime
@@ -79,6 +80,10 @@ class RunningTwins(Mapping[str, str]):
 
     def admin_url(self, name: str) -> str:
         return self.endpoints[name].admin_url
+
+    def client(self, name: str) -> ClientHint:
+        """How the official client of twin ``name`` connects: its URL, a valid token, a line of code."""
+        return client_hint(self.runtimes[name].definition.manifest, self.endpoints[name].origin)
 
 
 class _PortRouter:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -15,15 +15,15 @@ import typer
 from typer.testing import CliRunner
 
 from orchestrator.cli._context import CliContext
-from orchestrator.cli._twin import twin_app
+from orchestrator.cli._twin import describe_twins, twin_app
 from orchestrator.errors import ConfigError, UsageError
-from tests.twins.helpers import MANIFEST, write_twin
+from tests.twins.helpers import MANIFEST, ServeFn, write_twin
 
 # The twin commands under a root like the real one, whether or not it mounts them already.
 HARNESS = """
 import sys
 from orchestrator.cli._app import app
-from orchestrator.cli._twin import twin_app
+from orchestrator.cli._twin import describe_twins, twin_app
 if not any(group.name == "twin" for group in app.registered_groups):
     app.add_typer(twin_app, name="twin")
 from orchestrator.cli import main
@@ -147,11 +147,13 @@ def test_serve_prints_urls_serves_and_stops_on_a_signal(tmp_path: Path, stop_sig
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline(), process.stdout.readline()]
-        urls = {line.split()[0]: line.split()[1] for line in lines}
+        lines = [process.stdout.readline().rstrip("\n") for _ in range(8)]
+        urls = {line.split()[0]: line.split()[1] for line in lines if not line.startswith(" ")}
         assert set(urls) == {"github", "gitlab"}
         assert urls["gitlab"].startswith("http://127.0.0.1:")
-        assert urls["gitlab"].endswith("/api/v4")
+        assert not urls["gitlab"].endswith("/api/v4")  # python-gitlab adds it
+        assert "  token   glpat-twin-valid" in lines
+        assert f'  client  gitlab.Gitlab("{urls["gitlab"]}", private_token="glpat-twin-valid")' in lines[6]
         issues = httpx.get(
             f"{urls['github']}/repos/acme/app/issues", headers={"Authorization": "Bearer ghp_twin_valid"}
         )
@@ -168,3 +170,40 @@ def test_serve_prints_urls_serves_and_stops_on_a_signal(tmp_path: Path, stop_sig
     assert process.returncode == 0, stderr
     assert "Serving 2 twin(s), chaos profile gentle, seed 7" in stderr
     assert "Twins stopped." in stderr
+
+
+def test_serve_says_how_each_official_client_connects(serve: ServeFn, tmp_path: Path) -> None:
+    """The printed URL, token and line of code work as they are, with each service's own client."""
+    import github
+    import gitlab
+    import openai
+    import slack_sdk
+
+    write_twin(tmp_path / ".scenarios" / "twins" / "billing")
+    twins = serve(["github", "gitlab", "openai", "slack", "billing"], project_root=tmp_path)
+    records = {record["name"]: record for record in describe_twins(twins)}
+    origin = {name: twins.endpoints[name].origin for name in twins}
+    assert records["gitlab"]["url"] == origin["gitlab"]
+    assert records["github"]["url"] == origin["github"]
+    assert records["openai"]["url"] == f"{origin['openai']}/v1"
+    assert records["slack"]["url"] == f"{origin['slack']}/api/"
+    assert records["billing"]["url"] == f"{origin['billing']}/v2"
+    assert records["github"]["token"] == "ghp_twin_valid"
+    assert records["gitlab"]["package"] == "python-gitlab"
+    assert all(record["admin"] == f"{origin[name]}/__twin/" for name, record in records.items())
+    modules = {"github": github, "gitlab": gitlab, "openai": openai, "slack_sdk": slack_sdk, "httpx": httpx}
+
+    def client(name: str) -> Any:
+        return eval(records[name]["client"], dict(modules))
+
+    assert client("github").get_user().login == "octocat"
+    assert client("gitlab").projects.get("group/project").id == 1
+    assert "gpt-4o" in [model.id for model in client("openai").models.list()]
+    assert client("slack").auth_test()["user_id"] == "U0TWINBOT"
+    with client("billing") as billing:
+        assert billing.get("/invoices").status_code == 200
+    # The same from the URL and token alone, as a user would type them.
+    assert gitlab.Gitlab(records["gitlab"]["url"], private_token=records["gitlab"]["token"]).auth() is None
+    sdk = openai.OpenAI(base_url=records["openai"]["url"], api_key=records["openai"]["token"])
+    assert sdk.models.retrieve("gpt-4o").id == "gpt-4o"
+    sdk.close()
