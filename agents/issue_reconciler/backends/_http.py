@@ -123,9 +123,9 @@ class RestClient:
             response: httpx.Response | None = None
             try:
                 response = self._client.request(method, url, params=params, json=json)
-            except httpx.TransportError as exc:
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure: TrackerError = self._transport_error(method, url, exc, attempt)
-            except httpx.HTTPError as exc:
+            except httpx.HTTPError as exc:  # not one a retry can cure (a bad URL, an unsupported scheme)
                 raise self._transport_error(method, url, exc, attempt) from None
             else:
                 if response.status_code < 400:
