@@ -8,6 +8,7 @@ exactly the headers a test needs. No test sleeps: each tracker gets a :class:`Re
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -290,3 +291,18 @@ def test_creates_the_tracker_refuses_are_each_listed_as_unfiled(
     assert data["error_code"] == "tracker_unavailable"
     assert str(data["error"]).startswith(f"2 findings not filed in the {backend} tracker: {backend}: POST")
     assert "fix: the tracker is failing; run again later" in str(data["error"])
+
+
+def test_a_tracker_that_cannot_be_reached_is_retried_then_unavailable(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port that was just free: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    waits = Waits()
+    tracker = github(f"http://127.0.0.1:{closed}", waits)
+    with pytest.raises(TrackerUnavailableError) as caught:
+        tracker.list_open_issues()
+    tracker.close()
+    assert waits.seconds == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert caught.value.status is None
+    assert "(6 attempts)" in caught.value.reason
+    assert caught.value.fix is not None and "[issues] api_url" in caught.value.fix
