@@ -208,7 +208,8 @@ def test_an_oversized_finding_fails_alone(tmp_path: Path) -> None:
     assert outcome.summary().endswith("failed 1")
     assert not outcome.succeeded
     assert outcome.as_data()["error_code"] == "issue_body_too_large"
-    assert str(outcome.as_data()["error"]).startswith("1 finding not filed in the local tracker: the issue body")
+    error = str(outcome.as_data()["error"])
+    assert error.startswith("1 finding not filed in the local tracker: the issue body")
 
 
 def test_outcome_data_has_the_contract_keys(tmp_path: Path) -> None:
