@@ -8,6 +8,8 @@ with its own Playwright suite can be run as it is instead (suite mode).
 
 - :class:`WebDriver` is the actor (entry point ``orchestrate.drivers: web``).
 - :func:`capture_web` and :func:`run_suite` do the work without actors.
+- :class:`Crawler` is ``routes: auto``: it finds a site's routes in a browser from
+  :func:`launch_chromium` (:class:`CrawlLimits` bounds it, :class:`Discovery` is what it found).
 - :func:`capture_routes_bare` is the benchmarks' baseline: the bare Playwright script one would
   write by hand.
 """
@@ -20,7 +22,9 @@ from orchestrator.drivers.web._browser import (
     BrowserCandidate,
     BrowserLaunchError,
     browser_candidates,
+    launch_chromium,
 )
+from orchestrator.drivers.web._crawl import Crawler, CrawlLimits, Discovery, FoundRoute
 from orchestrator.drivers.web._driver import WebDriver
 from orchestrator.drivers.web._naming import artifact_name
 from orchestrator.drivers.web._outcome import DriverOutcome
@@ -41,7 +45,11 @@ __all__ = [
     "LAUNCH_ARGS",
     "BrowserCandidate",
     "BrowserLaunchError",
+    "CrawlLimits",
+    "Crawler",
+    "Discovery",
     "DriverOutcome",
+    "FoundRoute",
     "ProgressCallback",
     "Selection",
     "Timeouts",
@@ -53,6 +61,7 @@ __all__ = [
     "capture_web",
     "capture_web_async",
     "default_parallel",
+    "launch_chromium",
     "parse_suite_report",
     "run_suite",
     "select_for_changes",

@@ -31,10 +31,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from orchestrator.drivers.web import WebCaptureOptions, capture_web
-from orchestrator.drivers.web._browser import launch_chromium
-from orchestrator.drivers.web._crawl import Crawler, CrawlLimits, Discovery
-from orchestrator.drivers.web._page_capture import Timeouts
+from orchestrator.drivers.web import (
+    Crawler,
+    CrawlLimits,
+    Discovery,
+    Timeouts,
+    WebCaptureOptions,
+    capture_web,
+    launch_chromium,
+)
 
 pytestmark = [pytest.mark.browser]
 
