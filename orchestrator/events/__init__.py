@@ -2,14 +2,17 @@
 
 Every job writes the same events (see DESIGN section 3): the bus numbers them per run, appends
 them to the run's ``events.jsonl`` (the source of truth) and indexes them in SQLite, from which
-queries and timelines are answered.
+queries and timelines are answered. Each event type has a payload model named for the event
+(:class:`WorkerProgress` for ``worker.task.progress``); emitting the model is type-checked.
 """
 
 from __future__ import annotations
 
 from orchestrator.events._bus import EventBus, Subscriber
 from orchestrator.events._model import EVENT_FIELDS, Event
-from orchestrator.events._store import EventStore, ReindexReport, RunRow, reindex
+from orchestrator.events._payload_check import check_payload
+from orchestrator.events._reindex import ReindexReport, SkippedRun, reindex
+from orchestrator.events._store import EventStore, IndexBatch, RunRow
 from orchestrator.events._timeline import (
     CATEGORIES,
     Timeline,
@@ -21,7 +24,36 @@ from orchestrator.events._timeline import (
 from orchestrator.events._vocabulary import (
     EVENT_SCHEMAS,
     TERMINAL_EVENT_TYPES,
-    check_payload,
+    AgentAction,
+    ApiCall,
+    CapabilityBlocked,
+    CapabilityCompleted,
+    CapabilityFailed,
+    ChaosInjection,
+    CorrelatedId,
+    EventPayload,
+    LlmCallCompleted,
+    LlmCallFailed,
+    LlmCallStarted,
+    RunCompleted,
+    RunFailed,
+    RunProgress,
+    RunStarted,
+    StateTransition,
+    SystemEvent,
+    TokenUsage,
+    ToolCall,
+    ToolResult,
+    TrajectoryError,
+    UserAction,
+    WorkerCall,
+    WorkerCompleted,
+    WorkerFailed,
+    WorkerFinding,
+    WorkerLearning,
+    WorkerProgress,
+    WorkerResult,
+    WorkerStarted,
     register_event_type,
 )
 
@@ -30,15 +62,47 @@ __all__ = [
     "EVENT_FIELDS",
     "EVENT_SCHEMAS",
     "TERMINAL_EVENT_TYPES",
+    "AgentAction",
+    "ApiCall",
+    "CapabilityBlocked",
+    "CapabilityCompleted",
+    "CapabilityFailed",
+    "ChaosInjection",
+    "CorrelatedId",
     "Event",
     "EventBus",
+    "EventPayload",
     "EventStore",
+    "IndexBatch",
+    "LlmCallCompleted",
+    "LlmCallFailed",
+    "LlmCallStarted",
     "ReindexReport",
+    "RunCompleted",
+    "RunFailed",
+    "RunProgress",
     "RunRow",
+    "RunStarted",
+    "SkippedRun",
+    "StateTransition",
     "Subscriber",
+    "SystemEvent",
     "Timeline",
     "TimelineEntry",
     "TimelineSummary",
+    "TokenUsage",
+    "ToolCall",
+    "ToolResult",
+    "TrajectoryError",
+    "UserAction",
+    "WorkerCall",
+    "WorkerCompleted",
+    "WorkerFailed",
+    "WorkerFinding",
+    "WorkerLearning",
+    "WorkerProgress",
+    "WorkerResult",
+    "WorkerStarted",
     "build_timeline",
     "categorize",
     "check_payload",

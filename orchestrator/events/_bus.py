@@ -1,7 +1,8 @@
 """The event bus: one actor that numbers, writes and indexes every event of a process.
 
-Producers (any thread) call :meth:`EventBus.emit`. The payload is checked against its type's
-schema right there, so a bad event fails at the line that emitted it; the event is then queued.
+Producers (any thread) call :meth:`EventBus.emit` with a payload model (or an event type and a
+dict payload, checked against its type's model right there), so a bad event fails at the line
+that emitted it; the event is encoded to its JSON line (orjson) in the producer and queued.
 The bus actor drains the queue in batches: it assigns each run's gap-free ``seq``, appends the
 lines to the run's ``events.jsonl`` in that order (one write per batch, flushed, so a crash tears
 at most the last line), indexes the batch in SQLite in one transaction, and hands each event once
@@ -15,10 +16,8 @@ Under load that forms large batches by itself; when idle an event is written at 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
-import re
 import threading
 import time
 import uuid
@@ -30,12 +29,15 @@ from typing import IO, Any
 
 import structlog
 
-from orchestrator.actors._base import ActorHandle, TypedActor, handles, spawn
+from orchestrator.actors import ActorHandle, TypedActor, handles, spawn
 from orchestrator.correlation import CORRELATION_KEYS, current_correlation
-from orchestrator.errors import EventError, EventStoreError, RunExistsError
+from orchestrator.errors import EventError, EventSchemaError, EventStoreError, RunExistsError
+from orchestrator.events._encoding import dumps
 from orchestrator.events._index_writer import IndexWriter
 from orchestrator.events._model import Event
-from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, check_payload
+from orchestrator.events._payload_check import check_payload, payload_of
+from orchestrator.events._store import IndexBatch
+from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, EventPayload
 from orchestrator.messages import CloseRun, DrainEvents, FlushEvents, OpenRun
 
 __all__ = ["EventBus", "Subscriber"]
@@ -44,18 +46,16 @@ log = structlog.get_logger(__name__)
 
 Subscriber = Callable[[Event], None]
 
-# What a producer queues: run id, event type, and the event serialised without its seq (only the
-# bus assigns seq). Serialising in the producer keeps the bus's own work per event tiny.
-_Draft = tuple[str, str, str]
+# What a producer queues: run id, event type, timestamp, and the event's JSON without its seq
+# and without the opening brace (only the bus assigns seq). Encoding in the producer keeps the
+# bus's own work per event tiny; type and time are the index's columns.
+_Draft = tuple[str, str, str, bytes]
 
 _INDEX_WAIT_S = 60.0
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_string = json.encoder.encode_basestring  # the same escaping json.dumps(ensure_ascii=False) does
 
 
-def _optional(value: str | None) -> str:
-    return "null" if value is None else _string(value)
+def _type_name(event: object) -> str:
+    return event if isinstance(event, str) else str(getattr(event, "event_type", type(event).__name__))
 
 
 class _Clock:
@@ -90,7 +90,9 @@ class _Batch:
     run: _OpenRun
     last_seq: int
     ended: bool
-    lines: list[str] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    event_types: list[str] = field(default_factory=list)
+    timestamps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -210,7 +212,7 @@ class _BusActor(TypedActor):
         # Seqs are numbered per batch and only kept once the batch is in the file, so a failed
         # write leaves no gap: the next batch reuses them.
         batches: dict[str, _Batch] = {}
-        for run_id, event_type, body in drafts:
+        for run_id, event_type, timestamp, body in drafts:
             run = self._runs.get(run_id)
             if run is None:
                 log.debug("event after its run closed was dropped", run_id=run_id, event_type=event_type)
@@ -225,22 +227,31 @@ class _BusActor(TypedActor):
                 continue
             batch.ended = event_type in TERMINAL_EVENT_TYPES
             batch.last_seq += 1
-            batch.lines.append(f'{{"seq":{batch.last_seq},{body[1:]}')
+            batch.lines.append(b'{"seq":%d,%b' % (batch.last_seq, body))
+            batch.event_types.append(event_type)
+            batch.timestamps.append(timestamp)
         written: list[_Batch] = []
         for run_id, batch in batches.items():
             if not batch.lines:
                 continue
+            data = b"\n".join(batch.lines) + b"\n"
             try:
-                _append(batch.run.handle, ("\n".join(batch.lines) + "\n").encode("utf-8"))
+                _append(batch.run.handle, data)
             except OSError as exc:
                 log.error("event batch could not be written", run_id=run_id, error=str(exc))
                 self._state.write_error = exc
                 continue
+            first_seq = batch.run.last_seq + 1
             batch.run.last_seq, batch.run.ended = batch.last_seq, batch.ended
             written.append(batch)
             if self._index is not None:
                 # The JSONL is the source of truth; `orchestrate events reindex` repairs the index.
-                self._index.add_lines(run_id, batch.lines)
+                # JSON escapes every newline inside a line, so the batch splits back into its lines.
+                lines = data.decode("utf-8").split("\n")
+                lines.pop()
+                self._index.add_batch(
+                    IndexBatch(run_id, first_seq, batch.timestamps, batch.event_types, lines)
+                )
         self._notify(written)
 
     def _notify(self, written: list[_Batch]) -> None:
@@ -316,16 +327,19 @@ class EventBus:
 
     def emit(
         self,
-        event_type: str,
+        event: str | EventPayload,
         payload: Mapping[str, Any] | None = None,
         *,
         actor: str,
         correlation: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Queue one event. Correlation comes from the bound scope, overridden by ``correlation``.
+        """Queue one event: a payload model (``emit(WorkerProgress(...), actor=...)``), or an
+        event type and its payload as a mapping (``emit("worker.task.progress", {...}, actor=...)``).
 
-        Raises :class:`EventSchemaError` for a payload that does not match the type's schema and
-        :class:`EventError` for a run that was never opened on this bus.
+        Correlation comes from the bound scope, overridden by ``correlation``; payload fields
+        that repeat a correlation id are filled from it. Raises :class:`EventSchemaError` for a
+        payload that does not match its type's model (or is given twice: a model and a mapping)
+        and :class:`EventError` for a run that was never opened on this bus.
         """
         ids: Mapping[str, Any] = current_correlation()
         if correlation:
@@ -336,28 +350,34 @@ class EventBus:
             if run_id in state.closed_runs:
                 return
             raise EventError(
-                f"{event_type} from {actor} names run {run_id!r}, which is not open on this event bus"
+                f"{_type_name(event)} from {actor} names run {run_id!r}, which is not open on this event bus"
             )
-        checked = check_payload(event_type, payload or {}, ids)
-        # The event's JSON minus its seq, fields in their fixed order. Assembled from encoded parts
-        # (strings through the C string encoder) because this runs once per event on every thread.
-        body = (
-            f'{{"event_id":"{self._id_prefix}{next(self._id_counter):010x}",'
-            f'"timestamp":"{self._clock.now()}",'
-            f'"event_type":{_string(event_type)},"actor":{_string(actor)},"run_id":{_string(run_id)},'
-            f'"task_id":{_optional(ids.get("task_id"))},"call_id":{_optional(ids.get("call_id"))},'
-            f'"trace_id":{_optional(ids.get("trace_id"))},'
-            f'"tool_trace_id":{_optional(ids.get("tool_trace_id"))},'
-            f'"payload":{_encode(checked)}}}'
-        )
-        if not body.isascii():
-            try:
-                body.encode("utf-8")
-            except UnicodeEncodeError:
-                # Unpaired surrogates (undecodable bytes from paths, argv or output) cannot be
-                # written as UTF-8 nor parsed back; they become U+FFFD.
-                body = _SURROGATES.sub("\ufffd", body)
-        state.queue.put((run_id, event_type, body))
+        if isinstance(event, str):
+            event_type, data = event, check_payload(event, payload or {}, ids)
+        elif isinstance(event, EventPayload):
+            if payload is not None:
+                raise EventSchemaError(
+                    f"{type(event).__name__} is the payload of this event; emit it without a mapping"
+                )
+            event_type, data = payload_of(event, ids)
+        else:
+            raise EventSchemaError(
+                f"emit() takes an event type name or an EventPayload model, not {type(event).__name__}"
+            )
+        timestamp = self._clock.now()
+        record: dict[str, Any] = {
+            "event_id": f"{self._id_prefix}{next(self._id_counter):010x}",
+            "timestamp": timestamp,
+            "event_type": event_type,
+            "actor": actor,
+        }
+        record.update(zip(CORRELATION_KEYS, map(ids.get, CORRELATION_KEYS), strict=True))
+        record["payload"] = data
+        try:
+            body = dumps(record)
+        except TypeError as exc:
+            raise EventSchemaError(f"{event_type} payload cannot be written as JSON: {exc}") from exc
+        state.queue.put((run_id, event_type, timestamp, body[1:]))
         if not state.wake_pending:
             state.wake_pending = True
             self._handle.tell(DrainEvents())

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 
 from orchestrator.errors import EventStoreError
-from orchestrator.events._store import EventStore
+from orchestrator.events._store import EventStore, IndexBatch
 
 __all__ = ["IndexWriter"]
 
@@ -35,7 +34,7 @@ class _Stop:
     pass
 
 
-_Item = tuple[str, str, Sequence[str]] | tuple[str, str, Path] | _Barrier | _Stop
+_Item = tuple[str, Path] | IndexBatch | _Barrier | _Stop
 
 
 class IndexWriter:
@@ -54,11 +53,11 @@ class IndexWriter:
             raise self._open_error
 
     def add_run(self, run_id: str, events_path: Path) -> None:
-        self._items.put(("run", run_id, events_path))
+        self._items.put((run_id, events_path))
 
-    def add_lines(self, run_id: str, lines: Sequence[str]) -> None:
-        """Queue one run's lines; blocks while the writer is two batches behind."""
-        self._items.put(("lines", run_id, lines))
+    def add_batch(self, batch: IndexBatch) -> None:
+        """Queue one run's batch; blocks while the writer is two batches behind."""
+        self._items.put(batch)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far is in the database; ``False`` on timeout."""
@@ -90,15 +89,13 @@ class IndexWriter:
         finally:
             store.close()
 
-    def _write(self, store: EventStore, item: tuple[str, str, object]) -> None:
-        kind, run_id, what = item
+    def _write(self, store: EventStore, item: tuple[str, Path] | IndexBatch) -> None:
+        run_id = item.run_id if isinstance(item, IndexBatch) else item[0]
         try:
-            if kind == "run":
-                assert isinstance(what, Path)
-                store.add_run(run_id, what)
+            if isinstance(item, IndexBatch):
+                store.add_batch(item)
             else:
-                assert isinstance(what, list)
-                store.add_lines(run_id, what)
+                store.add_run(*item)
         except Exception as exc:
             # Never let the writer thread die (the bus would block on a full queue). The JSONL
             # files hold every event; `orchestrate events reindex` repairs the index.

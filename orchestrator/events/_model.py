@@ -7,26 +7,16 @@ shape depends on ``event_type`` (see the vocabulary).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator.correlation import CORRELATION_KEYS
+from orchestrator.events._encoding import dumps
+
 __all__ = ["EVENT_FIELDS", "Event"]
 
-EVENT_FIELDS = (
-    "seq",
-    "event_id",
-    "timestamp",
-    "event_type",
-    "actor",
-    "run_id",
-    "task_id",
-    "call_id",
-    "trace_id",
-    "tool_trace_id",
-    "payload",
-)
+EVENT_FIELDS = ("seq", "event_id", "timestamp", "event_type", "actor", *CORRELATION_KEYS, "payload")
 """Top-level fields of an event, in the order they are written."""
 
 
@@ -49,4 +39,4 @@ class Event(BaseModel):
 
     def to_line(self) -> str:
         """The event as one JSONL line (no trailing newline), fields in their fixed order."""
-        return json.dumps(self.model_dump(), separators=(",", ":"), ensure_ascii=False)
+        return dumps(self.model_dump()).decode()

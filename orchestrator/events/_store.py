@@ -13,21 +13,25 @@ turn instead of failing.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 
 from orchestrator.errors import EventStoreError
 from orchestrator.events._model import Event
 from orchestrator.runs import INTERRUPTED, RUNNING, read_run
 
-__all__ = ["EventStore", "ReindexReport", "RunRow", "reindex"]
+__all__ = ["EventStore", "IndexBatch", "RebuiltRun", "RunRow"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,14 +54,33 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-# A whole batch is one statement: SQLite unpacks the JSON array of lines itself, so Python binds
-# one parameter per batch and the GIL is released for the whole insert. (Row-by-row inserts give
-# up the GIL once per row and must win it back from busy producer threads each time.)
-_INSERT_LINES = """
-INSERT OR IGNORE INTO events
-SELECT ?, value->>'seq', value->>'timestamp', value->>'event_type', value
-FROM json_each(?)
-"""
+# A batch is inserted by one multi-row INSERT: the GIL is released once for all its rows
+# (row-by-row inserts give it up once per row and must win it back from busy producer threads
+# each time), and SQLite parses no JSON. Statements come in a few fixed sizes, each compiled once
+# and cached; a batch takes the smallest that fits and the rows it does not fill are NULL rows
+# the WHERE drops.
+_INSERT_ROWS = "INSERT OR IGNORE INTO events SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"
+_COLUMNS = 5
+_STATEMENT_ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, *range(1024, 8193, 1024))
+
+
+@dataclass(frozen=True)
+class IndexBatch:
+    """Consecutive events of one run as the index stores them.
+
+    The events' seqs run from ``first_seq`` on; for each event its timestamp, type and JSON line.
+    """
+
+    run_id: str
+    first_seq: int
+    timestamps: Sequence[str]
+    event_types: Sequence[str]
+    lines: Sequence[str]
+
+
+RebuiltRun = tuple[str | None, Path, Iterable[IndexBatch] | None]
+"""A run as :meth:`EventStore.rebuild` takes it: id, events file, its batches (None: keep its rows)."""
+
 
 INSERT_ROW_SQL = "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?)"
 """Insert one row given as a tuple of the five columns (what a row-at-a-time writer would use)."""
@@ -174,15 +197,19 @@ class EventStore:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (run_id, str(events_path)))
 
-    def add_lines(self, run_id: str, lines: Sequence[str]) -> None:
-        """Index one run's JSONL lines; one statement, atomic on its own."""
-        if not lines:
+    def add_batch(self, batch: IndexBatch) -> None:
+        """Index consecutive events of one run; atomic (one statement, or one transaction)."""
+        if not batch.lines:
             return
-        try:
-            with self._lock:
-                self._conn.execute(_INSERT_LINES, (run_id, "[" + ",".join(lines) + "]"))
-        except sqlite3.Error as exc:
-            raise EventStoreError(f"cannot write the event store {self.path}: {exc}") from exc
+        if len(batch.lines) <= _statement_rows(self._conn)[-1]:
+            try:
+                with self._lock:
+                    _insert(self._conn, batch)
+            except sqlite3.Error as exc:
+                raise EventStoreError(f"cannot write the event store {self.path}: {exc}") from exc
+            return
+        with self._transaction() as conn:
+            _insert(conn, batch)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -243,79 +270,69 @@ class EventStore:
 
     # --- rebuild -----------------------------------------------------------------------------
 
-    def rebuild(self, runs: Iterable[tuple[str, Path, Iterable[Sequence[str]]]]) -> None:
-        """Replace every row with ``runs`` (run id, events path, batches of lines), in one transaction.
+    def rebuild(self, runs: Iterable[RebuiltRun]) -> None:
+        """Replace the index with ``runs``, in one transaction; an error leaves the old index as it was.
 
-        An error anywhere leaves the old index as it was.
+        Each run comes as its id, its events file and its batches. A run given with ``None`` for
+        its id and batches (its file could not be read) keeps the rows the index had for that
+        file; every other run the index had and ``runs`` does not name is dropped.
         """
+        kept: list[str] = []
         with self._transaction() as conn:
-            conn.execute("DELETE FROM events")
-            conn.execute("DELETE FROM runs")
             for run_id, events_path, batches in runs:
-                conn.execute("INSERT INTO runs VALUES (?, ?)", (run_id, str(events_path)))
-                for lines in batches:
-                    conn.execute(_INSERT_LINES, (run_id, "[" + ",".join(lines) + "]"))
+                if run_id is None or batches is None:
+                    rows = conn.execute("SELECT run_id FROM runs WHERE events_path = ?", (str(events_path),))
+                    kept.extend(row[0] for row in rows)
+                    continue
+                kept.append(run_id)
+                conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+                conn.execute(
+                    "INSERT INTO runs (run_id, events_path) VALUES (?, ?) "
+                    "ON CONFLICT (run_id) DO UPDATE SET events_path = excluded.events_path",
+                    (run_id, str(events_path)),
+                )
+                for batch in batches:
+                    _insert(conn, batch)
+            names = orjson.dumps(kept).decode()
+            conn.execute("DELETE FROM events WHERE run_id NOT IN (SELECT value FROM json_each(?))", (names,))
+            conn.execute("DELETE FROM runs WHERE run_id NOT IN (SELECT value FROM json_each(?))", (names,))
 
 
-@dataclass
-class ReindexReport:
-    """What a rebuild read: runs and events indexed, and torn last lines skipped."""
-
-    runs: int = 0
-    events: int = 0
-    torn_lines: list[str] = field(default_factory=list)
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return _INSERT_ROWS.format(",".join(["(?,?,?,?,?)"] * rows))
 
 
-def _read_lines(path: Path, report: ReindexReport) -> tuple[str | None, list[str]]:
-    """A run's id and its complete, valid lines; a torn last line is skipped with a warning."""
-    raw_lines = path.read_bytes().split(b"\n")
-    # A file that ends with "\n" splits into [..., b""]; anything else at the end is unterminated.
-    tail = raw_lines.pop()
-    if tail.strip():
-        log.warning("skipping torn last line", file=str(path), line=len(raw_lines) + 1)
-        report.torn_lines.append(f"{path}:{len(raw_lines) + 1}")
-    run_id: str | None = None
-    lines: list[str] = []
-    for number, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
-            continue
-        text = raw.decode("utf-8")
-        try:
-            event = Event.model_validate_json(text)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from exc
-        if run_id is None:
-            run_id = event.run_id
-        elif event.run_id != run_id:
-            raise ValueError(f"line {number}: run_id {event.run_id!r} in the events file of {run_id!r}")
-        if event.seq != len(lines) + 1:
-            raise ValueError(f"line {number}: seq {event.seq} where {len(lines) + 1} was expected")
-        lines.append(text)
-    return run_id, lines
+@functools.cache
+def _sizes_within(variable_limit: int) -> tuple[int, ...]:
+    return tuple(rows for rows in _STATEMENT_ROWS if rows * _COLUMNS <= variable_limit) or (1,)
 
 
-def reindex(store: EventStore, events_files: Iterable[Path], *, batch: int = 5000) -> ReindexReport:
-    """Rebuild the database from run dirs' ``events.jsonl`` files, in one transaction.
+def _statement_rows(conn: sqlite3.Connection) -> tuple[int, ...]:
+    """The statement sizes this SQLite allows (it caps the number of parameters of a statement)."""
+    return _sizes_within(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
-    Every complete line is indexed; an unterminated last line (a write cut short by a crash) is
-    skipped with a warning. A broken line anywhere else means the file was damaged or edited by
-    hand: :class:`EventStoreError` names the file and line, and the old index is left as it was.
-    """
-    report = ReindexReport()
 
-    def runs() -> Iterator[tuple[str, Path, Iterable[Sequence[str]]]]:
-        for path in sorted(p.resolve() for p in events_files):
-            try:
-                run_id, lines = _read_lines(path, report)
-            except (ValueError, OSError) as exc:
-                raise EventStoreError(
-                    f"{path}: not a valid events file ({exc}); the index was left as it was"
-                ) from exc
-            # An empty file (a run that never emitted) is still a run; its dir is named by its id.
-            run_id = run_id or path.parent.name
-            report.runs += 1
-            report.events += len(lines)
-            yield run_id, path, (lines[i : i + batch] for i in range(0, len(lines), batch))
-
-    store.rebuild(runs())
-    return report
+def _insert(conn: sqlite3.Connection, batch: IndexBatch) -> None:
+    """Insert a batch with as few statements as the sizes allow (one, unless it is very large)."""
+    params = list(
+        itertools.chain.from_iterable(
+            zip(
+                itertools.repeat(batch.run_id),
+                itertools.count(batch.first_seq),
+                batch.timestamps,
+                batch.event_types,
+                batch.lines,
+            )
+        )
+    )
+    sizes = _statement_rows(conn)
+    total = len(params) // _COLUMNS
+    done = 0
+    while done < total:
+        size = sizes[min(bisect.bisect_left(sizes, total - done), len(sizes) - 1)]
+        taken = min(size, total - done)
+        chunk = params[done * _COLUMNS : (done + taken) * _COLUMNS]
+        chunk.extend([None] * ((size - taken) * _COLUMNS))
+        conn.execute(_insert_sql(size), chunk)
+        done += taken

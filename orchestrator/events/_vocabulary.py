@@ -1,83 +1,155 @@
-"""The event vocabulary: every event type and the schema of its payload.
+"""The event vocabulary: one payload model per event type, named for the event.
 
-A payload is checked against its type's schema when the event is emitted, so a missing required
-field fails loudly at the emitting line instead of producing a trace the viewer cannot read.
-Schemas allow extra fields (an emitter may add context), but never miss a required one.
+Each model names its event type in ``event_type``, so an event can be emitted as the model
+itself (``bus.emit(WorkerProgress(worker_id=..., phase=..., message=...), actor=...)``) and a
+misspelt or missing field fails at type-check time. The models are exact (unknown fields are
+refused). Plugins and older callers may still emit a type name with a dict payload; the dict is
+checked against the same model at the emitting line and may carry context fields the model does
+not name.
 
 Correlation ids (``run_id``, ``task_id``, ``call_id``, ``trace_id``, ``tool_trace_id``) live on
-the event itself; where a payload schema also names one of them (``worker.task.started`` has
-``task_id`` and ``call_id``), the emitter fills it from the bound correlation when the caller
-leaves it out.
+the event itself. A payload field that repeats one of them is declared :data:`CorrelatedId`:
+left out, it is filled from the bound correlation when the event is emitted, and it must be set
+by then (``worker.task.started`` carries ``task_id`` and ``call_id`` this way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from orchestrator.errors import EventSchemaError
 
 __all__ = [
     "EVENT_SCHEMAS",
     "TERMINAL_EVENT_TYPES",
-    "check_payload",
+    "AgentAction",
+    "ApiCall",
+    "CapabilityBlocked",
+    "CapabilityCompleted",
+    "CapabilityFailed",
+    "ChaosInjection",
+    "CorrelatedId",
+    "EventPayload",
+    "LlmCallCompleted",
+    "LlmCallFailed",
+    "LlmCallStarted",
+    "RunCompleted",
+    "RunFailed",
+    "RunProgress",
+    "RunStarted",
+    "StateTransition",
+    "SystemEvent",
+    "TokenUsage",
+    "ToolCall",
+    "ToolResult",
+    "TrajectoryError",
+    "UserAction",
+    "WorkerCall",
+    "WorkerCompleted",
+    "WorkerFailed",
+    "WorkerFinding",
+    "WorkerLearning",
+    "WorkerProgress",
+    "WorkerResult",
+    "WorkerStarted",
     "register_event_type",
 ]
 
 Lane = Literal["control", "telemetry"]
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class FromCorrelation:
+    """Marks a payload field filled from the bound correlation id of the same name."""
+
+    def __repr__(self) -> str:
+        return "FromCorrelation()"
+
+
+FROM_CORRELATION: Final = FromCorrelation()
+
+CorrelatedId = Annotated[str | None, FROM_CORRELATION]
+"""A payload field repeating a correlation id: filled from the bound id when left out; required."""
+
+
+class EventPayload(BaseModel):
+    """Base of every payload model; ``event_type`` names the event a model is the payload of."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
 
 
 # --- run -------------------------------------------------------------------------------------
 
 
-class RunStatusPayload(_Payload):
-    """conductor.task.started|progress|completed|failed."""
-
+class _RunStatus(EventPayload):
     status: str
     error_code: str | None = None
     error_message: str | None = None
     report_path: str | None = None
 
 
+class RunStarted(_RunStatus):
+    event_type: ClassVar[str] = "conductor.task.started"
+
+
+class RunProgress(_RunStatus):
+    event_type: ClassVar[str] = "conductor.task.progress"
+
+
+class RunCompleted(_RunStatus):
+    event_type: ClassVar[str] = "conductor.task.completed"
+
+
+class RunFailed(_RunStatus):
+    event_type: ClassVar[str] = "conductor.task.failed"
+
+
 # --- delegation ------------------------------------------------------------------------------
 
 
-class WorkerCallPayload(_Payload):
+class WorkerCall(EventPayload):
+    event_type: ClassVar[str] = "conductor.worker.call"
+
     worker_type: str
     worker_objective: str
-    call_id: str
+    call_id: CorrelatedId = None
 
 
-class WorkerResultPayload(_Payload):
+class WorkerResult(EventPayload):
+    event_type: ClassVar[str] = "conductor.worker.result"
+
     worker_type: str
     success: bool
     result_summary: str
 
 
-class CapabilityCompletedPayload(_Payload):
+class CapabilityCompleted(EventPayload):
+    event_type: ClassVar[str] = "conductor.capability.completed"
+
     capability: str
-    call_id: str
+    call_id: CorrelatedId = None
     summary: str
     lane: Lane
 
 
-class CapabilityFailedPayload(_Payload):
+class CapabilityFailed(EventPayload):
+    event_type: ClassVar[str] = "conductor.capability.failed"
+
     capability: str
-    call_id: str
+    call_id: CorrelatedId = None
     error: str
     failure_kind: str | None = None
     lane: Lane
 
 
-class CapabilityBlockedPayload(_Payload):
+class CapabilityBlocked(EventPayload):
+    event_type: ClassVar[str] = "conductor.capability.blocked"
+
     capability: str
-    call_id: str
+    call_id: CorrelatedId = None
     reason: str
     lane: Lane
 
@@ -85,39 +157,49 @@ class CapabilityBlockedPayload(_Payload):
 # --- worker ----------------------------------------------------------------------------------
 
 
-class WorkerStartedPayload(_Payload):
-    task_id: str
+class WorkerStarted(EventPayload):
+    event_type: ClassVar[str] = "worker.task.started"
+
+    task_id: CorrelatedId = None
     worker_id: str
-    call_id: str
+    call_id: CorrelatedId = None
     phase: str
     objective: str
     model_used: str | None = None
 
 
-class WorkerProgressPayload(_Payload):
-    task_id: str
+class WorkerProgress(EventPayload):
+    event_type: ClassVar[str] = "worker.task.progress"
+
+    task_id: CorrelatedId = None
     worker_id: str
     phase: str
     message: str
     model_used: str | None = None
 
 
-class WorkerCompletedPayload(_Payload):
-    task_id: str
+class WorkerCompleted(EventPayload):
+    event_type: ClassVar[str] = "worker.task.completed"
+
+    task_id: CorrelatedId = None
     worker_id: str
     phase: str
     summary: str
 
 
-class WorkerFailedPayload(_Payload):
-    task_id: str
+class WorkerFailed(EventPayload):
+    event_type: ClassVar[str] = "worker.task.failed"
+
+    task_id: CorrelatedId = None
     worker_id: str
     phase: str
     error: str
 
 
-class WorkerFindingPayload(_Payload):
-    task_id: str
+class WorkerFinding(EventPayload):
+    event_type: ClassVar[str] = "worker.task.finding"
+
+    task_id: CorrelatedId = None
     worker_id: str
     finding_id: str
     claim: str
@@ -125,8 +207,10 @@ class WorkerFindingPayload(_Payload):
     evidence_refs: list[str]
 
 
-class WorkerLearningPayload(_Payload):
-    task_id: str
+class WorkerLearning(EventPayload):
+    event_type: ClassVar[str] = "worker.task.learning"
+
+    task_id: CorrelatedId = None
     worker_id: str
     learning_id: str
     insight: str
@@ -136,14 +220,18 @@ class WorkerLearningPayload(_Payload):
 # --- tools and models ------------------------------------------------------------------------
 
 
-class ToolCallPayload(_Payload):
-    tool_trace_id: str
+class ToolCall(EventPayload):
+    event_type: ClassVar[str] = "worker.tool.call"
+
+    tool_trace_id: CorrelatedId = None
     tool_name: str
     args_summary: str
 
 
-class ToolResultPayload(_Payload):
-    tool_trace_id: str
+class ToolResult(EventPayload):
+    event_type: ClassVar[str] = "worker.tool.result"
+
+    tool_trace_id: CorrelatedId = None
     tool_name: str
     success: bool
     duration_ms: float
@@ -151,6 +239,8 @@ class ToolResultPayload(_Payload):
 
 
 class TokenUsage(BaseModel):
+    """Token counts of one model call, as providers report them (extra counters are kept)."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     input_tokens: int
@@ -159,22 +249,28 @@ class TokenUsage(BaseModel):
     total_tokens: int
 
 
-class LlmStartedPayload(_Payload):
-    trace_id: str
+class LlmCallStarted(EventPayload):
+    event_type: ClassVar[str] = "llm.call.started"
+
+    trace_id: CorrelatedId = None
     model: str
     provider: str
 
 
-class LlmCompletedPayload(_Payload):
-    trace_id: str
+class LlmCallCompleted(EventPayload):
+    event_type: ClassVar[str] = "llm.call.completed"
+
+    trace_id: CorrelatedId = None
     model: str
     provider: str
     duration_ms: float
     usage: TokenUsage
 
 
-class LlmFailedPayload(_Payload):
-    trace_id: str
+class LlmCallFailed(EventPayload):
+    event_type: ClassVar[str] = "llm.call.failed"
+
+    trace_id: CorrelatedId = None
     model: str
     provider: str
     duration_ms: float
@@ -184,13 +280,29 @@ class LlmFailedPayload(_Payload):
 # --- trajectories ----------------------------------------------------------------------------
 
 
-class TrajectoryActionPayload(_Payload):
-    """user_action, agent_action, state_transition, system_event."""
-
+class _TrajectoryStep(EventPayload):
     description: str
 
 
+class UserAction(_TrajectoryStep):
+    event_type: ClassVar[str] = "trajectory.user_action"
+
+
+class AgentAction(_TrajectoryStep):
+    event_type: ClassVar[str] = "trajectory.agent_action"
+
+
+class StateTransition(_TrajectoryStep):
+    event_type: ClassVar[str] = "trajectory.state_transition"
+
+
+class SystemEvent(_TrajectoryStep):
+    event_type: ClassVar[str] = "trajectory.system_event"
+
+
 class ChaosInjection(BaseModel):
+    """The fault a twin injected into an API call: its mode, probability and the RNG seed."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     mode: str
@@ -198,7 +310,9 @@ class ChaosInjection(BaseModel):
     seed: int
 
 
-class ApiCallPayload(_Payload):
+class ApiCall(EventPayload):
+    event_type: ClassVar[str] = "trajectory.api_call"
+
     service: str
     method: str
     path: str
@@ -209,91 +323,60 @@ class ApiCallPayload(_Payload):
     chaos: ChaosInjection | None
 
 
-class TrajectoryErrorPayload(_Payload):
+class TrajectoryError(EventPayload):
+    event_type: ClassVar[str] = "trajectory.error"
+
     error: str
 
 
-EVENT_SCHEMAS: dict[str, type[BaseModel]] = {
-    "conductor.task.started": RunStatusPayload,
-    "conductor.task.progress": RunStatusPayload,
-    "conductor.task.completed": RunStatusPayload,
-    "conductor.task.failed": RunStatusPayload,
-    "conductor.worker.call": WorkerCallPayload,
-    "conductor.worker.result": WorkerResultPayload,
-    "conductor.capability.completed": CapabilityCompletedPayload,
-    "conductor.capability.failed": CapabilityFailedPayload,
-    "conductor.capability.blocked": CapabilityBlockedPayload,
-    "worker.task.started": WorkerStartedPayload,
-    "worker.task.progress": WorkerProgressPayload,
-    "worker.task.completed": WorkerCompletedPayload,
-    "worker.task.failed": WorkerFailedPayload,
-    "worker.task.finding": WorkerFindingPayload,
-    "worker.task.learning": WorkerLearningPayload,
-    "worker.tool.call": ToolCallPayload,
-    "worker.tool.result": ToolResultPayload,
-    "llm.call.started": LlmStartedPayload,
-    "llm.call.completed": LlmCompletedPayload,
-    "llm.call.failed": LlmFailedPayload,
-    "trajectory.user_action": TrajectoryActionPayload,
-    "trajectory.agent_action": TrajectoryActionPayload,
-    "trajectory.api_call": ApiCallPayload,
-    "trajectory.state_transition": TrajectoryActionPayload,
-    "trajectory.system_event": TrajectoryActionPayload,
-    "trajectory.error": TrajectoryErrorPayload,
-}
+_SHIPPED: tuple[type[EventPayload], ...] = (
+    RunStarted,
+    RunProgress,
+    RunCompleted,
+    RunFailed,
+    WorkerCall,
+    WorkerResult,
+    CapabilityCompleted,
+    CapabilityFailed,
+    CapabilityBlocked,
+    WorkerStarted,
+    WorkerProgress,
+    WorkerCompleted,
+    WorkerFailed,
+    WorkerFinding,
+    WorkerLearning,
+    ToolCall,
+    ToolResult,
+    LlmCallStarted,
+    LlmCallCompleted,
+    LlmCallFailed,
+    UserAction,
+    AgentAction,
+    ApiCall,
+    StateTransition,
+    SystemEvent,
+    TrajectoryError,
+)
+
+EVENT_SCHEMAS: dict[str, type[BaseModel]] = {model.event_type: model for model in _SHIPPED}
 """Event type -> payload schema. Extend with :func:`register_event_type`."""
 
-TERMINAL_EVENT_TYPES = frozenset({"conductor.task.completed", "conductor.task.failed"})
+TERMINAL_EVENT_TYPES = frozenset({RunCompleted.event_type, RunFailed.event_type})
 """A run ends with exactly one of these."""
-
-_FILLABLE = ("run_id", "task_id", "call_id", "trace_id", "tool_trace_id")
-_FILL_FIELDS: dict[str, tuple[str, ...]] = {}
 
 
 def register_event_type(event_type: str, schema: type[BaseModel]) -> None:
-    """Add an event type (for plugins); re-registering a shipped type with another schema is refused."""
+    """Add an event type (for plugins); re-registering a shipped type with another schema is refused.
+
+    ``schema`` is any pydantic model; an :class:`EventPayload` subclass must name this event type
+    in its ``event_type``, so that it can also be emitted as an instance.
+    """
     existing = EVENT_SCHEMAS.get(event_type)
     if existing is not None and existing is not schema:
         raise EventSchemaError(f"event type {event_type!r} is already registered with {existing.__name__}")
-    EVENT_SCHEMAS[event_type] = schema
-    _FILL_FIELDS.pop(event_type, None)
-
-
-def _fill_fields(event_type: str, schema: type[BaseModel]) -> tuple[str, ...]:
-    fields = _FILL_FIELDS.get(event_type)
-    if fields is None:
-        fields = tuple(name for name in _FILLABLE if name in schema.model_fields)
-        _FILL_FIELDS[event_type] = fields
-    return fields
-
-
-def check_payload(
-    event_type: str, payload: Mapping[str, Any], correlation: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Validate ``payload`` for ``event_type``; return it with correlation fields filled in.
-
-    Raises :class:`EventSchemaError` for an unknown type or a payload that misses or mistypes a
-    required field. The returned dict is the caller's payload plus any filled correlation ids, in
-    JSON-ready form (nested models are dumped), never the caller's own dict mutated.
-    """
-    schema = EVENT_SCHEMAS.get(event_type)
-    if schema is None:
+    if issubclass(schema, EventPayload) and getattr(schema, "event_type", None) != event_type:
         raise EventSchemaError(
-            f"unknown event type {event_type!r}; register it with register_event_type() "
-            f"or use one of: {', '.join(sorted(EVENT_SCHEMAS))}"
+            f"{schema.__name__}.event_type is {getattr(schema, 'event_type', None)!r}, not {event_type!r}; "
+            f"set `event_type: ClassVar[str] = {event_type!r}` on the model"
         )
-    missing = {
-        name: correlation[name]
-        for name in _fill_fields(event_type, schema)
-        if payload.get(name) is None and correlation.get(name) is not None
-    }
-    # Encoded right away and never changed, so the caller's own dict can be used as it is.
-    checked = {**payload, **missing} if missing or not isinstance(payload, dict) else payload
-    try:
-        schema.__pydantic_validator__.validate_python(checked)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise EventSchemaError(f"{event_type} payload is invalid: {problems}") from exc
-    return checked
+    EVENT_SCHEMAS[event_type] = schema

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.correlation import correlation_scope
-from orchestrator.errors import EventError, EventSchemaError, EventStoreError, RunExistsError
+from orchestrator.errors import EventError, EventSchemaError, RunExistsError
 from orchestrator.events import Event, EventBus, EventStore, build_timeline, reindex
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,21 +218,33 @@ def test_reindex_rebuilds_the_same_rows(bus: EventBus, tmp_path: Path) -> None:
     }
 
 
-def test_reindex_refuses_a_damaged_file_and_keeps_the_old_index(bus: EventBus, tmp_path: Path) -> None:
-    path = tmp_path / "a" / "events.jsonl"
-    bus.open_run("a", path)
-    with correlation_scope(run_id="a"):
-        progress(bus, "one")
-        progress(bus, "two")
-    bus.close_run("a")
+def test_reindex_skips_a_damaged_file_keeps_its_rows_and_indexes_the_others(
+    bus: EventBus, tmp_path: Path
+) -> None:
+    for run_id in ("a", "b"):
+        bus.open_run(run_id, tmp_path / run_id / "events.jsonl")
+        with correlation_scope(run_id=run_id):
+            progress(bus, "one")
+            progress(bus, "two")
+        bus.close_run(run_id)
     bus.flush()
-    first, second = path.read_text().splitlines()
-    path.write_text(f"{first}\nnot json\n{second}\n")
+    damaged, other = tmp_path / "a" / "events.jsonl", tmp_path / "b" / "events.jsonl"
+    first, second = damaged.read_text().splitlines()
+    damaged.write_text(f"{first}\nnot json\n{second}\n")
+    # The other run's file gains a third event, which only a rebuild from the file can index.
+    third = json.loads(other.read_text().splitlines()[1]) | {"seq": 3, "event_id": "e3"}
+    with other.open("a") as handle:
+        handle.write(json.dumps(third) + "\n")
     with EventStore(tmp_path / ".orchestrator" / "events.db") as store:
         before = store.dump_rows()
-        with pytest.raises(EventStoreError, match=r"events.jsonl: not a valid events file \(line 2"):
-            reindex(store, [path])
-        assert store.dump_rows() == before
+        report = reindex(store, [damaged, other])
+        after = store.dump_rows()
+        assert [e.seq for e in store.query(run_id="b")] == [1, 2, 3]
+    assert (report.runs, report.events, report.torn_lines) == (1, 3, [])
+    assert [(s.path, s.line) for s in report.skipped] == [(str(damaged.resolve()), 2)]
+    assert report.skipped[0].reason.startswith("not an event (Invalid JSON")
+    assert [row for row in after[0] if row[0] == "a"] == [row for row in before[0] if row[0] == "a"]
+    assert after[1] == before[1]
 
 
 KILL_SCRIPT = textwrap.dedent(
