@@ -47,6 +47,8 @@ events_app = typer.Typer(
 )
 
 _REINDEX_FIX = "run `orchestrate events reindex` to build it from the run dirs"
+_MAX_LIMIT = 100_000
+_MAX_SEQ = 2**63 - 1  # SQLite integers are signed 64-bit
 
 
 @contextmanager
@@ -129,9 +131,14 @@ def query_command(
     ] = None,
     since_seq: Annotated[
         int | None,
-        typer.Option("--since-seq", metavar="N", min=0, help="Only events with seq greater than N."),
+        typer.Option(
+            "--since-seq", metavar="N", min=0, max=_MAX_SEQ, help="Only events with seq greater than N."
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="At most N events.")] = 100,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", metavar="N", min=1, max=_MAX_LIMIT, help="At most N events (up to 100000)."),
+    ] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of events.")] = False,
 ) -> None:
     """Query indexed events, oldest first: seq, time, type, actor, run and a payload summary.
@@ -220,13 +227,16 @@ def _events_files(config: ProjectConfig) -> list[Path]:
 def reindex_command(
     ctx: typer.Context,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document: db, runs, events, torn lines.")
+        bool,
+        typer.Option("--json", help="Print one JSON document: db, runs, events, torn lines, skipped files."),
     ] = False,
 ) -> None:
     """Rebuild the event index from every run dir's events.jsonl (the source of truth).
 
     Safe at any time: the rebuild is one transaction, so an error leaves the old index as it was.
-    A torn last line (a write cut short by a crash) is skipped with a warning on stderr.
+    A torn last line (a write cut short by a crash) is skipped with a warning on stderr. A file
+    damaged anywhere else is skipped with a warning naming the file and line (its run keeps what
+    the index had for it), every other run is indexed, and the exit code is 1.
 
     Example: orchestrate events reindex
     """
@@ -238,6 +248,8 @@ def reindex_command(
         print_warning(
             f"skipped a torn last line at {where} (a write cut short; the lines before it were indexed)"
         )
+    for skipped in report.skipped:
+        print_warning(f"skipped {skipped} (the run keeps what the index had for it; fix or remove the file)")
     if as_json:
         print_json(
             {
@@ -245,9 +257,17 @@ def reindex_command(
                 "runs": report.runs,
                 "events": report.events,
                 "torn_lines": report.torn_lines,
+                "skipped": [
+                    {"file": skipped.path, "line": skipped.line, "reason": skipped.reason}
+                    for skipped in report.skipped
+                ],
             }
         )
-        return
-    print_line(f"Indexed {report.events} event(s) of {report.runs} run(s) into {config.events_db}.")
-    if report.torn_lines:
-        print_line(f"Skipped {len(report.torn_lines)} torn last line(s); see the warnings above.")
+    else:
+        print_line(f"Indexed {report.events} event(s) of {report.runs} run(s) into {config.events_db}.")
+        if report.torn_lines:
+            print_line(f"Skipped {len(report.torn_lines)} torn last line(s); see the warnings above.")
+        if report.skipped:
+            print_line(f"Skipped {len(report.skipped)} damaged events file(s); see the warnings above.")
+    if report.skipped:
+        raise typer.Exit(1)
