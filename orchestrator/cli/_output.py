@@ -4,11 +4,17 @@ Commands print through these helpers so every command behaves the same way: a ri
 stdout is a terminal, plain aligned lines (never wrapped or cut) when it is piped, and with
 ``--json`` exactly one JSON document on stdout and nothing else. Warnings and notes go to stderr,
 so they never mix with what a script reads.
+
+Text is always printed literally: user input, page text and our messages (which name
+``[targets.web]`` and other sections) are never read as rich markup, so no value can restyle the
+output or crash it. Control characters (escape sequences, carriage returns, bidi overrides) are
+shown escaped, ``\\x1b`` rather than the byte, so no value can move the cursor or disguise itself.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,6 +31,7 @@ __all__ = [
     "err_console",
     "format_duration_ms",
     "format_time",
+    "literal",
     "out_console",
     "print_error",
     "print_json",
@@ -32,6 +39,7 @@ __all__ = [
     "print_note",
     "print_table",
     "print_warning",
+    "printable",
     "shorten",
 ]
 
@@ -39,19 +47,37 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 
-def print_error(exc: OrchestrateError) -> None:
-    """Print an error as one readable paragraph on stderr (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+# C0 and C1 controls but newline and tab, DEL, and the bidi embeddings, overrides and isolates.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\x1b``, ``\\r``, ``\\u202e``)."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def literal(text: str, style: str = "") -> Text:
+    """``text`` as a rich :class:`Text`: shown as written, never parsed as markup (see the module)."""
+    return Text(printable(text), style=style)
+
+
+def print_error(error: OrchestrateError | str) -> None:
+    """Print an error as one readable paragraph on stderr (no traceback), exactly as worded."""
+    err_console.print(
+        Text.assemble(("error: ", "bold red"), literal(str(error))), highlight=False, soft_wrap=True
+    )
 
 
 def print_warning(message: str) -> None:
     """Print a warning line on stderr."""
-    err_console.print(Text.assemble(("warning: ", "yellow"), message), highlight=False, soft_wrap=True)
+    err_console.print(
+        Text.assemble(("warning: ", "yellow"), literal(message)), highlight=False, soft_wrap=True
+    )
 
 
 def print_note(message: str) -> None:
     """Print a hint on stderr (what to do next); stdout stays clean for scripts."""
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True, style="dim")
+    err_console.print(literal(message, "dim"), highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
@@ -61,8 +87,8 @@ def print_json(document: Any) -> None:
 
 
 def print_line(text: str = "") -> None:
-    """Print one line of plain text on stdout, exactly as given (no markup, no wrapping)."""
-    sys.stdout.write(text + "\n")
+    """Print one line of plain text on stdout as given: no markup, no wrapping, controls escaped."""
+    sys.stdout.write(printable(text) + "\n")
     sys.stdout.flush()
 
 
@@ -78,15 +104,16 @@ def print_table(
     script), separated by two spaces, with the header as the first line.
     """
     if out_console.is_terminal:
-        table = Table(title=title, title_justify="left", header_style="bold")
+        table = Table(title=literal(title) if title else None, title_justify="left", header_style="bold")
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(literal(column), overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(literal(cell) for cell in row))
         out_console.print(table, markup=False, highlight=False)
         return
     if title:
         print_line(title)
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)]
     for cells in (columns, *rows):
         print_line("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())

@@ -210,3 +210,12 @@ def test_nothing_resolves_names_the_declared_targets(tmp_path: Path) -> None:
     root = project(tmp_path, WEB)
     with pytest.raises(UsageError, match=r"The project declares these targets: web\."):
         plan_gate(load_config(root), target=None, profile=None)
+
+
+def test_hints_name_the_pyproject_table_when_the_settings_live_there(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.orchestrate.targets.web]\ndriver = 'web'\n")
+    config = load_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"under \[tool\.orchestrate\.targets\.web\] in pyproject\.toml"):
+        plan_gate(config, target="web", profile="smoke")
+    with pytest.raises(UsageError, match=r"add a section \[tool\.orchestrate\.targets\.api\] in pyproject\.toml"):
+        plan_gate(config, target="api", profile="smoke")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rapidfuzz import process
 
-from orchestrator.config import CONFIG_FILE_NAME, ProjectConfig, TargetSection
+from orchestrator.config import CONFIG_FILE_NAME, PYPROJECT_FILE_NAME, ProjectConfig, TargetSection
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.policy.test_profiles import (
     Profile,
@@ -80,7 +80,7 @@ def plan_gate(config: ProjectConfig, *, target: str | None, profile: str | None)
     if target is None:
         _check_target_name(resolved.target, f"{policy_file or _POLICY_HINT}: default_target")
     if resolved.target not in known:
-        raise UsageError(_unknown_target_message(resolved.target, known))
+        raise UsageError(_unknown_target_message(resolved.target, known, config))
     return _plan(config, policy, resolved, profile, policy_file)
 
 
@@ -116,7 +116,14 @@ def _unresolved_message(failure: ResolutionFailure, known: list[str]) -> str:
     )
 
 
-def _unknown_target_message(name: str, known: list[str]) -> str:
+def _section(config: ProjectConfig, target: str) -> str:
+    """Where a target's settings go: ``[targets.web] in orchestrate.toml``, or pyproject's table."""
+    if config.config_file is not None and config.config_file.name == PYPROJECT_FILE_NAME:
+        return f"[tool.orchestrate.targets.{target}] in {PYPROJECT_FILE_NAME}"
+    return f"[targets.{target}] in {CONFIG_FILE_NAME}"
+
+
+def _unknown_target_message(name: str, known: list[str], config: ProjectConfig) -> str:
     if not known:
         listing = "this project declares no targets"
     else:
@@ -126,7 +133,7 @@ def _unknown_target_message(name: str, known: list[str]) -> str:
             listing += f" (did you mean {match[0]!r}?)"
     return (
         f"there is no target named {name!r}; {listing}. Fix: pass --target with a known target, or "
-        f"declare it: add a [targets.{name}] section to {CONFIG_FILE_NAME} "
+        f"declare it: add a section {_section(config, name)} "
         f"(or `targets: {{{name}: PROFILE}}` to {_POLICY_HINT})"
     )
 
@@ -188,7 +195,7 @@ def _plan(
             config.config_file,
             f"targets.{resolved.target}.base_url",
             "a web target needs a base URL",
-            f'add base_url = "http://127.0.0.1:8000" under [targets.{resolved.target}] in {CONFIG_FILE_NAME}',
+            f'add base_url = "http://127.0.0.1:8000" under {_section(config, resolved.target)}',
         )
     return GatePlan(
         resolved.target, settings, profile_name, chosen, chosen.driver, resolved.source, profile_source
