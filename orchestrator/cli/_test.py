@@ -6,11 +6,12 @@ import os
 from typing import Annotated, Literal
 
 import typer
-from rich.text import Text
 
 from orchestrator.cli._context import cli_context
-from orchestrator.cli._output import err_console, print_line
-from orchestrator.pipelines.test import GateOptions, is_interactive, run_gate, summary_json
+from orchestrator.cli._output import err_console, print_error, print_line, print_note
+from orchestrator.cli._progress import GateProgress
+from orchestrator.logs import json_lines_enabled
+from orchestrator.pipelines.test import GateOptions, is_interactive, read_run_files, run_gate, summary_json
 
 __all__ = ["gate_command"]
 
@@ -55,9 +56,16 @@ def gate_command(
 ) -> None:
     """Capture the target with its driver, evaluate rubric v1, file findings as issues, write a report.
 
-    Target and profile resolve in this order: --target/--profile; the project's
-    .orchestrator/policy/test-profiles.yaml (default_target); playwright.config.{ts,js} means web;
-    Package.swift means mac. The run dir is .orchestrator/runs/<target>-<epoch ms>/.
+    The target, first match wins: --target; the project's .orchestrator/policy/test-profiles.yaml
+    (default_target, or its only entry under targets); playwright.config.{ts,js} means web;
+    Package.swift means mac. The profile: --profile always wins; without it, the target's own
+    (profile under \\[targets.NAME] in orchestrate.toml, else its entry under targets in
+    test-profiles), else smoke for web and mac-gate for mac. An unknown target or profile is
+    exit 2, listing the known ones.
+
+    The run dir is .orchestrator/runs/<target>-<epoch ms>/, with report.md and report.html (open it
+    in a browser: findings, screenshots per route, traces). Progress goes to stderr: a live
+    display on a terminal, one plain line per phase and per route otherwise.
 
     Exit code: 0 when no critical or high finding was filed, 1 when one was, 2 for a framework or
     configuration error (each error is printed on stderr), 128 + the signal's number when stopped
@@ -78,11 +86,27 @@ def gate_command(
         dry_run=dry_run,
         interactive=is_interactive() and not as_json,
     )
-    result = run_gate(config, options, say=(lambda line: None) if as_json else print_line)
+    progress = GateProgress(err_console, json_lines=json_lines_enabled(), interactive=options.interactive)
+
+    def say(line: str) -> None:
+        # The live display ends before the last line, so nothing is drawn over it.
+        progress.stop()
+        if not as_json:
+            print_line(line)
+
+    try:
+        result = run_gate(config, options, say=say, on_event=progress)
+    finally:
+        progress.stop()
     if as_json:
         print_line(summary_json(result))
+    if dry_run and result.run_dir is not None:
+        requests = read_run_files(result.run_dir).requests
+        print_note(f"Dry run: {len(requests)} tracker request(s) would have been sent; nothing was sent.")
+        for request in requests:
+            print_note(f"  {request}")
     if result.summary is not None:
         # What failed, on stderr: the report has it too, but an exit code alone explains nothing.
         for error in result.summary.errors:
-            err_console.print(Text.assemble(("error: ", "bold red"), error), highlight=False, soft_wrap=True)
+            print_error(error)
     raise typer.Exit(result.exit_code)

@@ -1,8 +1,9 @@
 """The UI gate's pipeline (``orchestrate test``): its conductor and the helpers only it uses.
 
 The conductor and :func:`run_gate` live in ``_gate``; resolving the target and profile
-(``_resolve``), ``--since`` (``_since``), starting the target (``_target``) and the report and
-metrics (``_report``) sit beside it, because no plugin needs them. What plugins share with the
+(``_resolve``), ``--since`` (``_since``), starting the target (``_target``), the report and
+metrics (``_report``, ``_report_html``) and what the report reads from the run dir
+(``_run_files``) sit beside it, because no plugin needs them. What plugins share with the
 gate (capture manifests, findings, capability contracts) is in :mod:`orchestrator.gate`.
 """
 
@@ -23,6 +24,7 @@ from orchestrator.pipelines.test._report import (
     render_report,
 )
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
+from orchestrator.pipelines.test._run_files import IssueAction, RunFiles, read_run_files
 from orchestrator.pipelines.test._since import changed_files_since
 from orchestrator.pipelines.test._target import (
     RunningTarget,
@@ -38,6 +40,8 @@ __all__ = [
     "GatePlan",
     "GateResult",
     "GateSummary",
+    "IssueAction",
+    "RunFiles",
     "RunningTarget",
     "TargetStartError",
     "TestGate",
@@ -46,6 +50,7 @@ __all__ = [
     "is_interactive",
     "looks_secret",
     "plan_gate",
+    "read_run_files",
     "render_report",
     "run_gate",
     "running_target",
