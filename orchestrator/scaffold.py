@@ -1,22 +1,30 @@
 """``orchestrate init``: lay out a new project without ever touching what is already there.
 
-Creates a commented ``orchestrate.toml`` showing every setting at its default, the policy
-override directory with a commented ``retention.yaml`` example (equal to the shipped default),
-and the scenario catalog and twin directories. Running it again creates only what is missing:
-an existing file is kept byte for byte, and the result says what was created and what was kept.
+Creates a commented ``orchestrate.toml`` showing every setting at its default, with a commented
+``[targets.web]`` stanza to fill in (where the app answers, how to start it, when it is up); the
+policy override directory with a commented ``test-profiles.yaml`` (the profile format: routes,
+``auto``, journeys and their steps, checks, axe impacts, ``changed_paths``) and a commented
+``retention.yaml`` example (equal to the shipped default); and the scenario catalog and twin
+directories. Running it again creates only what is missing: an existing file is kept byte for
+byte, a policy already overridden under another suffix (``test-profiles.json``) is kept rather
+than joined by a second file, and a project configured in ``pyproject.toml``
+(``[tool.orchestrate]``) gets no ``orchestrate.toml`` that would shadow it. The result says what
+was created and what was kept, and the next steps, each a command that exists.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.artifacts import atomic_write_text
-from orchestrator.config import CONFIG_FILE_NAME, SCENARIOS_DIR_NAME, policy_dir_of
+from orchestrator.config import CONFIG_FILE_NAME, PYPROJECT_FILE_NAME, SCENARIOS_DIR_NAME, policy_dir_of
 from orchestrator.errors import UsageError
+from orchestrator.policyfiles import PROJECT_SUFFIXES
 
-__all__ = ["CONFIG_TEMPLATE", "RETENTION_TEMPLATE", "InitResult", "init_project"]
+__all__ = ["CONFIG_TEMPLATE", "RETENTION_TEMPLATE", "TEST_PROFILES_TEMPLATE", "InitResult", "init_project"]
 
 CONFIG_TEMPLATE = """\
 # orchestrate project configuration. Every setting shows its default: change what you need.
@@ -40,18 +48,76 @@ backend = "local"                  # local, github, gitlab, gh or glab
 # repository = "owner/name"        # GitHub owner/name, or GitLab group/project
 # api_url = "https://api.github.com"
 # token_env = "GITHUB_TOKEN"       # the variable holding the token (never the token itself)
+# retry_budget_s = 60.0            # seconds a tracker may spend, in all, retrying 429 and 5xx
 
-# A target `orchestrate test --target web` exercises; {port} becomes a free port.
+# The web app `orchestrate test` exercises (target web). Fill it in and remove the leading "# ":
+# base_url is required; with start_command, orchestrate starts the app for each run, waits until
+# health_path answers, and stops it afterwards. {port} becomes a free port the OS picks (also
+# given to the command as $PORT), so runs never collide.
 # [targets.web]
 # driver = "web"                   # web, mac, command or a plugin driver
-# base_url = "http://127.0.0.1:{port}"
-# start_command = ["python", "-m", "myapp", "--port", "{port}"]
-# cwd = "."
-# env = {}
-# health_path = "/"
-# start_timeout_s = 30.0
+# base_url = "http://127.0.0.1:{port}"                            # where the app answers
+# start_command = ["python", "-m", "myapp", "--port", "{port}"]   # argv, no shell; omit if it runs already
+# cwd = "."                        # the start command's working directory
+# env = {}                         # extra environment for the start command
+# health_path = "/"                # answers 2xx/3xx once the app is up
+# start_timeout_s = 30.0           # longest wait for health_path
 # app_name = "MyApp"               # macOS app (mac driver)
-# profile = "smoke"
+# profile = "smoke"                # used when --profile is not given
+"""
+
+TEST_PROFILES_TEMPLATE = """\
+# UI-gate profiles for `orchestrate test`. This file overrides the shipped profiles (smoke, full,
+# a11y, onboarding, mac-gate) key by key: a profile here with a shipped name changes only the
+# fields it sets (a list replaces the shipped list), and a new name adds a profile.
+
+# The target `orchestrate test` runs without --target, and each target's profile when no
+# --profile is given (a `profile` under [targets.NAME] in orchestrate.toml wins over this map).
+default_target: web
+targets:
+  web: smoke
+
+# Uncomment `profiles:` and what you need below it.
+# profiles:
+#   # A profile of your own: `orchestrate test --profile checkout`.
+#   checkout:
+#     driver: web                    # web, mac, command or a plugin driver
+#     description: The checkout flow and the pages around it.
+#     # Paths under the target's base_url to visit (absolute URLs must be on its origin, or on one
+#     # listed in allowed_origins), or `auto`: crawl same-origin links from the base URL and its
+#     # sitemap.xml, breadth-first, up to max_routes pages and max_depth links away.
+#     routes: [/, /cart, /checkout]
+#     # routes: auto
+#     # max_routes: 25
+#     # max_depth: 3
+#     # allowed_origins: [https://docs.example.com]
+#     # Journeys run their steps in order in one page. Steps: goto, click, fill, press,
+#     # expect_visible, wait_for, and mark (a step the user sees; the onboarding check counts them).
+#     journeys:
+#       - name: buy
+#         onboarding: false          # true: the onboarding step-count check measures this journey
+#         steps:
+#           - goto: /cart
+#           - click: "text=Checkout"
+#           - fill: {selector: "#email", value: "ada@example.com"}
+#           - press: {selector: "#email", key: Enter}
+#           - wait_for: "#payment"
+#           - mark: "Payment"
+#           - expect_visible: "h1:has-text('Thank you')"
+#     # Rubric v1 checks: onboarding_step_count, axe_violations, console_errors, liquid_glass.
+#     checks: [axe_violations, console_errors]
+#     # Axe violations of these impacts are findings: critical, serious, moderate, minor.
+#     axe_impacts: [critical, serious]
+#     mode: headless                 # or headed, to watch the browser
+#     timeout_s: 300
+#     # With --since REF: changed files (globs, relative to the project) -> the routes to visit;
+#     # routes no changed file maps to are skipped.
+#     changed_paths:
+#       "src/checkout/**": [/checkout]
+#       "static/*.css": [/, /cart, /checkout]
+#   # A shipped profile, changed field by field: everything else stays as shipped.
+#   smoke:
+#     routes: [/, /pricing, /signup]
 """
 
 RETENTION_TEMPLATE = """\
@@ -69,11 +135,26 @@ class InitResult:
     root: Path
     created: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    config_file: Path | None = None
+    """The file the project's settings are in: ``orchestrate.toml``, or ``pyproject.toml``."""
 
     def lines(self) -> list[str]:
         """One line per path, relative to the root: ``created orchestrate.toml``, ``kept    .scenarios/``."""
         return [f"created {self._show(path)}" for path in self.created] + [
             f"kept    {self._show(path)}" for path in self.kept
+        ]
+
+    def next_steps(self) -> list[str]:
+        """What to do now, each step an ``orchestrate`` command that exists (or a file to edit)."""
+        config = self.config_file.name if self.config_file is not None else CONFIG_FILE_NAME
+        section = "[tool.orchestrate.targets.web]" if config == PYPROJECT_FILE_NAME else "[targets.web]"
+        return [
+            f"Fill in {section} in {config}: base_url, and start_command and health_path "
+            "if orchestrate should start the app.",
+            "Run `orchestrate test` (target web, profile smoke; see "
+            ".orchestrator/policy/test-profiles.yaml for the profile format).",
+            "Open report.html in the run dir `orchestrate runs list` shows; "
+            "`orchestrate issues list` lists the issues filed.",
         ]
 
     def _show(self, path: Path) -> str:
@@ -90,16 +171,44 @@ def init_project(root: Path) -> InitResult:
     in the way (a file where a directory belongs) is a :class:`UsageError`.
     """
     root = root.expanduser().absolute()
-    result = InitResult(root=root)
+    config_file = root / CONFIG_FILE_NAME
+    if not os.path.lexists(config_file) and _configured_in_pyproject(root):
+        config_file = root / PYPROJECT_FILE_NAME
+    result = InitResult(root=root, config_file=config_file)
     policy_dir = policy_dir_of(root)
     scenarios_dir = root / SCENARIOS_DIR_NAME
     if not root.is_dir():
         _ensure_dir(root, result)
     for directory in (policy_dir, scenarios_dir / "catalog", scenarios_dir / "twins"):
         _ensure_dir(directory, result)
-    _ensure_file(root / CONFIG_FILE_NAME, CONFIG_TEMPLATE, result)
-    _ensure_file(policy_dir / "retention.yaml", RETENTION_TEMPLATE, result)
+    _ensure_file(config_file, CONFIG_TEMPLATE, result)
+    _ensure_policy(policy_dir, "test-profiles", TEST_PROFILES_TEMPLATE, result)
+    _ensure_policy(policy_dir, "retention", RETENTION_TEMPLATE, result)
     return result
+
+
+def _configured_in_pyproject(root: Path) -> bool:
+    """Whether ``pyproject.toml`` has a ``[tool.orchestrate]`` table (an orchestrate.toml would shadow it)."""
+    try:
+        document = tomllib.loads((root / PYPROJECT_FILE_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    tool = document.get("tool")
+    return isinstance(tool, dict) and "orchestrate" in tool
+
+
+def _ensure_policy(policy_dir: Path, name: str, text: str, result: InitResult) -> None:
+    """Create ``<name>.yaml`` unless the policy is already overridden, under any suffix."""
+    existing = [
+        policy_dir / f"{name}{suffix}"
+        for suffix in PROJECT_SUFFIXES
+        if os.path.lexists(policy_dir / f"{name}{suffix}")
+    ]
+    if existing:
+        # A second file for the same policy would make every command fail until one is deleted.
+        result.kept.extend(existing)
+        return
+    _ensure_file(policy_dir / f"{name}.yaml", text, result)
 
 
 def _ensure_dir(directory: Path, result: InitResult) -> None:

@@ -29,6 +29,7 @@ from orchestrator import __version__
 from orchestrator.cli import app, main
 from orchestrator.config import ProjectConfig, load_config
 from orchestrator.events import EventBus, EventStore
+from orchestrator.logs import OUR_LOGGER, QUIET_LOGGERS
 from orchestrator.runs import RunKind, create_run, mark_run_finished
 from orchestrator.scaffold import init_project
 
@@ -134,12 +135,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.upper().startswith("ORCHESTRATE_"):
             monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    loggers = [logging.getLogger(name) for name in ("", OUR_LOGGER, *QUIET_LOGGERS)]
+    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
     yield
     structlog.reset_defaults()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +203,7 @@ def test_version() -> None:
 
 COMMANDS = [
     ["init"],
+    ["test"],
     ["runs"],
     ["runs", "list"],
     ["runs", "show"],
@@ -253,6 +256,7 @@ def test_init_twice_keeps_everything(tmp_path: Path) -> None:
             ".scenarios/catalog",
             ".scenarios/twins",
             "orchestrate.toml",
+            ".orchestrator/policy/test-profiles.yaml",
             ".orchestrator/policy/retention.yaml",
         )
     ]
@@ -261,6 +265,21 @@ def test_init_twice_keeps_everything(tmp_path: Path) -> None:
     third = invoke("init", str(root))
     assert "already initialised; nothing was changed" in third.stdout
     assert "kept    orchestrate.toml" in third.stdout
+
+
+def test_init_next_steps_name_commands_that_exist(tmp_path: Path) -> None:
+    outcome = invoke("init", str(tmp_path / "new"))
+    assert outcome.code == 0
+    steps = outcome.stdout.split("Next:\n", 1)[1].splitlines()
+    assert steps[0].startswith("  1. Fill in [targets.web] in orchestrate.toml: base_url")
+    commands = re.findall(r"`orchestrate ([a-z -]+)`", "\n".join(steps))
+    assert commands == ["test", "runs list", "issues list"]
+    for command in commands:
+        helped = invoke(*command.split(), "--help")
+        assert helped.code == 0, command
+        assert "Usage: orchestrate " + command in " ".join(helped.stdout.split())
+    document = json.loads(invoke("init", str(tmp_path / "other"), "--json").stdout)
+    assert document["next"][1].startswith("Run `orchestrate test`")
 
 
 def test_init_uses_the_project_option(tmp_path: Path) -> None:

@@ -10,17 +10,27 @@ import pytest
 import yaml
 
 from orchestrator.config import ConfigSections, load_config
-from orchestrator.errors import UsageError
-from orchestrator.policyfiles import load_policy, load_retention
-from orchestrator.scaffold import CONFIG_TEMPLATE, init_project
+from orchestrator.errors import ConfigError, UsageError
+from orchestrator.pipelines.test import plan_gate
+from orchestrator.policy.test_profiles import TestProfiles
+from orchestrator.policyfiles import load_policy, load_policy_model, load_retention
+from orchestrator.scaffold import CONFIG_TEMPLATE, TEST_PROFILES_TEMPLATE, init_project
 
 EXPECTED = [
     ".orchestrator/policy",
     ".scenarios/catalog",
     ".scenarios/twins",
     "orchestrate.toml",
+    ".orchestrator/policy/test-profiles.yaml",
     ".orchestrator/policy/retention.yaml",
 ]
+
+
+def uncommented(text: str, first: str) -> str:
+    """The commented block of ``text`` starting at the line ``first``, with its ``# `` taken off."""
+    lines = text.splitlines()
+    start = lines.index(first)
+    return "\n".join(line[2:] for line in lines[start:] if line.startswith("# ")) + "\n"
 
 
 def relative(root: Path, paths: list[Path]) -> list[str]:
@@ -61,13 +71,78 @@ def test_generated_config_shows_every_setting() -> None:
 
 
 def test_commented_target_example_is_valid_when_uncommented(tmp_path: Path) -> None:
-    lines = CONFIG_TEMPLATE.splitlines()
-    start = lines.index("# [targets.web]")
-    block = [line[2:] for line in lines[start:] if line.startswith("# ")]
-    (tmp_path / "orchestrate.toml").write_text("\n".join(block) + "\n", encoding="utf-8")
+    (tmp_path / "orchestrate.toml").write_text(
+        uncommented(CONFIG_TEMPLATE, "# [targets.web]"), encoding="utf-8"
+    )
     target = load_config(tmp_path).targets["web"]
     assert target.start_command == ["python", "-m", "myapp", "--port", "{port}"]
     assert target.base_url == "http://127.0.0.1:{port}"
+    assert target.health_path == "/"
+
+
+def test_a_fresh_project_points_the_gate_at_the_target_to_fill_in(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    policy = load_policy_model("test-profiles", TestProfiles, tmp_path)
+    assert (policy.default_target, policy.targets) == ("web", {"web": "smoke"})
+    assert set(policy.profiles) == set(load_policy_model("test-profiles", TestProfiles, None).profiles)
+    with pytest.raises(ConfigError) as caught:
+        plan_gate(load_config(tmp_path, env={}), target=None, profile=None)
+    assert "under [targets.web] in orchestrate.toml" in str(caught.value)
+
+
+def test_filling_in_the_target_stanza_gives_a_runnable_plan(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    config_file = tmp_path / "orchestrate.toml"
+    stanza = uncommented(CONFIG_TEMPLATE, "# [targets.web]")
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "\n" + stanza, encoding="utf-8")
+    plan = plan_gate(load_config(tmp_path, env={}), target=None, profile=None)
+    assert (plan.target, plan.profile_name, plan.source) == ("web", "smoke", "test-profiles")
+    assert plan.settings.start_command[:2] == ["python", "-m"]
+
+
+def test_the_commented_profile_example_is_valid_when_uncommented(tmp_path: Path) -> None:
+    policy_dir = tmp_path / ".orchestrator" / "policy"
+    policy_dir.mkdir(parents=True)
+    head = TEST_PROFILES_TEMPLATE.split("# Uncomment `profiles:`")[0]
+    (policy_dir / "test-profiles.yaml").write_text(
+        head + uncommented(TEST_PROFILES_TEMPLATE, "# profiles:"), encoding="utf-8"
+    )
+    policy = load_policy_model("test-profiles", TestProfiles, tmp_path)
+    checkout = policy.profiles["checkout"]
+    assert checkout.routes == ["/", "/cart", "/checkout"]
+    assert [step.action for step in checkout.journeys[0].steps] == [
+        "goto", "click", "fill", "press", "wait_for", "mark", "expect_visible",
+    ]  # fmt: skip
+    assert checkout.changed_paths["src/checkout/**"] == ["/checkout"]
+    assert checkout.axe_impacts == ["critical", "serious"]
+    assert policy.profiles["smoke"].routes == ["/", "/pricing", "/signup"]
+    assert policy.profiles["smoke"].checks == ["axe_violations", "console_errors"]  # the rest as shipped
+    (tmp_path / "orchestrate.toml").write_text('[targets.web]\nbase_url = "http://127.0.0.1:{port}"\n')
+    assert plan_gate(load_config(tmp_path, env={}), target=None, profile="checkout").profile == checkout
+
+
+def test_a_policy_overridden_under_another_suffix_is_kept_alone(tmp_path: Path) -> None:
+    policy_dir = tmp_path / ".orchestrator" / "policy"
+    policy_dir.mkdir(parents=True)
+    (policy_dir / "test-profiles.json").write_text('{"default_target": "api", "targets": {"api": "smoke"}}')
+    (policy_dir / "retention.yml").write_text("retention_days: 7\n")
+    result = init_project(tmp_path)
+    assert ".orchestrator/policy/test-profiles.json" in relative(tmp_path, result.kept)
+    assert ".orchestrator/policy/retention.yml" in relative(tmp_path, result.kept)
+    assert sorted(p.name for p in policy_dir.iterdir()) == ["retention.yml", "test-profiles.json"]
+    assert load_policy_model("test-profiles", TestProfiles, tmp_path).default_target == "api"
+    assert load_retention(tmp_path).retention_days == 7
+
+
+def test_a_project_configured_in_pyproject_gets_no_shadowing_orchestrate_toml(tmp_path: Path) -> None:
+    pyproject = b'[project]\nname = "app"\n\n[tool.orchestrate.events]\nbatch_size = 10\n'
+    (tmp_path / "pyproject.toml").write_bytes(pyproject)
+    result = init_project(tmp_path)
+    assert not (tmp_path / "orchestrate.toml").exists()
+    assert "pyproject.toml" in relative(tmp_path, result.kept)
+    assert (tmp_path / "pyproject.toml").read_bytes() == pyproject
+    assert load_config(tmp_path, env={}).events.batch_size == 10
+    assert "[tool.orchestrate.targets.web] in pyproject.toml" in result.next_steps()[0]
 
 
 def test_generated_retention_example_is_valid_and_equals_the_default(tmp_path: Path) -> None:
@@ -105,7 +180,11 @@ def test_init_never_overwrites_an_existing_file(tmp_path: Path) -> None:
         "orchestrate.toml",
         ".orchestrator/policy/retention.yaml",
     ]
-    assert relative(tmp_path, result.created) == [".scenarios/catalog", ".scenarios/twins"]
+    assert relative(tmp_path, result.created) == [
+        ".scenarios/catalog",
+        ".scenarios/twins",
+        ".orchestrator/policy/test-profiles.yaml",
+    ]
 
 
 def test_a_dangling_symlink_is_left_alone(tmp_path: Path) -> None:

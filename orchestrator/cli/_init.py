@@ -27,10 +27,15 @@ def init_command(
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document: root, created and kept paths.")
+        bool,
+        typer.Option("--json", help="Print one JSON document: root, created and kept paths, next steps."),
     ] = False,
 ) -> None:
     """Lay out a project: orchestrate.toml, the policy override folder and the scenario folders.
+
+    orchestrate.toml shows every setting at its default, with a commented \\[targets.web] stanza to
+    fill in (base_url, start_command, health_path); .orchestrator/policy/test-profiles.yaml names
+    the default target and profile and shows the profile format in comments.
 
     Safe to run again: existing files are kept byte for byte and only what is missing is created.
     The project's config is not read, so init also works where orchestrate.toml has a mistake.
@@ -45,6 +50,7 @@ def init_command(
                 "root": str(result.root),
                 "created": [str(path) for path in result.created],
                 "kept": [str(path) for path in result.kept],
+                "next": result.next_steps(),
             }
         )
         return
@@ -55,7 +61,6 @@ def init_command(
     for line in result.lines():
         print_line(f"  {line}")
     if result.created:
-        print_line(
-            "Next: change what does not suit you in orchestrate.toml, and add scenarios under "
-            ".scenarios/catalog/."
-        )
+        print_line("Next:")
+        for number, step in enumerate(result.next_steps(), 1):
+            print_line(f"  {number}. {step}")
