@@ -50,9 +50,20 @@ def root(
         ),
     ] = None,
     log_json: Annotated[
-        bool, typer.Option("--log-json", help="Write log lines to stderr as JSON, one object a line.")
+        bool,
+        typer.Option(
+            "--log-json", help="Write log lines (and test progress) to stderr as JSON, one object a line."
+        ),
     ] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log debug lines too.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v",
+            "--verbose",
+            help="Log orchestrate's own debug lines too; other libraries (httpx, playwright, asyncio, "
+            "pykka) still log only warnings.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),

@@ -144,7 +144,13 @@ class GateProgress:
         state.done, state.total = done, total
         ok = payload.get("ok") is not False
         if self._progress is not None and state.task is not None:
-            self._progress.update(state.task, completed=done, total=total, count=f"{done}/{total}")
+            self._progress.update(
+                state.task,
+                completed=done,
+                total=total,
+                count=f"{done}/{total}",
+                description=self._label(state),
+            )
             mark = Text("  ✓ ", style="green") if ok else Text("  ✗ ", style="red")
             self._progress.console.print(
                 Text.assemble(mark, literal(name), literal("" if ok else " failed", "red")),

@@ -217,5 +217,7 @@ def test_hints_name_the_pyproject_table_when_the_settings_live_there(tmp_path: P
     config = load_config(tmp_path)
     with pytest.raises(ConfigError, match=r"under \[tool\.orchestrate\.targets\.web\] in pyproject\.toml"):
         plan_gate(config, target="web", profile="smoke")
-    with pytest.raises(UsageError, match=r"add a section \[tool\.orchestrate\.targets\.api\] in pyproject\.toml"):
+    with pytest.raises(
+        UsageError, match=r"add a section \[tool\.orchestrate\.targets\.api\] in pyproject\.toml"
+    ):
         plan_gate(config, target="api", profile="smoke")
