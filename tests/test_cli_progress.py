@@ -67,14 +67,14 @@ def test_plain_lines_one_per_phase_and_per_route_when_not_a_terminal(bus: EventB
     buffer = io.StringIO()
     progress = GateProgress(Console(file=buffer, force_terminal=False, width=200))
     bus.subscribe(progress)
-    web_run(bus, tmp_path, [("/", True), ("/gallery", True), ("/\x1b[2Jevil", False)])
+    web_run(bus, tmp_path, [("/", True), ("/gallery", True), ("/\x1b[2Jevil\nline", False)])
     progress.stop()
     assert buffer.getvalue().splitlines() == [
         "target: started at http://127.0.0.1:8123",
         "capture: started (web)",
         "capture: / ok (1/3)",
         "capture: /gallery ok (2/3)",
-        "capture: /\\x1b[2Jevil failed (3/3)",
+        "capture: /\\x1b[2Jevil\\nline failed (3/3)",
         "capture: done: web: exit 1",
         "evaluate: started (ux-evaluator)",
         "evaluate: done: 3 findings",

@@ -153,12 +153,14 @@ class GateProgress:
             )
             mark = Text("  ✓ ", style="green") if ok else Text("  ✗ ", style="red")
             self._progress.console.print(
-                Text.assemble(mark, literal(name), literal("" if ok else " failed", "red")),
+                Text.assemble(mark, literal(_one_line(name)), literal("" if ok else " failed", "red")),
                 highlight=False,
                 soft_wrap=True,
             )
         else:
-            self._say(phase, f"{name} {'ok' if ok else 'failed'} ({done}/{total})", route=name, ok=ok)
+            self._say(
+                phase, f"{_one_line(name)} {'ok' if ok else 'failed'} ({done}/{total})", route=name, ok=ok
+            )
 
     def _end(self, phase: str, text: str, *, ok: bool) -> None:
         state = self._phases.get(phase) or self._phases.setdefault(phase, _Phase(phase, ""))
@@ -188,6 +190,11 @@ class GateProgress:
             log.info("gate progress", phase=phase, message=text, **facts)
             return
         self._console.print(literal(f"{phase}: {text}"), highlight=False, soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    """A route name on one line: line breaks and tabs shown escaped, like other controls."""
+    return printable(text).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def _short(text: str) -> str:
