@@ -51,13 +51,19 @@ class _Plan:
     correlated: tuple[tuple[str, bool], ...]
     # None when the model cannot be mirrored: pydantic checks each payload.
     required: frozenset[str] | None
-    instances: tuple[tuple[str, tuple[type, ...]], ...] = ()
+    # isinstance tests of the required fields (present once ``required`` is), then of the others.
+    required_kinds: tuple[tuple[str, tuple[type, ...]], ...] = ()
+    optional_kinds: tuple[tuple[str, tuple[type, ...]], ...] = ()
+    # Fields an isinstance test cannot decide (literals, nested models, lists, constraints).
     others: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
 
     def accepts(self, payload: Mapping[str, Any]) -> bool:
         if self.required is None or not self.required <= payload.keys():
             return False
-        for name, kinds in self.instances:
+        for name, kinds in self.required_kinds:
+            if not isinstance(payload[name], kinds):
+                return False
+        for name, kinds in self.optional_kinds:
             value = payload.get(name, _ABSENT)
             if value is not _ABSENT and not isinstance(value, kinds):
                 return False
@@ -97,19 +103,22 @@ def _build_plan(schema: type[BaseModel]) -> _Plan:
         or any(info.alias or info.validation_alias for info in fields.values())
     ):
         return _Plan(correlated=correlated, required=None)
-    instances: list[tuple[str, tuple[type, ...]]] = []
+    required = frozenset(name for name, info in fields.items() if info.is_required())
+    required_kinds: list[tuple[str, tuple[type, ...]]] = []
+    optional_kinds: list[tuple[str, tuple[type, ...]]] = []
     others: list[tuple[str, Callable[[Any], bool]]] = []
     for name, info in fields.items():
         metadata = [item for item in info.metadata if item is not FROM_CORRELATION]
         kinds = None if metadata else _instance_kinds(info.annotation)
-        if kinds is not None:
-            instances.append((name, kinds))
-        else:
+        if kinds is None:
             others.append((name, _value_test(info.annotation, metadata)))
+        else:
+            (required_kinds if name in required else optional_kinds).append((name, kinds))
     return _Plan(
         correlated=correlated,
-        required=frozenset(name for name, info in fields.items() if info.is_required()),
-        instances=tuple(instances),
+        required=required,
+        required_kinds=tuple(required_kinds),
+        optional_kinds=tuple(optional_kinds),
         others=tuple(others),
     )
 
@@ -193,7 +202,9 @@ def check_payload(
             f"unknown event type {event_type!r}; register it with register_event_type() "
             f"or use one of: {', '.join(sorted(EVENT_SCHEMAS))}"
         )
-    plan = _plan(schema)
+    plan = _PLANS.get(schema)
+    if plan is None:
+        plan = _plan(schema)
     filled: dict[str, Any] | None = None
     for name, required in plan.correlated:
         if payload.get(name) is None:

@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.correlation import correlation_scope
 from orchestrator.errors import EventError, EventSchemaError, RunExistsError
-from orchestrator.events import Event, EventBus, EventStore, build_timeline, reindex
+from orchestrator.events import Event, EventBus, EventStore, IndexBatch, build_timeline, reindex
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -195,6 +195,30 @@ def test_events_after_the_terminal_event_are_not_written(bus: EventBus, tmp_path
     ]
 
 
+def test_interleaved_runs_each_get_their_own_gap_free_seq_and_end_at_their_terminal_event(
+    bus: EventBus, tmp_path: Path
+) -> None:
+    paths = {run_id: tmp_path / run_id / "events.jsonl" for run_id in ("a", "b")}
+    for run_id, path in paths.items():
+        bus.open_run(run_id, path)
+    for n in range(1500):
+        for run_id in ("a", "b"):
+            with correlation_scope(run_id=run_id):
+                if run_id == "a" and n == 1000:
+                    bus.emit("conductor.task.completed", {"status": "completed"}, actor="c")
+                else:
+                    progress(bus, f"{run_id}{n}")
+    for run_id in paths:
+        bus.close_run(run_id)
+    a, b = ([json.loads(line) for line in path.read_text().splitlines()] for path in paths.values())
+    assert [e["seq"] for e in a] == list(range(1, 1002))
+    assert [e["payload"].get("message") for e in a[:-1]] == [f"a{n}" for n in range(1000)]
+    assert a[-1]["event_type"] == "conductor.task.completed"
+    assert [e["seq"] for e in b] == list(range(1, 1501))
+    assert [e["payload"]["message"] for e in b] == [f"b{n}" for n in range(1500)]
+    assert {e["run_id"] for e in b} == {"b"}
+
+
 def test_reindex_rebuilds_the_same_rows(bus: EventBus, tmp_path: Path) -> None:
     for run_id in ("a", "b"):
         bus.open_run(run_id, tmp_path / run_id / "events.jsonl")
@@ -356,6 +380,29 @@ def test_timeline_categorises_a_run(bus: EventBus, tmp_path: Path) -> None:
         "agent_results": 2,
     }
     assert summary.error_code == "escalated"
+
+
+def test_a_batch_larger_than_one_statement_is_indexed_whole_and_only_once(tmp_path: Path) -> None:
+    lines = [
+        Event(seq=seq, event_id=f"e{seq}", timestamp=f"2024-01-01T00:00:{seq % 60:02d}Z", event_type="x.y",
+              actor="a", run_id="r", payload={"n": seq}).to_line()
+        for seq in range(1, 2501)
+    ]  # fmt: skip
+    batch = IndexBatch(
+        "r", 1, [f"2024-01-01T00:00:{s % 60:02d}Z" for s in range(1, 2501)], ["x.y"] * 2500, lines
+    )
+    with EventStore(tmp_path / "events.db") as store:
+        store.add_batch(batch)
+        store.add_batch(batch)
+        store.add_batch(
+            IndexBatch(
+                "r", 2501, ["2024-01-01T00:01:00Z"], ["x.z"], [lines[0].replace('"seq":1,', '"seq":2501,')]
+            )
+        )
+        events, _ = store.dump_rows()
+        assert [row[1] for row in events] == list(range(1, 2502))
+        assert [e.payload["n"] for e in store.query(run_id="r", limit=None)] == [*range(1, 2501), 1]
+        assert [e.seq for e in store.query(type_prefix="x.z")] == [2501]
 
 
 def test_queries_filter_by_prefix_since_seq_and_limit(bus: EventBus, tmp_path: Path) -> None:
