@@ -5,7 +5,8 @@ page has once loaded, so links a script adds count too; the pages the site's ``s
 are added as if the base page linked them (depth 1). Which links are followed, and what route each
 becomes, is :mod:`~orchestrator.drivers.web._links`. A visited page is dropped when its response is
 not HTML (by Content-Type, or a download), when it redirects off the site or to a route already
-found; a page whose navigation fails is kept, so the capture reports the failure. The crawl stops
+found; a page whose navigation fails, or whose server answers with an HTTP error, is kept, so the
+capture reports the broken link. The crawl stops
 at ``max_routes`` routes, and follows no link from a page ``max_depth`` links away.
 
 Pages are visited in parallel tabs of a browser context of its own (no HAR, no trace; images,
@@ -247,19 +248,21 @@ class Crawler:
                     return _Visit(not_a_page="not a page (a download)")
                 return _Visit(error=clean_text(f"navigation to {url} failed: {message}"))
             content_type = await response.header_value("content-type") if response is not None else None
-            if not is_html_content_type(content_type):
+            status = response.status if response is not None else None
+            # An error answer is kept whatever its type: a broken link is what the capture must show.
+            if (status is None or status < 400) and not is_html_content_type(content_type):
                 return _Visit(not_a_page=f"not a page ({clean_text(content_type or '')})")
             try:
                 links = await page.eval_on_selector_all("a[href], area[href]", _LINKS_JS)
             except PlaywrightError as exc:  # the page navigated away while it was read
                 keep = False
                 return _Visit(
-                    status=response.status if response else None,
+                    status=status,
                     final_url=page.url,
                     error=clean_text(f"the links of {url} could not be read: {first_line(exc)}"),
                 )
             return _Visit(
-                status=response.status if response else None,
+                status=status,
                 final_url=page.url,
                 links=[(str(href), str(text)) for href, text in links],
             )

@@ -50,6 +50,7 @@ EXPECTED = [
     "/about",
     "/products",
     "/deep/1",
+    "/missing",
     "/from-js",
     "/hidden",
     "/products/widget",
@@ -57,7 +58,8 @@ EXPECTED = [
     "/deep/3",
 ]
 """Breadth-first: the home page, its links in document order (the script's last), the sitemap's
-page, then depth 2 and 3. Not: /deep/4 (depth 4), the logout links, the PDFs, the JSON, the
+page, then depth 2 and 3. /missing answers 404 in plain text, and is kept: a broken link is what
+the capture must show. Not: /deep/4 (depth 4), the logout links, the PDFs, the JSON, the
 redirect to /about, the fragment and query variants, the other origin."""
 
 
@@ -97,6 +99,7 @@ HOME_LINKS = [
     ("https://example.org/elsewhere", "Elsewhere"),
     ("mailto:team@example.org", "Mail us"),
     ("/deep/1", "Deep"),
+    ("/missing", "A page that is gone"),
     ("/old-about", "About (old address)"),
 ]
 ADD_LINK = (
@@ -140,7 +143,7 @@ class _Site:
             return Response(b"%PDF-1.4\n%%EOF\n", media_type="application/pdf")
         if path == "/data":
             return JSONResponse({"items": []})
-        return Response("gone", status_code=404)  # /logout and friends: must never be asked for
+        return Response("gone", status_code=404)  # /missing; /logout and friends are never asked for
 
 
 class _Server(uvicorn.Server):
@@ -205,6 +208,7 @@ def test_the_crawl_visits_exactly_the_sites_pages(site: tuple[_Site, str]) -> No
         "/about": (1, "/"),
         "/products": (1, "/"),
         "/deep/1": (1, "/"),
+        "/missing": (1, "/"),
         "/from-js": (1, "/"),
         "/hidden": (1, "sitemap"),
         "/products/widget": (2, "/products"),
@@ -212,6 +216,7 @@ def test_the_crawl_visits_exactly_the_sites_pages(site: tuple[_Site, str]) -> No
         "/deep/3": (3, "/deep/2"),
     }
     assert found.sitemap == "4 URLs" and found.stopped is None
+    assert {f.route: f.status for f in found.found}["/missing"] == 404
     skipped = dict(found.skipped)
     assert skipped[f"{url}/logout"] == "a logout link"
     assert skipped[f"{url}/account/end-session"] == "a logout link"
@@ -232,7 +237,7 @@ def test_the_limits_cut_the_crawl_the_same_way_every_time(site: tuple[_Site, str
     assert crawl(url, CrawlLimits(max_routes=4, max_depth=3), parallel=3).routes == EXPECTED[:4]
     assert crawl(url, CrawlLimits(max_routes=4, max_depth=3), parallel=1).routes == EXPECTED[:4]
     assert crawl(url, CrawlLimits(max_routes=25, max_depth=0)).routes == ["/"]
-    assert crawl(url, CrawlLimits(max_routes=25, max_depth=1)).routes == EXPECTED[:6]
+    assert crawl(url, CrawlLimits(max_routes=25, max_depth=1)).routes == EXPECTED[:7]
 
 
 @pytest.mark.slow
