@@ -4,8 +4,10 @@ Order: ``ORCHESTRATE_CHROMIUM`` when set (it replaces the system lookup), else t
 ``/usr/bin/chromium`` and any ``chromium`` / ``chromium-browser`` on ``PATH``; then the browser
 Playwright manages itself (``playwright install chromium``). Every launch uses the flags that make
 Chromium quiet and deterministic in CI (no sandbox, no GPU, no background network, no component
-updates, no sync, no first-run UI). When nothing starts, :class:`BrowserLaunchError` names every
-candidate tried and why it failed, so the fix is obvious from the message alone.
+updates, no sync, no first-run UI), and one renderer process per page: no spare renderer and no
+address-bar renderer per browser context, which parallel contexts would pay for over and over.
+When nothing starts, :class:`BrowserLaunchError` names every candidate tried and why it failed, so
+the fix is obvious from the message alone.
 """
 
 from __future__ import annotations
@@ -35,6 +37,34 @@ __all__ = [
 
 CHROMIUM_ENV = "ORCHESTRATE_CHROMIUM"
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
+_PLAYWRIGHT_DISABLED_FEATURES: tuple[str, ...] = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+"""The features Playwright disables itself. Chromium reads only the last ``--disable-features``,
+so ours repeats them (a test fails when a Playwright upgrade disables one more)."""
+_DISABLED_FEATURES: tuple[str, ...] = (
+    # Every browser context gets a window, and each window would start two renderer processes
+    # nobody looks at in headless runs: a spare one kept ready for the next navigation, and one
+    # for the address bar's popups. Each costs as much CPU as a page's own renderer, per context.
+    "SpareRendererForSitePerProcess",
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
+)
 LAUNCH_ARGS: tuple[str, ...] = (
     "--no-sandbox",
     "--disable-gpu",
@@ -42,6 +72,7 @@ LAUNCH_ARGS: tuple[str, ...] = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-features=" + ",".join(_PLAYWRIGHT_DISABLED_FEATURES + _DISABLED_FEATURES),
 )
 _LAUNCH_TIMEOUT_MS = 60_000
 _FIX = (
