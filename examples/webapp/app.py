@@ -26,16 +26,23 @@ printed)::
     python examples/webapp/app.py --port 8000
 
 The app listens on 127.0.0.1 only. ``create_app()`` returns the ASGI app for running it in process.
+
+A slow back end, for measuring what parallel capture buys on an app that waits on I/O: with
+``--backend-delay-ms 300`` (or ``DEMO_BACKEND_DELAY_MS=300`` in its environment, or
+``create_app(backend_delay_s=0.3)``) every page first waits 300 ms on its data call, as a page
+backed by a slow database or API would. Off by default; static files and ``/health`` never wait.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import html
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -45,9 +52,13 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["ONBOARDING_STEPS", "SESSION_COOKIE", "SESSION_VALUE", "create_app", "main"]
+__all__ = ["BACKEND_DELAY_ENV", "ONBOARDING_STEPS", "SESSION_COOKIE", "SESSION_VALUE", "create_app", "main"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+BACKEND_DELAY_ENV = "DEMO_BACKEND_DELAY_MS"
+"""Milliseconds every page waits on its (simulated) back end when the app is started from the CLI."""
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 NAV = (
     ("/", "Home"),
@@ -224,21 +235,38 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def create_app() -> Starlette:
-    """The demo app (an ASGI application)."""
+def _with_backend(endpoint: Endpoint, delay_s: float) -> Endpoint:
+    """``endpoint`` after a data call that takes ``delay_s`` (nothing when 0)."""
+    if delay_s <= 0:
+        return endpoint
+
+    @functools.wraps(endpoint)
+    async def page(request: Request) -> Response:
+        await asyncio.sleep(delay_s)  # the page's data call to a slow back end
+        return await endpoint(request)
+
+    return page
+
+
+def create_app(*, backend_delay_s: float = 0.0) -> Starlette:
+    """The demo app (an ASGI application); every page waits ``backend_delay_s`` on its back end."""
+
+    def page(endpoint: Endpoint) -> Endpoint:
+        return _with_backend(endpoint, backend_delay_s)
+
     return Starlette(
         routes=[
-            Route("/", home),
-            Route("/about", about),
-            Route("/pricing", pricing),
-            Route("/blog", blog),
-            Route("/contact", contact),
-            Route("/gallery", gallery),
-            Route("/checkout", checkout),
-            Route("/team", team),
-            Route("/onboarding", onboarding_start),
-            Route("/onboarding/done", onboarding_done),
-            Route("/onboarding/{step:int}", onboarding_step),
+            Route("/", page(home)),
+            Route("/about", page(about)),
+            Route("/pricing", page(pricing)),
+            Route("/blog", page(blog)),
+            Route("/contact", page(contact)),
+            Route("/gallery", page(gallery)),
+            Route("/checkout", page(checkout)),
+            Route("/team", page(team)),
+            Route("/onboarding", page(onboarding_start)),
+            Route("/onboarding/done", page(onboarding_done)),
+            Route("/onboarding/{step:int}", page(onboarding_step)),
             Route("/health", health),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
@@ -255,13 +283,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=int(os.environ.get("PORT", "0")),
         help="port to listen on; 0 (the default unless $PORT is set) lets the OS pick one",
     )
+    parser.add_argument(
+        "--backend-delay-ms",
+        type=int,
+        default=int(os.environ.get(BACKEND_DELAY_ENV, "0")),
+        help=f"every page first waits this long on a slow back end (default 0, or ${BACKEND_DELAY_ENV})",
+    )
     args = parser.parse_args(argv)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
     print(f"Demo web app on http://{args.host}:{port}", flush=True)
-    config = uvicorn.Config(create_app(), log_level="warning", access_log=False, lifespan="off")
+    app = create_app(backend_delay_s=max(0, args.backend_delay_ms) / 1000)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

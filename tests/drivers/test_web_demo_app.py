@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import httpx
 import pytest
@@ -96,3 +99,53 @@ def test_the_project_files_declare_the_target_and_profiles() -> None:
         assert journey.onboarding
         assert sum(step.action == "mark" for step in journey.steps) == 9
     assert onboarding.routes == []
+
+
+def _demo_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("orchestrate_demo_webapp_backend", DEMO / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_slow_back_end_option_makes_every_page_and_nothing_else_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    demo = _demo_module()
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+
+    # The app's only wait is its back end's; it is recorded here instead of slept.
+    monkeypatch.setattr(demo, "asyncio", SimpleNamespace(sleep=record))
+
+    async def get_all(app: object, paths: list[str]) -> list[int]:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            return [(await client.get(path)).status_code for path in paths]
+
+    pages = ["/", "/gallery", "/onboarding/3"]
+    assert asyncio.run(get_all(demo.create_app(backend_delay_s=0.3), pages)) == [200, 200, 200]
+    assert waits == [0.3, 0.3, 0.3]
+    waits.clear()
+    assert asyncio.run(get_all(demo.create_app(backend_delay_s=0.3), ["/health", "/static/app.css"])) == [
+        200,
+        200,
+    ]
+    assert asyncio.run(get_all(demo.create_app(), pages)) == [200, 200, 200]
+    assert waits == []
+
+
+def test_the_slow_back_end_is_an_option_of_the_command_line_and_the_environment() -> None:
+    demo = _demo_module()
+    assert demo.BACKEND_DELAY_ENV == "DEMO_BACKEND_DELAY_MS"
+    help_text = subprocess.run(
+        [sys.executable, str(DEMO / "app.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "--backend-delay-ms" in help_text and "$DEMO_BACKEND_DELAY_MS" in help_text
