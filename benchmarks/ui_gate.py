@@ -1,6 +1,7 @@
 """Wall time of the UI gate's smoke profile on the demo app, against a bare Playwright script.
 
-All three are whole processes, timed from start to exit, on a fresh copy of ``examples/webapp``:
+CPU-bound figures, all whole processes timed from start to exit on a fresh copy of
+``examples/webapp``:
 
 - ``gate_s``: ``orchestrate test --target web --profile smoke`` with ``--parallel`` at its default
   (the number of cores);
@@ -10,8 +11,21 @@ All three are whole processes, timed from start to exit, on a fresh copy of ``ex
   same screenshot, ARIA snapshot and axe run per route, then stops the app. No events, no
   evaluation, no issues.
 
-Each figure is the median of ``--rounds`` rounds (run in turns). The last line is JSON:
-``{"gate_s", "sequential_s", "bare_script_s", "sequential_vs_bare", "parallel_speedup"}``.
+I/O-bound figures, in the same run: the demo app started with a slow back end (every page waits
+300 ms on its data call, ``DEMO_BACKEND_DELAY_MS=300``), as real apps wait on databases and APIs:
+
+- ``gate_io_s`` and ``sequential_io_s``: the same gate with ``--parallel 4`` and ``--parallel 1``;
+- ``capture_io_s`` and ``capture_sequential_io_s``: the capture phase of those runs (the web
+  driver's browser session, from its ``worker.tool.result`` event), the part parallel browser
+  contexts change; the same captures in both;
+- ``parallel_speedup_io``: ``capture_sequential_io_s / capture_io_s`` (target: at least 2.0 on
+  2 cores), and ``parallel_speedup_io_wall`` the same for whole runs.
+
+And ``routes_auto_s``: what ``routes: auto`` costs on the demo app: the crawl alone, in a browser
+already running, with the number of routes it found (``routes_auto_count``).
+
+Each figure is the median of ``--rounds`` rounds (run in turns). The last line is JSON with all
+of them and ``sequential_vs_bare`` and ``parallel_speedup`` (``sequential_s / gate_s``).
 
     python benchmarks/ui_gate.py [--rounds 3]
 """
@@ -19,7 +33,9 @@ Each figure is the median of ``--rounds`` rounds (run in turns). The last line i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -30,6 +46,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "webapp"
+SLOW_BACKEND = {"DEMO_BACKEND_DELAY_MS": "300"}
+IO_PARALLEL = 4
 
 
 def smoke_routes(project: Path) -> list[str]:
@@ -51,25 +69,70 @@ def fresh_project() -> Path:
     return target
 
 
-def timed(argv: list[str], cwd: Path) -> float:
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return elapsed
 
 
-def gate(parallel: int | None) -> float:
+def capture_seconds(project: Path) -> float:
+    """The web driver's browser session in the project's one run, from its ``worker.tool.result``."""
+    (events,) = (project / ".orchestrator" / "runs").glob("*/events.jsonl")
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        payload = event.get("payload") or {}
+        if event["event_type"] == "worker.tool.result" and payload.get("tool_name") == "chromium":
+            return float(payload["duration_ms"]) / 1000
+    raise SystemExit(f"no browser session recorded in {events}")
+
+
+def gate(parallel: int | None, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """One whole gate run: its wall time and its capture phase, in seconds."""
     project = fresh_project()
     argv = [sys.executable, "-m", "orchestrator.cli", "-C", str(project), "test", "--target", "web"]
     argv += ["--profile", "smoke", "--triage", "skip"]
     if parallel is not None:
         argv += ["--parallel", str(parallel)]
     try:
-        return timed(argv, REPO)
+        return timed(argv, REPO, env), capture_seconds(project)
     finally:
         shutil.rmtree(project.parent, ignore_errors=True)
+
+
+def crawl() -> tuple[float, int]:
+    """``routes: auto`` on the demo app: the crawl alone (browser already running) and its routes."""
+    from playwright.async_api import async_playwright
+
+    from orchestrator.drivers.web import Crawler, CrawlLimits, Timeouts, default_parallel, launch_chromium
+
+    app = subprocess.Popen(
+        [sys.executable, str(EXAMPLE / "app.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert app.stdout is not None
+        base_url = app.stdout.readline().strip().rsplit(" ", 1)[-1]
+
+        async def run() -> tuple[float, int]:
+            async with async_playwright() as playwright:
+                browser, _ = await launch_chromium(playwright)
+                crawler = Crawler(
+                    browser, base_url, CrawlLimits(), parallel=default_parallel(), timeouts=Timeouts()
+                )
+                start = time.perf_counter()
+                await crawler.run()
+                elapsed = time.perf_counter() - start
+                await browser.close()
+                return elapsed, len(crawler.found)
+
+        return asyncio.run(run())
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
 
 
 def bare() -> float:
@@ -128,19 +191,41 @@ def main() -> None:
         bare_script(args.bare)
         return
 
-    gates, sequentials, bares = [], [], []
+    gates: list[float] = []
+    sequentials: list[float] = []
+    bares: list[float] = []
+    walls_io: list[float] = []
+    sequential_walls_io: list[float] = []
+    captures_io: list[float] = []
+    sequential_captures_io: list[float] = []
+    crawls: list[float] = []
+    found = 0
     for round_no in range(1, args.rounds + 1):
-        gates.append(gate(None))
-        sequentials.append(gate(1))
+        gates.append(gate(None)[0])
+        sequentials.append(gate(1)[0])
         bares.append(bare())
+        wall, capture = gate(IO_PARALLEL, SLOW_BACKEND)
+        walls_io.append(wall)
+        captures_io.append(capture)
+        wall, capture = gate(1, SLOW_BACKEND)
+        sequential_walls_io.append(wall)
+        sequential_captures_io.append(capture)
+        crawl_s, found = crawl()
+        crawls.append(crawl_s)
         print(
             f"round {round_no}: gate {gates[-1]:.2f} s, sequential {sequentials[-1]:.2f} s, "
-            f"bare script {bares[-1]:.2f} s",
+            f"bare script {bares[-1]:.2f} s; slow back end: parallel {IO_PARALLEL} {walls_io[-1]:.2f} s "
+            f"(capture {captures_io[-1]:.2f} s), sequential {sequential_walls_io[-1]:.2f} s "
+            f"(capture {sequential_captures_io[-1]:.2f} s); routes: auto {crawls[-1]:.2f} s ({found} routes)",
             flush=True,
         )
     gate_s = statistics.median(gates)
     sequential_s = statistics.median(sequentials)
     bare_s = statistics.median(bares)
+    gate_io_s = statistics.median(walls_io)
+    sequential_io_s = statistics.median(sequential_walls_io)
+    capture_io_s = statistics.median(captures_io)
+    capture_sequential_io_s = statistics.median(sequential_captures_io)
     print(
         json.dumps(
             {
@@ -149,6 +234,14 @@ def main() -> None:
                 "bare_script_s": round(bare_s, 3),
                 "sequential_vs_bare": round(sequential_s / bare_s, 3),
                 "parallel_speedup": round(sequential_s / gate_s, 3),
+                "gate_io_s": round(gate_io_s, 3),
+                "sequential_io_s": round(sequential_io_s, 3),
+                "capture_io_s": round(capture_io_s, 3),
+                "capture_sequential_io_s": round(capture_sequential_io_s, 3),
+                "parallel_speedup_io": round(capture_sequential_io_s / capture_io_s, 3),
+                "parallel_speedup_io_wall": round(sequential_io_s / gate_io_s, 3),
+                "routes_auto_s": round(statistics.median(crawls), 3),
+                "routes_auto_count": found,
             }
         )
     )
