@@ -322,8 +322,8 @@ class EventBus:
         self._lock = threading.Lock()
         self._clock = _Clock()
         # Event ids: a random 22-hex prefix per bus and a counter; unique without a uuid4 per event.
-        self._id_prefix = uuid.uuid4().hex[:22]
-        self._id_counter = itertools.count()
+        # Formatted by C code as they are taken, so taking one is a single next() from any thread.
+        self._event_ids = map(f"{uuid.uuid4().hex[:22]}%010x".__mod__, itertools.count())
 
     # --- runs --------------------------------------------------------------------------------
 
@@ -382,7 +382,7 @@ class EventBus:
         # Filled into a copy of the template, which holds every field in its written order.
         record = _RECORD.copy()
         record.update(ids)
-        record["event_id"] = f"{self._id_prefix}{next(self._id_counter):010x}"
+        record["event_id"] = next(self._event_ids)
         record["timestamp"] = timestamp
         record["event_type"] = event_type
         record["actor"] = actor
