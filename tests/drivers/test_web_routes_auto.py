@@ -314,3 +314,30 @@ def test_the_gate_with_the_shipped_smoke_profile_finds_the_demos_defects_on_its_
     progress = [e for e in events if e["event_type"] == "worker.task.progress"]
     (discovered,) = [e["payload"] for e in progress if e["payload"]["message"].startswith("discovered ")]
     assert discovered["routes"] == DEMO_ROUTES
+
+
+@pytest.mark.timeout(120)
+def test_since_narrows_the_routes_found_to_those_the_changes_map_to(
+    site: tuple[_Site, str], tmp_path: Path
+) -> None:
+    _, url = site
+    outcome = capture_web(
+        WebCaptureOptions(
+            run_dir=tmp_path / "run",
+            base_url=url,
+            routes="auto",
+            crawl=CrawlLimits(max_routes=25, max_depth=1),
+            changed_files=["src/products.py"],
+            changed_paths={"src/products.py": ["/products", "/products/widget"], "src/about.py": ["/about"]},
+            parallel=2,
+        )
+    )
+    manifest = outcome.manifest
+    assert manifest.exit_code == 0, manifest.error
+    # Found at depth 1: /products is; /products/widget (depth 2) is not, so it is not visited.
+    assert [capture.name for capture in manifest.captures] == ["/products"]
+    recorded = json.loads((tmp_path / "run" / manifest.extra["discovered_routes"]).read_text())
+    assert [entry["route"] for entry in recorded["routes"]] == EXPECTED[:7]
+    selection = json.loads((tmp_path / "run" / manifest.extra["selection"]).read_text())
+    assert selection["routes"] == ["/products"]
+    assert set(selection["skipped_routes"]) == set(EXPECTED[:7]) - {"/products"}
