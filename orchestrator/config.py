@@ -85,7 +85,7 @@ class EventsSection(StrictModel):
         description="SQLite index of all runs' events; relative to the project root unless absolute.",
     )
     batch_size: int = Field(
-        default=5000, ge=1, le=100_000, description="Most events written to a run's file and index at once."
+        default=1000, ge=1, le=100_000, description="Most events written to a run's file and index at once."
     )
     max_pending: int = Field(
         default=50_000,

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
+from orchestrator.correlation import CORRELATION_KEYS
+
 __all__ = [
     "MESSAGE_ADAPTER",
     "AnyMessage",
@@ -30,8 +32,6 @@ __all__ = [
     "WorkRequest",
     "WorkResult",
 ]
-
-CORRELATION_FIELDS = ("run_id", "task_id", "call_id", "trace_id", "tool_trace_id")
 
 
 class Message(BaseModel):
@@ -52,7 +52,7 @@ class Message(BaseModel):
     def correlation(self) -> dict[str, str]:
         """The correlation ids this message carries (only those that are set)."""
         fields = self.__dict__
-        return {name: fields[name] for name in CORRELATION_FIELDS if fields[name] is not None}
+        return {name: fields[name] for name in CORRELATION_KEYS if fields[name] is not None}
 
     def correlated(self) -> dict[str, Any]:
         """Keyword arguments that give a reply the same correlation as this message."""
@@ -120,6 +120,8 @@ class RunOutcome(Message):
     status: Literal["completed", "failed"]
     summary: str
     report_path: str | None = None
+    error_code: str | None = None
+    """For a failed run: a short stable token for the terminal event (``run_failed`` if unset)."""
     data: dict[str, JsonValue] = Field(default_factory=dict)
 
 

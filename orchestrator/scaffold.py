@@ -36,7 +36,7 @@ CONFIG_TEMPLATE = """\
 
 [events]
 db = ".orchestrator/events.db"     # event index (SQLite); relative to this directory unless absolute
-batch_size = 5000                  # most events written at once, 1..100000
+batch_size = 1000                  # most events written at once, 1..100000
 max_pending = 50000                # events queued before emitters pause for the writer to catch up
 
 [runs]

@@ -50,7 +50,7 @@ def test_no_file_anywhere_gives_defaults_rooted_at_the_start_dir(tmp_path: Path)
     assert config.root == start.resolve()
     assert config.config_file is None
     assert config.name == "work"
-    assert config.events.batch_size == 5000
+    assert config.events.batch_size == 1000
     assert config.events.max_pending == 50_000
     assert config.state_dir == start.resolve() / ".orchestrator"
     assert config.events_db == start.resolve() / ".orchestrator" / "events.db"
@@ -130,7 +130,7 @@ def test_project_option_looks_only_at_that_dir(tmp_path: Path) -> None:
     config = load_config(child, env=NO_ENV)
     assert config.root == child.resolve()
     assert config.config_file is None
-    assert config.events.batch_size == 5000
+    assert config.events.batch_size == 1000
 
 
 def test_project_option_reads_the_dir_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +237,7 @@ def test_invalid_env_value_names_the_variable(tmp_path: Path) -> None:
     assert str(error.path) == "environment variable ORCHESTRATE_EVENTS__BATCH_SIZE"
     assert error.field == "events.batch_size"
     assert error.problem == "is not a valid integer (got 'lots')"
-    assert "ORCHESTRATE_EVENTS__BATCH_SIZE=5000" in error.fix
+    assert "ORCHESTRATE_EVENTS__BATCH_SIZE=1000" in error.fix
     assert str(error).startswith("environment variable ORCHESTRATE_EVENTS__BATCH_SIZE: events.batch_size:")
 
 
@@ -279,7 +279,7 @@ def test_the_process_environment_is_read_when_no_env_is_given(
 def test_a_dotenv_file_is_not_a_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / ".env", "ORCHESTRATE_EVENTS__BATCH_SIZE=7\n")
     monkeypatch.chdir(tmp_path)
-    assert load_config(start=tmp_path, env=NO_ENV).events.batch_size == 5000
+    assert load_config(start=tmp_path, env=NO_ENV).events.batch_size == 1000
 
 
 def test_env_lists_and_tables_are_json(tmp_path: Path) -> None:
@@ -374,10 +374,10 @@ def test_wrong_type_names_field_and_shows_the_default(tmp_path: Path) -> None:
     error = config_error(tmp_path, '[events]\nbatch_size = "abc"\n')
     assert error.field == "events.batch_size"
     assert error.problem == "is not a valid integer (got 'abc')"
-    assert error.fix == "use a whole number from 1 to 100000, for example `batch_size = 5000`"
+    assert error.fix == "use a whole number from 1 to 100000, for example `batch_size = 1000`"
     assert str(error) == (
         f"{tmp_path.resolve() / 'orchestrate.toml'}: events.batch_size: is not a valid integer (got 'abc'). "
-        "Fix: use a whole number from 1 to 100000, for example `batch_size = 5000`"
+        "Fix: use a whole number from 1 to 100000, for example `batch_size = 1000`"
     )
 
 
@@ -388,9 +388,9 @@ def test_wrong_type_names_field_and_shows_the_default(tmp_path: Path) -> None:
             "[events]\nbatch_size = 200000\n",
             "events.batch_size",
             "must be at most 100000 (got 200000)",
-            "5000",
+            "1000",
         ),
-        ("[events]\nbatch_size = 2.5\n", "events.batch_size", "is not a whole number (got 2.5)", "5000"),
+        ("[events]\nbatch_size = 2.5\n", "events.batch_size", "is not a whole number (got 2.5)", "1000"),
         ("events = 5\n", "events", "is not a table of settings (got 5)", "`[events]` header"),
         ("[runs]\nui_dir = 5\n", "runs.ui_dir", "is not a valid path (got 5)", '".orchestrator/runs"'),
         ("[project]\nname = 5\n", "project.name", "is not text (got 5)", 'name = "demo"'),

@@ -75,5 +75,8 @@ def test_no_import_of_another_packages_private_module(module: str, path: Path) -
 def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from orchestrator.gate._finding import Finding\n", encoding="utf-8")
-    assert [_private_owner(name) for _, name in _imports(sample)] == ["orchestrator.gate", "orchestrator.gate"]
+    assert [_private_owner(name) for _, name in _imports(sample)] == [
+        "orchestrator.gate",
+        "orchestrator.gate",
+    ]
     assert _package_of("orchestrator.pipelines.test._report", sample) == "orchestrator.pipelines.test"

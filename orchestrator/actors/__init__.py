@@ -10,7 +10,7 @@ terminal event.
 from __future__ import annotations
 
 from orchestrator.actors._base import ActorHandle, EventEmitter, Reply, TypedActor, handles, spawn
-from orchestrator.actors._bracket import ModelCall, ToolCall, model_call, new_trace_id, tool_call
+from orchestrator.actors._bracket import ModelCallRecord, ToolCallRecord, model_call, new_trace_id, tool_call
 from orchestrator.actors._conductor import Conductor, TerminalGuard
 from orchestrator.actors._contract import Capability, ContractModel, Done
 from orchestrator.actors._delegation import (
@@ -34,12 +34,12 @@ __all__ = [
     "EventEmitter",
     "Failure",
     "FailureKind",
-    "ModelCall",
+    "ModelCallRecord",
     "Outcome",
     "Reply",
     "SupervisedWorker",
     "TerminalGuard",
-    "ToolCall",
+    "ToolCallRecord",
     "TypedActor",
     "Worker",
     "WorkerPool",

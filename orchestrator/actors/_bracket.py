@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.correlation import correlation_scope
 
-__all__ = ["Emit", "ModelCall", "ToolCall", "model_call", "new_trace_id", "tool_call"]
+__all__ = ["Emit", "ModelCallRecord", "ToolCallRecord", "model_call", "new_trace_id", "tool_call"]
 
 Emit = Callable[..., None]
 """``emit(event_type, **payload)``: how a bracket records its events."""
@@ -44,7 +44,7 @@ def _elapsed_ms(started: float) -> float:
 
 
 @dataclass
-class ToolCall:
+class ToolCallRecord:
     """What a block inside :func:`tool_call` can say about its call."""
 
     tool_trace_id: str
@@ -59,9 +59,9 @@ class ToolCall:
 
 
 @contextmanager
-def tool_call(emit: Emit | None, tool_name: str, *, summary: str = "") -> Iterator[ToolCall]:
+def tool_call(emit: Emit | None, tool_name: str, *, summary: str = "") -> Iterator[ToolCallRecord]:
     """Bracket one tool call with ``worker.tool.call`` and ``worker.tool.result`` (see module doc)."""
-    call = ToolCall(tool_trace_id=new_trace_id(), tool_name=tool_name)
+    call = ToolCallRecord(tool_trace_id=new_trace_id(), tool_name=tool_name)
     with correlation_scope(tool_trace_id=call.tool_trace_id):
         if emit is not None:
             emit(
@@ -90,7 +90,7 @@ def tool_call(emit: Emit | None, tool_name: str, *, summary: str = "") -> Iterat
 
 
 @dataclass
-class ModelCall:
+class ModelCallRecord:
     """What a block inside :func:`model_call` reports: the token usage of the answer."""
 
     trace_id: str
@@ -112,9 +112,9 @@ def _usage(usage: dict[str, int]) -> dict[str, int]:
 
 
 @contextmanager
-def model_call(emit: Emit | None, *, model: str, provider: str) -> Iterator[ModelCall]:
+def model_call(emit: Emit | None, *, model: str, provider: str) -> Iterator[ModelCallRecord]:
     """Bracket one model call with ``llm.call.started`` and ``llm.call.completed|failed``."""
-    call = ModelCall(trace_id=new_trace_id(), model=model, provider=provider)
+    call = ModelCallRecord(trace_id=new_trace_id(), model=model, provider=provider)
     with correlation_scope(trace_id=call.trace_id):
         if emit is not None:
             emit("llm.call.started", trace_id=call.trace_id, model=model, provider=provider)

@@ -80,7 +80,7 @@ class TerminalGuard:
                 "conductor.task.failed",
                 {
                     "status": "failed",
-                    "error_code": "run_failed",
+                    "error_code": outcome.error_code or "run_failed",
                     "error_message": outcome.summary,
                     "report_path": outcome.report_path,
                 },

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.actors._base import EventEmitter, TypedActor, handles
-from orchestrator.actors._bracket import ToolCall, tool_call
+from orchestrator.actors._bracket import ToolCallRecord, tool_call
 from orchestrator.actors._contract import Declared, Done, normalise_capabilities
 from orchestrator.errors import ContractError, UnknownCapabilityError
 from orchestrator.messages import WorkRequest, WorkResult
@@ -155,7 +155,7 @@ class Worker(TypedActor):
             f"{self.worker_type} declares capabilities but does not implement handle()"
         )
 
-    def tool_call(self, tool_name: str, *, summary: str = "") -> AbstractContextManager[ToolCall]:
+    def tool_call(self, tool_name: str, *, summary: str = "") -> AbstractContextManager[ToolCallRecord]:
         """Bracket a tool call with ``worker.tool.call|result`` (see :func:`tool_call`)."""
         return tool_call(self.emit, tool_name, summary=summary)
 

@@ -125,7 +125,7 @@ def test_a_finding_the_tracker_would_not_take_fails_the_gate_loudly(
         e for e in recorded if e["event_type"] in ("conductor.task.completed", "conductor.task.failed")
     ]
     assert [e["event_type"] for e in terminal] == ["conductor.task.failed"]
-    assert terminal[0]["payload"]["error_code"]
+    assert terminal[0]["payload"]["error_code"] == code
     assert code in terminal[0]["payload"]["error_message"]
 
     for text in (done.stdout, done.stderr, report, (run_dir / "events.jsonl").read_text()):

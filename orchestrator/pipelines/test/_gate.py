@@ -92,7 +92,13 @@ class TestGate(Conductor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._errors: list[str] = []
+        self._error_codes: list[str] = []
         self._run_id = ""
+
+    def _record_error(self, code: str, message: str) -> None:
+        """A failure that makes the gate exit 2; the first one's code goes on the terminal event."""
+        self._errors.append(message)
+        self._error_codes.append(code)
 
     def conduct(self, start: StartRun) -> RunOutcome:
         run = GateRun.model_validate(start.params)
@@ -121,7 +127,7 @@ class TestGate(Conductor):
         self.progress("captured", driver=driver_name, exit_code=driver_exit)
         if capture is not None and driver_exit == 2:
             # A framework error: evaluation still runs on what was captured, but the gate fails.
-            self._errors.append(f"capture ({driver_name}): {capture.summary}")
+            self._record_error("driver_failed", f"capture ({driver_name}): {capture.summary}")
 
         evaluation = self._phase(
             EVALUATE, "ux-evaluator", lambda: UxEvaluator, run.evaluate_request(), _AGENT_TIMEOUT_S
@@ -138,8 +144,8 @@ class TestGate(Conductor):
         if issues is not None and not issues.success and issues.blocked_reason is None:
             # A finding that should have been filed and was not fails the gate (exit 2), never silently.
             code = issues.result.error_code or "issues_not_filed"
-            self._errors.append(
-                f"reconcile (issue-reconciler): {code}: {issues.result.error or issues.summary}"
+            self._record_error(
+                code, f"reconcile (issue-reconciler): {code}: {issues.result.error or issues.summary}"
             )
         outcome = GateOutcome(
             driver_exit_codes={driver_name: driver_exit},
@@ -153,6 +159,7 @@ class TestGate(Conductor):
             status="failed" if failed else "completed",
             summary="; ".join(self._errors) if failed else "gate finished",
             report_path="report.md",
+            error_code=self._error_codes[0] if failed else None,
             data=outcome.model_dump(mode="json"),
         )
 
@@ -181,7 +188,8 @@ class TestGate(Conductor):
                 raise
             failure = getattr(exc, "failure", None)
             kind = f"{failure.kind}: " if failure is not None else ""
-            self._errors.append(f"{phase} ({name}): {kind}{exc}")
+            code = failure.error_code if failure is not None else exc.error_code
+            self._record_error(code, f"{phase} ({name}): {kind}{exc}")
             log.error("gate phase failed", phase=phase, worker=name, error=str(exc))
             return None
 
