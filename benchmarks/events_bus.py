@@ -4,13 +4,20 @@
    and the SQLite index (real schema and indexes), from the first emit until the flush returns.
    Baseline ``raw_sqlite_rows_per_s``: a plain loop inserting the same rows (taken from the
    index the bus just wrote) in batches of 500 into a fresh database with the same schema.
-2. ``typed_ask_per_s``: round trips of our typed ask (frozen pydantic message, dispatch by type,
-   correlation bound while handling; no events). Baseline ``raw_ask_per_s``: pykka's own ask with
-   a dict message to an actor that returns at once.
+2. ``typed_ask_per_s``: round trips of a typed capability call: a frozen request model sent as a
+   ``WorkRequest`` (dispatch by type, correlation bound while handling), validated against the
+   worker's declared request model, answered with its declared result model (checked before it
+   leaves the worker) and parsed back into that model by the caller; no events. Baseline
+   ``raw_ask_per_s``: pykka's own ask with a dict message to an actor that returns at once.
+3. ``pool_per_s``: ``--pool-requests`` trivial requests through ``Conductor.delegate_all`` over a
+   pool of 4 workers (typed messages, supervision, one outcome per request, the delegation events
+   sent to a sink that drops them, so the bus is not measured twice). Baseline
+   ``bare_pool_per_s``: a bare ``concurrent.futures.ThreadPoolExecutor(4)`` making the same calls.
+   ``pool_overhead`` is bare / ours.
 
 Each figure is the median of ``--rounds`` rounds. The last line is one JSON object.
 
-    python benchmarks/events_bus.py [--events 100000] [--asks 20000] [--rounds 5]
+    python benchmarks/events_bus.py [--events 100000] [--asks 20000] [--pool-requests 10000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -22,16 +29,28 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pykka
 
-from orchestrator.actors import TypedActor, handles, spawn
+from orchestrator.actors import (
+    Capability,
+    Conductor,
+    ContractModel,
+    Delegation,
+    Done,
+    Outcome,
+    Worker,
+    run_conductor,
+    spawn,
+)
 from orchestrator.correlation import correlation_scope
 from orchestrator.events import EventBus
 from orchestrator.events._store import INSERT_ROW_SQL, apply_schema
-from orchestrator.messages import Ping, Pong
+from orchestrator.messages import RunOutcome, StartRun, WorkRequest, WorkResult
 
 PRODUCERS = 4
 
@@ -82,10 +101,25 @@ def raw_round(root: Path, rows: list[tuple[Any, ...]]) -> float:
     return len(rows) / elapsed
 
 
-class Answering(TypedActor):
-    @handles(Ping)
-    def answer(self, message: Ping) -> Pong:
-        return Pong(actor=self.name, **message.correlated())
+class EchoRequest(ContractModel):
+    n: int
+
+
+class EchoResult(ContractModel):
+    n: int
+
+
+ECHO = Capability("echo", EchoRequest, EchoResult)
+
+
+class Answering(Worker):
+    """A typed worker that answers at once."""
+
+    worker_type = "answering"
+    capabilities = ECHO.declare()
+
+    def handle(self, request: WorkRequest, params: EchoRequest) -> Done[EchoResult]:
+        return Done(EchoResult(n=params.n), summary="ok")
 
 
 class RawAnswering(pykka.ThreadingActor):
@@ -95,13 +129,92 @@ class RawAnswering(pykka.ThreadingActor):
 
 def typed_ask_round(asks: int) -> float:
     actor = spawn(Answering)
-    message = Ping(run_id="bench", task_id="t", call_id="c")
+    params = EchoRequest(n=1)
     start = time.perf_counter()
-    for _ in range(asks):
-        actor.ask(message, timeout=10)
+    for n in range(asks):
+        message = WorkRequest(
+            run_id="bench",
+            task_id="t",
+            call_id=f"c{n}",
+            capability="echo",
+            objective="echo",
+            params=params.model_dump(mode="json"),
+        )
+        result: WorkResult = actor.ask(message, timeout=10)
+        ECHO.parse_result(result.data)
     elapsed = time.perf_counter() - start
     actor.stop()
     return asks / elapsed
+
+
+class _DroppedEvents:
+    """An event sink that takes a run's events and keeps none."""
+
+    def emit(self, event_type: Any, payload: Mapping[str, Any] | None = None, *, actor: str) -> None:
+        return None
+
+    def open_run(self, run_id: str, events_path: Path) -> None:
+        return None
+
+    def close_run(self, run_id: str) -> None:
+        return None
+
+
+class Trivial(Worker):
+    worker_type = "trivial"
+
+    def perform(self, request: WorkRequest) -> WorkResult:
+        return self.result(request, summary="ok", data={"n": request.params["n"]})
+
+
+class PoolBench(Conductor):
+    """Puts ``count`` trivial requests through a pool of 4 and times only the delegations."""
+
+    elapsed: float = 0.0
+
+    def conduct(self, start: StartRun) -> RunOutcome:
+        count = int(start.params["count"])  # type: ignore[arg-type]
+        pool = self.start_pool(Trivial, size=PRODUCERS)
+        done = 0
+
+        def tally(outcome: Outcome) -> None:
+            nonlocal done
+            done += outcome.ok
+
+        began = time.perf_counter()
+        self.delegate_all(
+            (Delegation(pool, "step", "trivial", {"n": n}) for n in range(count)),
+            on_outcome=tally,
+            collect=False,
+        )
+        PoolBench.elapsed = time.perf_counter() - began
+        assert done == count, f"{done} of {count} requests succeeded"
+        return RunOutcome(run_id=start.run_id, status="completed", summary=f"{done} requests")
+
+
+def pool_round(requests: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as tmp:
+        run_conductor(
+            PoolBench,
+            events=_DroppedEvents(),
+            run_id="bench",
+            events_path=Path(tmp) / "events.jsonl",
+            objective="pool",
+            params={"count": requests},
+        )
+    return requests / PoolBench.elapsed
+
+
+def bare_pool_round(requests: int) -> float:
+    def call(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    with ThreadPoolExecutor(PRODUCERS) as executor:
+        start = time.perf_counter()
+        results = list(executor.map(call, range(requests)))
+        elapsed = time.perf_counter() - start
+    assert len(results) == requests
+    return requests / elapsed
 
 
 def raw_ask_round(asks: int) -> float:
@@ -120,23 +233,29 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000, help="events per bus round")
     parser.add_argument("--asks", type=int, default=20_000, help="round trips per ask round")
+    parser.add_argument("--pool-requests", type=int, default=10_000, help="requests per pool round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    bus_rates, raw_rates, typed_rates, raw_ask_rates = [], [], [], []
+    bus_rates, raw_rates, typed_rates, raw_ask_rates, pool_rates, bare_rates = [], [], [], [], [], []
     for round_no in range(1, args.rounds + 1):
         with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as tmp:
             bus_rate, rows = bus_round(Path(tmp), args.events)
             raw_rate = raw_round(Path(tmp), rows)
         typed_rate = typed_ask_round(args.asks)
         raw_ask_rate = raw_ask_round(args.asks)
+        pool_rate = pool_round(args.pool_requests)
+        bare_rate = bare_pool_round(args.pool_requests)
+        pool_rates.append(pool_rate)
+        bare_rates.append(bare_rate)
         bus_rates.append(bus_rate)
         raw_rates.append(raw_rate)
         typed_rates.append(typed_rate)
         raw_ask_rates.append(raw_ask_rate)
         print(
             f"round {round_no}: bus {bus_rate:,.0f} ev/s, raw sqlite {raw_rate:,.0f} rows/s, "
-            f"typed ask {typed_rate:,.0f}/s, raw ask {raw_ask_rate:,.0f}/s",
+            f"typed ask {typed_rate:,.0f}/s, raw ask {raw_ask_rate:,.0f}/s, "
+            f"pool {pool_rate:,.0f}/s, bare pool {bare_rate:,.0f}/s",
             flush=True,
         )
 
@@ -151,6 +270,9 @@ def main() -> None:
         "typed_ask_per_s": round(typed),
         "raw_ask_per_s": round(raw_ask),
         "ask_overhead": round(raw_ask / typed, 3),
+        "pool_per_s": round(statistics.median(pool_rates)),
+        "bare_pool_per_s": round(statistics.median(bare_rates)),
+        "pool_overhead": round(statistics.median(bare_rates) / statistics.median(pool_rates), 3),
     }
     print(json.dumps(result))
 

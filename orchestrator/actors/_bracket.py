@@ -14,8 +14,8 @@ measure without recording, so a function a worker calls can take the worker's em
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ Emit = Callable[..., None]
 
 def new_trace_id() -> str:
     """The id format of ``tool_trace_id`` and ``trace_id``: 16 hex digits."""
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 def _error_text(exc: BaseException) -> str:

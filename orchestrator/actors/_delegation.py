@@ -24,9 +24,9 @@ restarts keeps the kind of its last attempt and says how many restarts it took (
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -70,8 +70,8 @@ _POLL_S = 0.1
 
 
 def new_id() -> str:
-    """A short random id for calls and tasks."""
-    return uuid.uuid4().hex[:16]
+    """A short random id for calls and tasks: 16 hex digits (``os.urandom`` is cheaper than uuid4)."""
+    return os.urandom(8).hex()
 
 
 class SupervisedWorker:
