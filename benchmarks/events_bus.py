@@ -13,7 +13,9 @@
    pool of 4 workers (typed messages, supervision, one outcome per request, the delegation events
    sent to a sink that drops them, so the bus is not measured twice). Baseline
    ``bare_pool_per_s``: a bare ``concurrent.futures.ThreadPoolExecutor(4)`` making the same calls.
-   ``pool_overhead`` is bare / ours.
+   ``pool_overhead`` is bare / ours. For scale, ``actor_pool_per_s``: 4 plain pykka actors
+   answering dict messages with 4 asks in flight, the cost of the actor model before any of ours
+   (``pool_vs_actors`` is that / ours).
 
 Each figure is the median of ``--rounds`` rounds. The last line is one JSON object.
 
@@ -205,6 +207,24 @@ def pool_round(requests: int) -> float:
     return requests / PoolBench.elapsed
 
 
+def actor_pool_round(requests: int) -> float:
+    """The actor model's own floor: 4 plain pykka actors, dict messages, 4 asks in flight."""
+    refs = [RawAnswering.start() for _ in range(PRODUCERS)]
+    in_flight: list[Any] = []
+    start = time.perf_counter()
+    for n in range(requests):
+        if len(in_flight) == PRODUCERS:
+            in_flight.pop(0).get(timeout=10)
+        message = {"kind": "ping", "run_id": "bench", "n": n}
+        in_flight.append(refs[n % PRODUCERS].ask(message, block=False))
+    for future in in_flight:
+        future.get(timeout=10)
+    elapsed = time.perf_counter() - start
+    for ref in refs:
+        ref.stop()
+    return requests / elapsed
+
+
 def bare_pool_round(requests: int) -> float:
     def call(n: int) -> dict[str, int]:
         return {"n": n}
@@ -238,6 +258,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bus_rates, raw_rates, typed_rates, raw_ask_rates, pool_rates, bare_rates = [], [], [], [], [], []
+    actor_rates: list[float] = []
     for round_no in range(1, args.rounds + 1):
         with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as tmp:
             bus_rate, rows = bus_round(Path(tmp), args.events)
@@ -246,6 +267,7 @@ def main() -> None:
         raw_ask_rate = raw_ask_round(args.asks)
         pool_rate = pool_round(args.pool_requests)
         bare_rate = bare_pool_round(args.pool_requests)
+        actor_rates.append(actor_pool_round(args.pool_requests))
         pool_rates.append(pool_rate)
         bare_rates.append(bare_rate)
         bus_rates.append(bus_rate)
@@ -273,6 +295,8 @@ def main() -> None:
         "pool_per_s": round(statistics.median(pool_rates)),
         "bare_pool_per_s": round(statistics.median(bare_rates)),
         "pool_overhead": round(statistics.median(bare_rates) / statistics.median(pool_rates), 3),
+        "actor_pool_per_s": round(statistics.median(actor_rates)),
+        "pool_vs_actors": round(statistics.median(actor_rates) / statistics.median(pool_rates), 3),
     }
     print(json.dumps(result))
 

@@ -13,6 +13,7 @@ handler raised, the actor was dead.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +58,36 @@ def handles(message_type: type[M]) -> Callable[[Callable[[A, M], R]], Callable[[
     return mark
 
 
+class _NotifyingFuture(pykka.ThreadingFuture[Any]):
+    """A pykka future that can call back once it is set, so one thread can wait on many replies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._on_done: Callable[[], None] | None = None
+
+    def set(self, value: Any | None = None) -> None:
+        super().set(value)
+        self._notify()
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        super().set_exception(exc_info if exc_info is not None else sys.exc_info())
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._condition:
+            callback, self._on_done = self._on_done, None
+        if callback is not None:
+            callback()
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the setting thread) once a value or error is set; now if it is."""
+        with self._condition:
+            if self._result is None:
+                self._on_done = callback
+                return
+        callback()
+
+
 class TypedActor(pykka.ThreadingActor):
     """Base of every orchestrate actor: typed dispatch, correlation binding, event emission.
 
@@ -81,6 +112,11 @@ class TypedActor(pykka.ThreadingActor):
         super().__init__()
         self.name = name or self.default_name()
         self.events = events
+
+    @staticmethod
+    def _create_future() -> pykka.Future[Any]:
+        # Replies that can notify: a conductor waits on many workers at once without a thread each.
+        return _NotifyingFuture()
 
     @classmethod
     def default_name(cls) -> str:
@@ -121,6 +157,12 @@ class Reply(Generic[R]):
         self._future = future
         self._actor_name = actor_name
         self._what = what
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the answer (or its error) is in; :meth:`get` then returns at once."""
+        if not isinstance(self._future, _NotifyingFuture):
+            raise TypeError(f"{self._actor_name} is not a TypedActor; its replies cannot notify")
+        self._future.on_done(callback)
 
     def get(self, timeout: float, *, cancelled: threading.Event | None = None) -> R:
         """Wait at most ``timeout`` seconds; with ``cancelled``, stop waiting as soon as it is set.

@@ -16,15 +16,14 @@ outcome per request, over a bounded pool of workers, and a failed request never 
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any, TypeVar, overload
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from orchestrator.actors._base import ActorHandle, EventEmitter, TypedActor, handles, spawn
 from orchestrator.actors._contract import Capability, Done
@@ -36,14 +35,12 @@ from orchestrator.actors._delegation import (
     WorkerPool,
     classify_failure,
     error_code_of,
-    is_attempt_failure,
-    new_id,
 )
+from orchestrator.actors._dispatch import Call, dispatch
 from orchestrator.actors._worker import Worker
 from orchestrator.correlation import correlation_scope, current_correlation
-from orchestrator.errors import ContractError, OrchestrateError, RunInterruptedError, WorkerFailedError
+from orchestrator.errors import OrchestrateError, WorkerFailedError
 from orchestrator.messages import RunOutcome, StartRun, WorkRequest, WorkResult
-from orchestrator.validation import explain_validation_error
 
 __all__ = ["Conductor", "TerminalGuard"]
 
@@ -242,108 +239,62 @@ class Conductor(TypedActor):
         thousands of requests. A stopped run raises :class:`RunInterruptedError`.
         """
         wait = self.ask_timeout if timeout is None else timeout
-        if isinstance(work, Sequence) and len(work) == 1 and limit is None:
-            # One request (every plain delegate): no lane thread needed.
-            outcome = self._call(0, work[0], wait)
-            if on_outcome is not None:
-                on_outcome(outcome)
-            return [outcome] if collect else []
         items = iter(enumerate(work))
         first = next(items, None)
         if first is None:
             return []
-        lanes = limit or _default_lanes(first[1], work)
-        if lanes < 1:
+        slots = limit if limit is not None else _default_slots(first[1], work)
+        if slots < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        feed = _Feed(chain([first], items))
         results: dict[int, Outcome] = {}
-        deliver = threading.Lock()
 
-        def lane() -> None:
-            while not self.cancelled.is_set() and not feed.stopped:
-                taken = feed.take()
-                if taken is None:
-                    return
-                outcome = self._call(taken[0], taken[1], wait)
-                with deliver:
-                    if on_outcome is not None:
-                        on_outcome(outcome)
-                    if collect:
-                        results[outcome.index] = outcome
+        def deliver(outcome: Outcome) -> None:
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if collect:
+                results[outcome.index] = outcome
 
-        _run_lanes(lane, lanes, feed)
-        if self.cancelled.is_set():
-            raise RunInterruptedError("the run was stopped during a delegation")
+        dispatch(self, chain([first], items), slots=slots, wait=wait, deliver=deliver)
         return [results[index] for index in sorted(results)]
 
-    def _call(self, index: int, item: Delegation, wait: float) -> Outcome:
-        """One delegation from call event to result or failure events, restarting on failure."""
-        call_id = new_id()
-        capability = item.capability_name
-        with correlation_scope(call_id=call_id):
-            self.emit(
-                "conductor.worker.call",
-                worker_type=item.worker.worker_type,
-                worker_objective=item.objective,
-                call_id=call_id,
-                capability=capability,
-            )
-            worker = (
-                item.worker.acquire(self.cancelled) if isinstance(item.worker, WorkerPool) else item.worker
-            )
-            try:
-                return self._attempts(index, item, worker, call_id, wait)
-            finally:
-                if isinstance(item.worker, WorkerPool):
-                    item.worker.release(worker)
-
-    def _attempts(
-        self, index: int, item: Delegation, worker: SupervisedWorker, call_id: str, wait: float
+    def _succeeded(
+        self, index: int, item: Delegation, worker: SupervisedWorker, call_id: str, result: WorkResult
     ) -> Outcome:
-        capability = item.capability_name
-        attempts = 0
-        while True:
-            task_id = new_id()
-            try:
-                result: WorkResult = worker.handle.ask_later(self._request(item, call_id, task_id)).get(
-                    wait, cancelled=self.cancelled
-                )
-                _check_result(item, worker.worker_type, result)
-            except Exception as exc:
-                if not is_attempt_failure(exc, self.cancelled):
-                    raise
-                kind, retryable = classify_failure(exc)
-                self._report_attempt_failure(worker, item.phase, task_id, exc)
-                broken = kind in ("died", "timeout")
-                escalated = False
-                try:
-                    if retryable and not self.cancelled.is_set() and attempts < worker.max_restarts:
-                        attempts += 1
-                        worker.restart()
-                        continue
-                    if broken:
-                        # Given up: a worker still busy (it timed out) must not go on writing; a
-                        # pool gets a fresh one in its place for the next request.
-                        if isinstance(item.worker, WorkerPool) and not self.cancelled.is_set():
-                            worker.restart()
-                        else:
-                            worker.stop(timeout=1.0)
-                except Exception as restart_error:
-                    log.error("worker could not be restarted", worker=worker.name, error=str(restart_error))
-                    escalated = True
-                    exc = restart_error
-                failure = Failure(
-                    kind="escalated" if escalated else kind,
-                    error=str(exc),
-                    error_type=exc.error_type if isinstance(exc, WorkerFailedError) else type(exc).__name__,
-                    error_code=error_code_of(exc),
-                    restarts=attempts,
-                    cause_kind=kind if escalated else None,
-                )
-                self._report_failure(item, worker, call_id, failure)
-                return Outcome(index, capability, call_id, worker.worker_type, failure=failure)
-            self._report_result(item, call_id, result)
-            return Outcome(index, capability, call_id, worker.worker_type, result=result)
+        self._report_result(item, call_id, result)
+        return Outcome(index, item.capability_name, call_id, worker.worker_type, result=result)
+
+    def _attempt_failed(self, call: Call, exc: BaseException) -> Outcome | None:
+        """Report a failed attempt; ``None`` when the request goes again on a restarted worker."""
+        item, worker = call.item, call.worker
+        kind, retryable = classify_failure(exc)
+        self._report_attempt_failure(worker, item.phase, call.task_id, exc)
+        escalated = False
+        try:
+            if retryable and not self.cancelled.is_set() and call.attempts < worker.max_restarts:
+                call.attempts += 1
+                worker.restart()
+                return None
+            if kind in ("died", "timeout"):
+                # Given up: a worker still busy (it timed out) must not go on writing; a pool gets
+                # a fresh one in its place for the next request.
+                if isinstance(item.worker, WorkerPool) and not self.cancelled.is_set():
+                    worker.restart()
+                else:
+                    worker.stop(timeout=1.0)
+        except Exception as restart_error:
+            log.error("worker could not be restarted", worker=worker.name, error=str(restart_error))
+            escalated = True
+            exc = restart_error
+        failure = Failure(
+            kind="escalated" if escalated else kind,
+            error=str(exc),
+            error_type=exc.error_type if isinstance(exc, WorkerFailedError) else type(exc).__name__,
+            error_code=error_code_of(exc),
+            restarts=call.attempts,
+            cause_kind=kind if escalated else None,
+        )
+        self._report_failure(item, worker, call.call_id, failure)
+        return Outcome(call.index, item.capability_name, call.call_id, worker.worker_type, failure=failure)
 
     def _request(self, item: Delegation, call_id: str, task_id: str) -> WorkRequest:
         run_id = current_correlation().get("run_id")
@@ -428,69 +379,8 @@ class Conductor(TypedActor):
             )
 
 
-def _check_result(item: Delegation, worker_type: str, result: WorkResult) -> None:
-    """A typed delegation's result must match its result model, also from a worker that declares none.
-
-    A worker that declares the capability was checked by its base already; one that declares
-    nothing (a plugin's untyped worker) is checked here, so a missing or renamed key is an
-    ``invalid_result`` failure rather than a default read by the conductor.
-    """
-    if not isinstance(item.capability, Capability):
-        return
-    try:
-        item.capability.parse_result(result.data)
-    except ValidationError as exc:
-        model = item.capability.result
-        problem = explain_validation_error(exc, model=model, syntax="json")
-        raise ContractError(
-            f"{worker_type} answered {item.capability.name!r} with an invalid {model.__name__}: "
-            f"data.{problem.field}: {problem.problem}. Fix: {problem.fix}",
-            side="result",
-        ) from None
-
-
-_MAX_LANES = 64
-
-
-def _default_lanes(first: Delegation, work: Iterable[Delegation]) -> int:
+def _default_slots(first: Delegation, work: Iterable[Delegation]) -> int:
+    """A pool's size; else every request of a list at once (each still waits for its own worker)."""
     if isinstance(first.worker, WorkerPool):
         return first.worker.size
-    return min(len(work), _MAX_LANES) if isinstance(work, Sequence) else 1
-
-
-class _Feed:
-    """The requests not yet sent, shared by the lanes; ``stopped`` once a lane failed."""
-
-    def __init__(self, items: Iterator[tuple[int, Delegation]]) -> None:
-        self._items = items
-        self._lock = threading.Lock()
-        self.stopped = False
-
-    def take(self) -> tuple[int, Delegation] | None:
-        with self._lock:
-            return None if self.stopped else next(self._items, None)
-
-
-def _run_lanes(lane: Callable[[], None], count: int, feed: _Feed) -> None:
-    """Run ``count`` lanes on threads that carry the caller's correlation; re-raise a lane's error."""
-    errors: list[BaseException] = []
-
-    def guarded(context: contextvars.Context) -> None:
-        try:
-            context.run(lane)
-        except BaseException as exc:
-            feed.stopped = True
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(
-            target=guarded, args=(contextvars.copy_context(),), name=f"delegate-lane-{n}", daemon=True
-        )
-        for n in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    return len(work) if isinstance(work, Sequence) else 1

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from orchestrator.actors._base import ActorHandle
 from orchestrator.actors._contract import Capability, Done
@@ -48,6 +48,7 @@ from orchestrator.errors import (
     WorkerFailedError,
 )
 from orchestrator.messages import WorkResult
+from orchestrator.validation import explain_validation_error
 
 __all__ = [
     "Delegation",
@@ -56,6 +57,7 @@ __all__ = [
     "Outcome",
     "SupervisedWorker",
     "WorkerPool",
+    "check_result",
     "classify_failure",
     "new_id",
 ]
@@ -65,8 +67,6 @@ log = structlog.get_logger(__name__)
 Res = TypeVar("Res", bound=BaseModel)
 
 FailureKind = Literal["raised", "died", "timeout", "invalid_result", "refused", "escalated"]
-
-_POLL_S = 0.1
 
 
 def new_id() -> str:
@@ -130,15 +130,12 @@ class WorkerPool:
     def size(self) -> int:
         return len(self.workers)
 
-    def acquire(self, cancelled: threading.Event) -> SupervisedWorker:
-        """The first free worker; :class:`RunInterruptedError` if the run stops while waiting."""
-        while True:
-            if cancelled.is_set():
-                raise RunInterruptedError("the run was stopped while waiting for a free worker")
-            try:
-                return self._free.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
+    def try_acquire(self) -> SupervisedWorker | None:
+        """The first free worker, or ``None`` when every worker is busy."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return None
 
     def release(self, worker: SupervisedWorker) -> None:
         self._free.put(worker)
@@ -249,3 +246,24 @@ def is_attempt_failure(exc: BaseException, cancelled: threading.Event) -> bool:
     if isinstance(exc, RunInterruptedError) and cancelled.is_set():
         return False
     return isinstance(exc, ActorError | OrchestrateError)
+
+
+def check_result(item: Delegation, worker_type: str, result: WorkResult) -> None:
+    """A typed delegation's result must match its result model, also from a worker that declares none.
+
+    A worker that declares the capability was checked by its base already; one that declares
+    nothing (a plugin's untyped worker) is checked here, so a missing or renamed key is an
+    ``invalid_result`` failure rather than a default read by the conductor.
+    """
+    if not isinstance(item.capability, Capability):
+        return
+    try:
+        item.capability.parse_result(result.data)
+    except ValidationError as exc:
+        model = item.capability.result
+        problem = explain_validation_error(exc, model=model, syntax="json")
+        raise ContractError(
+            f"{worker_type} answered {item.capability.name!r} with an invalid {model.__name__}: "
+            f"data.{problem.field}: {problem.problem}. Fix: {problem.fix}",
+            side="result",
+        ) from None
