@@ -53,12 +53,14 @@ __all__ = [
     "INTERRUPTED",
     "RUNNING",
     "STALE_HEARTBEATS",
+    "TARGET_NAME_RULE",
     "RunDir",
     "RunInfo",
     "RunKind",
     "StrPath",
     "create_run",
     "find_run",
+    "is_target_name",
     "list_runs",
     "mark_interrupted_runs",
     "mark_run_finished",
@@ -375,11 +377,21 @@ def prune_runs(
     return doomed
 
 
+TARGET_NAME_RULE = (
+    "1 to 64 characters of lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
+"""What a target name may be: it becomes part of run ids and run dir names."""
+
+
+def is_target_name(name: str) -> bool:
+    """Whether ``name`` can name a target (see :data:`TARGET_NAME_RULE`)."""
+    return _TARGET_RE.fullmatch(name) is not None
+
+
 def _valid_target(target: str | None) -> str:
-    if target is None or _TARGET_RE.fullmatch(target) is None:
+    if target is None or not is_target_name(target):
         raise UsageError(
-            f"invalid target {target!r}: a target is 1 to 64 characters of lowercase letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit, for example 'web' or 'mac-app'"
+            f"invalid target {target!r}: a target is {TARGET_NAME_RULE}, for example 'web' or 'mac-app'"
         )
     return target
 

@@ -11,7 +11,6 @@ from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import err_console, print_error, print_line, print_note
 from orchestrator.cli._progress import GateProgress
 from orchestrator.logs import json_lines_enabled
-from orchestrator.pipelines.test import GateOptions, is_interactive, read_run_files, run_gate, summary_json
 
 __all__ = ["gate_command"]
 
@@ -76,6 +75,15 @@ def gate_command(
     if triage not in (None, "create", "skip"):
         raise typer.BadParameter("use create or skip", param_hint="--triage")
     triage_choice: Literal["create", "skip"] | None = triage  # type: ignore[assignment]
+    # Imported here, not at the top: the gate loads the browser driver, which no other command needs.
+    from orchestrator.pipelines.test import (
+        GateOptions,
+        is_interactive,
+        read_run_files,
+        run_gate,
+        summary_json,
+    )
+
     config = cli_context(ctx).config
     options = GateOptions(
         target=target,

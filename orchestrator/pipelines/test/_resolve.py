@@ -19,7 +19,6 @@ file) listing what is known, so the CLI exits 2 with the fix.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +34,13 @@ from orchestrator.policy.test_profiles import (
     resolve_target,
 )
 from orchestrator.policyfiles import load_policy_model, project_policy_file
+from orchestrator.runs import TARGET_NAME_RULE, is_target_name
 
 __all__ = ["GatePlan", "plan_gate"]
 
 _PROBED = ("playwright.config.ts", "playwright.config.js", "Package.swift")
 _POLICY_HINT = ".orchestrator/policy/test-profiles.yaml"
 # The rule a run id (<target>-<epoch ms>) puts on its target part; see orchestrator.runs.
-_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,10 @@ def _known_targets(config: ProjectConfig, policy: TestProfiles, present: list[st
 
 
 def _check_target_name(name: str, where: str) -> None:
-    if _TARGET_NAME.fullmatch(name) is None:
+    if not is_target_name(name):
         raise UsageError(
-            f"{where}: invalid target name {name!r}: a target name is 1 to 64 characters of lowercase "
-            "letters, digits, '.', '_' or '-', starting with a letter or digit. Fix: use a name such "
-            "as 'web' or 'mac-app' (and the same name for its [targets.NAME] section)"
+            f"{where}: invalid target name {name!r}: a target name is {TARGET_NAME_RULE}. Fix: use a "
+            "name such as 'web' or 'mac-app' (and the same name for its [targets.NAME] section)"
         )
 
 
