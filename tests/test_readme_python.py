@@ -21,7 +21,7 @@ def python_examples() -> dict[str, Any]:
     text = README.read_text(encoding="utf-8")
     section = text.split("## Using it from Python", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) == 2, "the section shows an untyped and a typed worker"
+    assert len(blocks) == 4, "the section shows an untyped and a typed worker, a pool and a capture"
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
@@ -29,7 +29,10 @@ def python_examples() -> dict[str, Any]:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize(("conductor", "summary"), [("Hello", "hello Ada"), ("TypedHello", "hello Ada")])
+@pytest.mark.parametrize(
+    ("conductor", "summary"),
+    [("Hello", "hello Ada"), ("TypedHello", "hello Ada"), ("GreetMany", "100 greeted")],
+)
 def test_the_readme_pipelines_run(tmp_path: Path, conductor: str, summary: str) -> None:
     examples = python_examples()
     with capture_events() as captured:
@@ -42,7 +45,8 @@ def test_the_readme_pipelines_run(tmp_path: Path, conductor: str, summary: str) 
             timeout=20,
         )
     assert outcome.status == "completed" and outcome.summary == summary
-    assert captured.types("conductor.capability") == ["conductor.capability.completed"]
+    completed = captured.types("conductor.capability")
+    assert completed == ["conductor.capability.completed"] * (100 if conductor == "GreetMany" else 1)
 
 
 @pytest.mark.timeout(30)
