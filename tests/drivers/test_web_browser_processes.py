@@ -63,10 +63,14 @@ def test_every_feature_playwright_disables_stays_disabled() -> None:
 
     async def playwrights_own() -> set[str]:
         async with async_playwright() as playwright:
+            # A browser another test is still closing may be under this process too: only a new one counts.
+            before = set(descendants())
             browser = await playwright.chromium.launch(executable_path=executable)
             try:
                 (command,) = [
-                    c for c in descendants() if "--remote-debugging-pipe" in c and "--type=" not in c
+                    c
+                    for c in set(descendants()) - before
+                    if "--remote-debugging-pipe" in c and "--type=" not in c
                 ]
                 return disabled_features(command)
             finally:
@@ -81,6 +85,7 @@ def test_every_feature_playwright_disables_stays_disabled() -> None:
 def test_each_page_costs_one_renderer_process_and_nothing_more() -> None:
     async def count() -> list[int]:
         async with async_playwright() as playwright:
+            already = renderers()  # of a browser another test may still be closing
             browser, _ = await launch_chromium(playwright)
             try:
                 counts = []
@@ -88,7 +93,7 @@ def test_each_page_costs_one_renderer_process_and_nothing_more() -> None:
                     context = await browser.new_context()
                     page = await context.new_page()
                     await page.set_content("<h1>hello</h1>")
-                    counts.append(renderers())
+                    counts.append(renderers() - already)
                 return counts
             finally:
                 await browser.close()
