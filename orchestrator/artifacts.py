@@ -31,8 +31,12 @@ from pydantic_core import to_jsonable_python
 
 from orchestrator.errors import ArtifactError
 
+StrPath = str | os.PathLike[str]
+"""A path as users hold it: a ``str`` or any ``os.PathLike`` (``pathlib.Path``)."""
+
 __all__ = [
     "JsonlRead",
+    "StrPath",
     "append_jsonl_locked",
     "atomic_write_bytes",
     "atomic_write_json",
@@ -52,12 +56,13 @@ class JsonlRead:
     torn_last_line: bool = False
 
 
-def lock_path_for(path: Path) -> Path:
+def lock_path_for(path: StrPath) -> Path:
     """The lock file that guards appends to ``path`` (``<path>.lock``)."""
+    path = Path(path)
     return path.with_name(path.name + ".lock")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: StrPath, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, creating parent directories as needed.
 
     The data goes to a temp file in the same directory (so the rename stays on one file system),
@@ -86,12 +91,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: StrPath, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically; see :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: Path, document: Any) -> None:
+def atomic_write_json(path: StrPath, document: Any) -> None:
     """Replace ``path`` with ``document`` as indented JSON plus a trailing newline, atomically.
 
     Keys keep their insertion order. A pydantic model is written as its JSON-mode dump. A document
@@ -106,7 +111,7 @@ def atomic_write_json(path: Path, document: Any) -> None:
 
 
 def append_jsonl_locked(
-    path: Path,
+    path: StrPath,
     records: Iterable[Mapping[str, Any] | BaseModel],
     *,
     lock_timeout: float = 60.0,
@@ -142,7 +147,7 @@ def append_jsonl_locked(
     return count
 
 
-def read_jsonl(path: Path, *, missing_ok: bool = False) -> JsonlRead:
+def read_jsonl(path: StrPath, *, missing_ok: bool = False) -> JsonlRead:
     """Read a JSON Lines file written by :func:`append_jsonl_locked`.
 
     Every line must be a JSON object. Blank lines are ignored. The final line may be torn (a

@@ -46,7 +46,7 @@ from filelock import FileLock, Timeout
 from rapidfuzz import process
 
 from orchestrator._run_owner import STALE_HEARTBEATS, current_owner, owner_gone
-from orchestrator.artifacts import atomic_write_json
+from orchestrator.artifacts import StrPath, atomic_write_json
 from orchestrator.errors import ArtifactError, RunExistsError, RunNotFoundError, UsageError
 
 __all__ = [
@@ -72,8 +72,6 @@ __all__ = [
 ]
 
 RunKind = Literal["ui", "scenario"]
-StrPath = str | os.PathLike[str]
-"""A filesystem path as users hold it: a ``str`` or any ``os.PathLike`` (``pathlib.Path``)."""
 
 MANIFEST_NAME = "run.json"
 EVENTS_NAME = "events.jsonl"

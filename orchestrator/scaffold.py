@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.artifacts import atomic_write_text
+from orchestrator.artifacts import StrPath, atomic_write_text
 from orchestrator.config import CONFIG_FILE_NAME, PYPROJECT_FILE_NAME, SCENARIOS_DIR_NAME, policy_dir_of
 from orchestrator.errors import UsageError
 from orchestrator.policyfiles import PROJECT_SUFFIXES
@@ -164,13 +164,13 @@ class InitResult:
         return f"{path.relative_to(self.root).as_posix()}{suffix}"
 
 
-def init_project(root: Path) -> InitResult:
+def init_project(root: StrPath) -> InitResult:
     """Scaffold a project at ``root`` (created if missing); idempotent, never overwrites a file.
 
     A file or directory that already exists is reported in ``kept`` and left untouched. Something
     in the way (a file where a directory belongs) is a :class:`UsageError`.
     """
-    root = root.expanduser().absolute()
+    root = Path(root).expanduser().absolute()
     config_file = root / CONFIG_FILE_NAME
     if not os.path.lexists(config_file) and _configured_in_pyproject(root):
         config_file = root / PYPROJECT_FILE_NAME

@@ -30,6 +30,7 @@ from typing import IO, Any
 import structlog
 
 from orchestrator.actors import ActorHandle, TypedActor, handles, spawn
+from orchestrator.artifacts import StrPath
 from orchestrator.correlation import CORRELATION_KEYS, current_correlation
 from orchestrator.errors import EventError, EventSchemaError, EventStoreError, RunExistsError
 from orchestrator.events._encoding import dumps
@@ -308,12 +309,13 @@ class EventBus:
 
     def __init__(
         self,
-        db_path: Path | None,
+        db_path: StrPath | None,
         *,
         batch_size: int = 1000,
         max_pending: int = 50_000,
         name: str = "event-bus",
     ) -> None:
+        db_path = Path(db_path) if db_path is not None else None
         self._state = _BusState()
         self._max_pending = max_pending
         self._handle: ActorHandle[_BusActor] = spawn(
@@ -327,9 +329,9 @@ class EventBus:
 
     # --- runs --------------------------------------------------------------------------------
 
-    def open_run(self, run_id: str, events_path: Path, *, timeout: float = 10.0) -> None:
+    def open_run(self, run_id: str, events_path: StrPath, *, timeout: float = 10.0) -> None:
         """Create the run's ``events.jsonl`` (it must not exist) and accept its events."""
-        self._handle.ask(OpenRun(run_id=run_id, events_path=str(events_path)), timeout=timeout)
+        self._handle.ask(OpenRun(run_id=run_id, events_path=os.fspath(events_path)), timeout=timeout)
 
     def close_run(self, run_id: str, *, timeout: float = 30.0) -> None:
         """Write the run's pending events, sync and close its file; later events are dropped."""

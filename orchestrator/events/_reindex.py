@@ -21,6 +21,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
+from orchestrator.artifacts import StrPath
 from orchestrator.events._model import Event
 from orchestrator.events._store import EventStore, IndexBatch, RebuiltRun
 
@@ -119,7 +120,7 @@ def _read(path: Path, report: ReindexReport) -> _RunFile:
     return run
 
 
-def reindex(store: EventStore, events_files: Iterable[Path], *, batch: int = 5000) -> ReindexReport:
+def reindex(store: EventStore, events_files: Iterable[StrPath], *, batch: int = 5000) -> ReindexReport:
     """Rebuild the database from run dirs' ``events.jsonl`` files, in one transaction.
 
     Every complete line is indexed; an unterminated last line is skipped with a warning. A file
@@ -135,7 +136,7 @@ def reindex(store: EventStore, events_files: Iterable[Path], *, batch: int = 500
 
     def runs() -> Iterator[RebuiltRun]:
         sources: dict[str, Path] = {}
-        for path in sorted(p.resolve() for p in events_files):
+        for path in sorted(Path(p).resolve() for p in events_files):
             try:
                 run = _read(path, report)
             except _DamagedFileError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import structlog
 
+from orchestrator.artifacts import StrPath
 from orchestrator.errors import EventStoreError
 from orchestrator.events._model import Event
 from orchestrator.runs import INTERRUPTED, RUNNING, read_run
@@ -153,7 +154,8 @@ class EventStore:
     readers open theirs.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: StrPath, *, busy_timeout_ms: int = 10_000) -> None:
+        path = Path(path)
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
