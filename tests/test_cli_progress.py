@@ -63,7 +63,7 @@ def bus(tmp_path: Path) -> Iterator[EventBus]:
     event_bus.stop()
 
 
-def test_plain_lines_one_per_phase_and_per_route_when_not_a_terminal(bus: EventBus, tmp_path: Path) -> None:
+def test_plain_lines_per_phase_route_and_message_when_not_a_terminal(bus: EventBus, tmp_path: Path) -> None:
     buffer = io.StringIO()
     progress = GateProgress(Console(file=buffer, force_terminal=False, width=200))
     bus.subscribe(progress)
@@ -72,6 +72,7 @@ def test_plain_lines_one_per_phase_and_per_route_when_not_a_terminal(bus: EventB
     assert buffer.getvalue().splitlines() == [
         "target: started at http://127.0.0.1:8123",
         "capture: started (web)",
+        "capture: browser started",
         "capture: / ok (1/3)",
         "capture: /gallery ok (2/3)",
         "capture: /\\x1b[2Jevil\\nline failed (3/3)",

@@ -138,8 +138,12 @@ class GateProgress:
         done, total, name = payload.get("done"), payload.get("total"), payload.get("name")
         message = str(payload.get("message", ""))
         if not (isinstance(done, int) and isinstance(total, int) and isinstance(name, str)):
-            if self._progress is not None and state.task is not None:
-                self._progress.update(state.task, description=f"{self._label(state)}: {_short(message)}")
+            if self._progress is not None:
+                if state.task is not None:
+                    self._progress.update(state.task, description=f"{self._label(state)}: {_short(message)}")
+            elif message:
+                # Off a terminal too: what a phase found out (the routes a crawl discovered, say).
+                self._say(phase, _short(message))
             return
         state.done, state.total = done, total
         ok = payload.get("ok") is not False
