@@ -6,7 +6,8 @@ it turns the events a run emits anyway into what a person watching wants to see,
 
 - On a terminal: a rich progress display on stderr, one row per phase (the capture row counts
   routes), and a line per route above it as each is captured.
-- Not on a terminal: plain lines on stderr, one when a phase starts and ends and one per route.
+- Not on a terminal: plain lines on stderr, one when a phase starts and ends, one per route and
+  one per message a phase reports (the routes a crawl discovered, say).
 - With ``--log-json``: the same facts as JSON log lines (logger ``orchestrator.cli.progress``).
 
 stdout is never touched, so the first and last lines and ``--json`` stay exactly as documented.

@@ -64,7 +64,7 @@ def gate_command(
 
     The run dir is .orchestrator/runs/<target>-<epoch ms>/, with report.md and report.html (open it
     in a browser: findings, screenshots per route, traces). Progress goes to stderr: a live
-    display on a terminal, one plain line per phase and per route otherwise.
+    display on a terminal, plain lines per phase, route and message otherwise.
 
     Exit code: 0 when no critical or high finding was filed, 1 when one was, 2 for a framework or
     configuration error (each error is printed on stderr), 128 + the signal's number when stopped
