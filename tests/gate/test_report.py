@@ -268,3 +268,24 @@ def test_a_run_whose_files_are_missing_or_damaged_still_gets_a_report(tmp_path: 
     assert "## Errors" in report and "\\[/bold\\] broke" in report
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "Not evaluated" in html and "[/bold] broke" in html
+
+
+def test_unfiled_findings_are_inert_markdown() -> None:
+    from orchestrator.pipelines.test._report import _failed_lines
+
+    lines = _failed_lines(
+        [
+            {
+                "fingerprint": "abcdef0123456789",
+                "severity": "high",
+                "title": "boom <img src=x onerror=alert(1)> [link](http://evil.example) |",
+                "reason": "github answered 422: <script>alert(1)</script>",
+                "error_code": "tracker_rejected",
+                "fix": "see [docs](http://evil.example)",
+            }
+        ]
+    )
+    text = "\n".join(lines)
+    assert "<img" not in text and "<script>" not in text and "](http" not in text
+    assert "\\<img" in text and "\\<script\\>" in text
+    assert "[tracker_rejected]" in text and "`abcdef0123456789` high" in text

@@ -86,13 +86,16 @@ def _failed_lines(failed: Sequence[Any]) -> list[str]:
     lines = [f"- **Failed (not filed):** {len(failed)}"]
     for record in failed:
         item = record if isinstance(record, Mapping) else {"fingerprint": str(record)}
-        reason = str(item.get("reason") or item.get("error") or "unknown error").replace("\n", " ")
-        where = f"`{item.get('fingerprint')}` {item.get('severity') or ''} {item.get('title') or ''}".rstrip()
+        # Titles come from the page and reasons from the tracker: both are inert text here.
+        reason = _md(item.get("reason") or item.get("error") or "unknown error")
+        fingerprint = re.sub(r"[^0-9a-f]", "", str(item.get("fingerprint") or ""))
+        where = f"`{fingerprint}` {_md(item.get('severity') or '')} {_md(item.get('title') or '')}".rstrip()
         line = f"  - {where}: {reason}"
-        if item.get("error_code"):
-            line += f" [{item['error_code']}]"
+        code = re.sub(r"[^a-z0-9_]", "", str(item.get("error_code") or ""))
+        if code:
+            line += f" [{code}]"
         if item.get("fix"):
-            line += f". Fix: {item['fix']}"
+            line += f". Fix: {_md(item['fix'])}"
         lines.append(line)
     return lines
 
