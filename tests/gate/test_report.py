@@ -286,6 +286,7 @@ def test_unfiled_findings_are_inert_markdown() -> None:
         ]
     )
     text = "\n".join(lines)
-    assert "<img" not in text and "<script>" not in text and "](http" not in text
-    assert "\\<img" in text and "\\<script\\>" in text
+    # Every Markdown and HTML special character is escaped, so nothing renders as a tag or a link.
+    assert "\\<img" in text and "\\<script\\>" in text and "\\](http" in text
+    assert " <img" not in text and " <script>" not in text
     assert "[tracker_rejected]" in text and "`abcdef0123456789` high" in text
