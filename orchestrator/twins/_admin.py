@@ -159,6 +159,8 @@ async def _json_object(request: Request, max_body_bytes: int) -> dict[str, Any] 
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
         return _problem("invalid_json", f"the body is not valid JSON ({exc.msg} at line {exc.lineno})", 400)
+    except RecursionError:
+        return _problem("invalid_json", "the body is JSON nested too deeply", 400)
     if not isinstance(document, dict):
         return _problem("invalid_json", 'the body must be a JSON object, for example {"seed": 7}', 400)
     return document

@@ -141,8 +141,13 @@ class TwinDispatcher:
             query = scope.get("query_string", b"").decode("latin-1")
             entry["query"] = redact_data(dict(QueryParams(query)), secrets) if query else {}
             entry["request_headers"] = redact_headers(headers.items(), sensitive=runtime.sensitive_headers)
-            entry["request_summary"] = summarize(_parsed_or_raw(headers, raw_body), secrets=secrets)
-            entry["response_summary"] = summarize(sent["body"], secrets=secrets)
+            try:
+                entry["request_summary"] = summarize(_parsed_or_raw(headers, raw_body), secrets=secrets)
+                entry["response_summary"] = summarize(sent["body"], secrets=secrets)
+            except RecursionError:
+                # A body nested past what can be summarised: the entry is still journalled, so the
+                # journal's sequence never stalls on a hole.
+                entry["request_summary"] = entry["response_summary"] = "(nested too deeply to summarise)"
             entry["response_bytes"] = len(sent["body"])
             runtime.journal.append(entry)
 
@@ -336,6 +341,8 @@ def _parse_body(headers: Headers, raw: bytes) -> Any:
                 raise ValueError(
                     f"invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
                 ) from None
+        except RecursionError:
+            raise ValueError("invalid JSON (nested too deeply)") from None
     return raw.decode("utf-8", errors="replace")
 
 

@@ -150,3 +150,19 @@ def test_a_negative_journal_limit_is_422(twin: RunningTwins) -> None:
     assert "limit must be 0 or more" in answer.json()["message"]
     assert httpx.get(journal, params={"limit": 0}).json()["entries"] == []
     assert len(httpx.get(journal, params={"limit": 5}).json()["entries"]) == 1
+
+
+def test_json_nested_too_deeply_is_400_and_the_journal_keeps_going(twin: RunningTwins) -> None:
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    headers = {**AUTH, "Content-Type": "application/json"}
+    answer = httpx.post(f"{twin['github']}{ISSUES}", content=deep, headers=headers)
+    assert answer.status_code == 400
+    admin = httpx.post(
+        f"{twin.admin_url('github')}/reset", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert admin.status_code == 400 and "nested too deeply" in admin.json()["message"]
+    httpx.get(f"{twin['github']}{ISSUES}", headers=AUTH).raise_for_status()
+    journal = httpx.get(f"{twin.admin_url('github')}/journal").json()
+    # Every request was journalled in order: no sequence number is left pending.
+    assert [entry["status"] for entry in journal["entries"]] == [400, 200]
+    assert journal["next_seq"] == journal["entries"][-1]["seq"] + 1
