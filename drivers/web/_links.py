@@ -18,11 +18,12 @@ Pure functions: no browser, no network.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from posixpath import splitext
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from orchestrator.policy.test_profiles import origin_of
 
@@ -53,6 +54,20 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _LOGOUT = re.compile(r"(?<![a-z])(log|sign)[-_ ]?(out|off)(?![a-z])", re.IGNORECASE)
 MAX_SITEMAP_BYTES = 5 * 1024 * 1024
 _FORBIDDEN_DECLARATIONS = (b"<!doctype", b"<!entity")
+
+
+def _is_logout(text: str) -> bool:
+    """Whether a link's URL or text says log out, also spelt ``doLogout`` or ``log%6Fut``."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", unquote(text))
+    return _LOGOUT.search(words) is not None
+
+
+def _normalised(path: str) -> str:
+    """``path`` without ``.`` and ``..`` segments (as a browser resolves them), keeping a final ``/``."""
+    if not any(segment in (".", "..") for segment in path.split("/")):
+        return path
+    resolved = posixpath.normpath(path).lstrip("/")
+    return "/" + resolved + ("/" if path.endswith("/") and resolved else "")
 
 
 def is_html_content_type(content_type: str | None) -> bool:
@@ -92,11 +107,11 @@ class LinkScope:
             return LinkVerdict(None, f"not a web link ({parts.scheme or 'no'} scheme)")
         if origin_of(url) != self.origin:
             return LinkVerdict(None, f"another origin ({origin_of(url)})")
-        path = parts.path or "/"
+        path = _normalised(parts.path or "/")
         prefix = self._prefix
         if prefix and path != prefix and not path.startswith(prefix + "/"):
             return LinkVerdict(None, f"outside the base path {prefix}")
-        if _LOGOUT.search(f"{path}?{parts.query}") or _LOGOUT.search(text):
+        if _is_logout(f"{path}?{parts.query}") or _is_logout(text):
             return LinkVerdict(None, "a logout link")
         extension = splitext(path.rsplit("/", 1)[-1])[1].lower()
         if extension in NON_HTML_EXTENSIONS:

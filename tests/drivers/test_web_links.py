@@ -64,6 +64,32 @@ def test_a_base_url_with_a_path_keeps_the_crawl_under_it() -> None:
     assert scope.route_of("/docs").skipped == "outside the base path /app"
 
 
+@pytest.mark.parametrize(
+    "href",
+    [
+        "/app/doLogout",
+        "/app/LogoutServlet",
+        "/app/logoutAction.do",
+        "/app/userSignOut",
+        "/app/session?do=logoutNow",
+        "/app/account/log%6Fut",
+    ],
+)
+def test_logout_links_in_any_spelling_are_not_followed(href: str) -> None:
+    assert LinkScope("http://h/app").route_of(f"http://h{href}").skipped == "a logout link"
+
+
+def test_words_that_only_contain_log_out_are_pages() -> None:
+    assert LinkScope("http://h/").route_of("http://h/blog-outreach").route == "/blog-outreach"
+
+
+def test_dot_segments_are_resolved_before_the_base_path_is_checked() -> None:
+    scope = LinkScope("http://h/app")
+    assert scope.route_of("http://h/app/../admin").skipped == "outside the base path /app"
+    assert scope.route_of("http://h/app/x/../y").route == "/y"
+    assert scope.route_of("http://h/app/a/./b/").route == "/a/b/"
+
+
 def test_query_only_variants_are_one_route() -> None:
     assert LinkScope.key_of("/products?page=2") == LinkScope.key_of("/products") == "/products"
 
