@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -102,6 +103,22 @@ class RunsSection(StrictModel):
     scenario_dir: Path = Field(default=Path(".scenarios/runs"), description="Run dirs of `orchestrate run`.")
 
 
+def _web_url(value: str | None, *, what: str) -> str | None:
+    """An absolute http(s) URL with a host and no credentials (``{port}`` may stand for the port)."""
+    if value is None:
+        return None
+    parts = urlsplit(value.replace("{port}", "1"))
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{what} must not carry credentials (user:password@): give the token in token_env")
+    return value
+
+
+def _api_url(value: str | None) -> str | None:
+    return _web_url(value, what="api_url")
+
+
 class TargetSection(StrictModel):
     """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises.
 
@@ -111,7 +128,9 @@ class TargetSection(StrictModel):
     """
 
     driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
-    base_url: str | None = Field(default=None, description="Where the web target answers.")
+    base_url: str | None = Field(
+        default=None, examples=["http://127.0.0.1:{port}"], description="Where the web target answers."
+    )
     start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
     cwd: Path | None = Field(default=None, description="Working directory of the start command.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the command.")
@@ -123,6 +142,12 @@ class TargetSection(StrictModel):
     app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
     profile: str | None = Field(default=None, description="Profile used when --profile is not given.")
 
+    @field_validator("base_url")
+    @classmethod
+    def _web_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The web driver needs a URL; a plugin driver may read base_url its own way (a directory).
+        return _web_url(value, what="base_url") if info.data.get("driver") == "web" else value
+
 
 class IssuesSection(StrictModel):
     """``[issues]``: the tracker the issue reconciler files findings in."""
@@ -131,8 +156,10 @@ class IssuesSection(StrictModel):
     repository: str | None = Field(
         default=None, description="owner/name on GitHub; group/project (or its id) on GitLab."
     )
-    api_url: str | None = Field(
-        default=None, description="API base URL (GitHub Enterprise, self-hosted GitLab)."
+    api_url: Annotated[str | None, AfterValidator(_api_url)] = Field(
+        default=None,
+        examples=["https://github.example.com/api/v3"],
+        description="API base URL (GitHub Enterprise, self-hosted GitLab).",
     )
     token_env: str | None = Field(
         default=None, description="Environment variable holding the token (GITHUB_TOKEN / GITLAB_TOKEN)."

@@ -385,6 +385,9 @@ def _noun(error: ErrorDetails) -> str:
     return re.sub(r"^Input should be ", "", error["msg"])
 
 
+_URL_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/@\s]+@")
+
+
 def _got(error: ErrorDetails, loc: Loc) -> str:
     value = error.get("input", PydanticUndefined)
     if error["type"] in ("missing", "extra_forbidden") or value is PydanticUndefined:
@@ -394,6 +397,8 @@ def _got(error: ErrorDetails, loc: Loc) -> str:
     if isinstance(value, bool):
         shown = "true" if value else "false"
     elif isinstance(value, str | int | float):
+        if isinstance(value, str):
+            value = _URL_CREDENTIALS.sub(r"\1***@", value)  # a URL's user:password is never echoed
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
     elif value is None:
         shown = "nothing"

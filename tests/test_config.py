@@ -542,3 +542,30 @@ def test_unions_of_tables() -> None:
     assert error.problem.startswith("matches none of its allowed forms: WebTarget, where kind must be one of")
     assert "MacTarget, where bundle is required but missing" in error.problem
     assert error.fix == "use WebTarget or MacTarget"
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "problem"),
+    [
+        ('[targets.web]\nbase_url = "127.0.0.1:8000"\n', "targets.web.base_url", "absolute http:// or https://"),
+        ('[targets.web]\nbase_url = "javascript:alert(1)"\n', "targets.web.base_url", "absolute http://"),
+        (
+            '[issues]\napi_url = "http://oauth2:glpat-SECRET@127.0.0.1:1/api/v4"\n',
+            "issues.api_url",
+            "must not carry credentials",
+        ),
+    ],
+)
+def test_urls_are_absolute_web_urls_without_credentials(
+    tmp_path: Path, toml: str, field: str, problem: str
+) -> None:
+    write(tmp_path / "orchestrate.toml", toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env=NO_ENV)
+    assert caught.value.field == field and problem in caught.value.problem
+    assert "SECRET" not in str(caught.value)
+
+
+def test_a_base_url_may_name_the_port_to_be_chosen(tmp_path: Path) -> None:
+    write(tmp_path / "orchestrate.toml", '[targets.web]\nbase_url = "http://127.0.0.1:{port}/app"\n')
+    assert load_config(tmp_path, env=NO_ENV).targets["web"].base_url == "http://127.0.0.1:{port}/app"
