@@ -235,6 +235,13 @@ class ActorHandle(Generic[A]):
     def is_alive(self) -> bool:
         return self.ref.is_alive()
 
+    def stop_later(self) -> pykka.Future[Any] | None:
+        """Ask the actor to stop after the message it is handling, without waiting; ``None`` if dead."""
+        try:
+            return self.ref.stop(block=False)
+        except pykka.ActorDeadError:
+            return None
+
     def stop(self, *, timeout: float = 5.0) -> bool:
         """Stop the actor after the message it is handling; ``False`` if it did not stop in time."""
         try:

@@ -35,6 +35,7 @@ from orchestrator.actors._delegation import (
     WorkerPool,
     classify_failure,
     error_code_of,
+    wait_stopped,
 )
 from orchestrator.actors._dispatch import Call, dispatch
 from orchestrator.actors._worker import Worker
@@ -137,9 +138,12 @@ class Conductor(TypedActor):
 
     def on_stop(self) -> None:
         self.cancelled.set()
+        # Every worker hears the cancel at once, then all are stopped against one deadline.
         for worker in self._workers:
-            if not worker.stop(timeout=2.0):
-                log.warning("worker did not stop in time", worker=worker.name)
+            worker.cancel()
+        futures = [future for worker in self._workers for future in worker.stop_all_later()]
+        if not wait_stopped(futures, _STOP_WORKERS_S):
+            log.warning("workers did not stop in time", workers=[w.name for w in self._workers])
 
     # --- workers -------------------------------------------------------------------------------
 
@@ -271,16 +275,13 @@ class Conductor(TypedActor):
         escalated = False
         try:
             if retryable and not self.cancelled.is_set() and call.attempts < worker.max_restarts:
-                call.attempts += 1
                 worker.restart()
+                call.attempts += 1
                 return None
             if kind in ("died", "timeout"):
-                # Given up: a worker still busy (it timed out) must not go on writing; a pool gets
-                # a fresh one in its place for the next request.
-                if isinstance(item.worker, WorkerPool) and not self.cancelled.is_set():
-                    worker.restart()
-                else:
-                    worker.stop(timeout=1.0)
+                # Given up: a worker still busy (it timed out) must not go on writing. A fresh actor
+                # takes its place before its next request (see dispatch).
+                worker.give_up()
         except Exception as restart_error:
             log.error("worker could not be restarted", worker=worker.name, error=str(restart_error))
             escalated = True
@@ -377,6 +378,10 @@ class Conductor(TypedActor):
                 failure_kind="unsuccessful",
                 lane="control",
             )
+
+
+_STOP_WORKERS_S = 2.0
+"""How long a stopping run waits, in all, for its workers to stop."""
 
 
 def _default_slots(first: Delegation, work: Iterable[Delegation]) -> int:

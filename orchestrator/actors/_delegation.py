@@ -27,10 +27,12 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import pykka
 import structlog
 from pydantic import BaseModel, ValidationError
 
@@ -60,6 +62,7 @@ __all__ = [
     "check_result",
     "classify_failure",
     "new_id",
+    "wait_stopped",
 ]
 
 log = structlog.get_logger(__name__)
@@ -79,7 +82,8 @@ class SupervisedWorker:
 
     Each actor it starts gets a cancel event of its own, set when that actor is given up on (it
     timed out, it failed past its budget, the run is stopping), so work still running in a
-    discarded actor stops instead of going on beside its replacement.
+    discarded actor stops instead of going on beside its replacement. Giving an actor up never
+    waits for it: the replacement starts at once, and the old one is stopped with the run.
     """
 
     def __init__(
@@ -90,24 +94,65 @@ class SupervisedWorker:
         self.max_restarts = max_restarts
         self.restarts = 0
         self._cancelled = threading.Event()
+        self._given_up: list[tuple[ActorHandle[Any], threading.Event]] = []
+        self.broken = False
+        """Its actor was given up on and no replacement could be started yet (see :meth:`revive`)."""
         self.handle = factory(self._cancelled)
 
     @property
     def name(self) -> str:
         return self.handle.name
 
+    def give_up(self) -> None:
+        """Cancel the current actor's work and ask it to stop, without waiting for it."""
+        self._cancelled.set()
+        self.handle.stop_later()
+        self._given_up.append((self.handle, self._cancelled))
+        self.broken = True
+
+    def revive(self) -> None:
+        """Start a fresh actor in place of one given up on; raises if it cannot be started."""
+        cancelled = threading.Event()
+        self.handle = self._factory(cancelled)
+        self._cancelled = cancelled
+        self.broken = False
+
     def restart(self) -> None:
-        """Give up the failed actor (without waiting long for a stuck one) and start a fresh one."""
-        self.stop(timeout=1.0)
+        """Give up the failed actor and start a fresh one (counted once it has started)."""
+        self.give_up()
+        self.revive()
         self.restarts += 1
-        self._cancelled = threading.Event()
-        self.handle = self._factory(self._cancelled)
         log.info("worker restarted", worker=self.name, restarts=self.restarts)
 
-    def stop(self, timeout: float) -> bool:
-        """Cancel the actor's work and stop it; ``False`` if it did not stop within ``timeout``."""
+    def cancel(self) -> None:
+        """Set the cancel event of every actor this worker started (the run is stopping)."""
         self._cancelled.set()
-        return self.handle.stop(timeout=timeout)
+        for _, cancelled in self._given_up:
+            cancelled.set()
+
+    def stop_all_later(self) -> list[pykka.Future[Any]]:
+        """Ask every actor this worker started to stop; the futures to wait on."""
+        self.cancel()
+        handles = [handle for handle, _ in self._given_up] + [self.handle]
+        return [future for handle in handles if (future := handle.stop_later()) is not None]
+
+    def stop(self, timeout: float) -> bool:
+        """Cancel and stop every actor this worker started; ``False`` if one did not stop in time."""
+        return wait_stopped(self.stop_all_later(), timeout)
+
+
+def wait_stopped(futures: list[pykka.Future[Any]], timeout: float) -> bool:
+    """Wait for stop futures with one shared deadline; ``False`` if any did not complete in time."""
+    deadline = time.monotonic() + timeout
+    stopped = True
+    for future in futures:
+        try:
+            future.get(timeout=max(0.0, deadline - time.monotonic()))
+        except pykka.Timeout:
+            stopped = False
+        except Exception:  # noqa: S112 - an actor that died while stopping has stopped
+            continue
+    return stopped
 
 
 class WorkerPool:
@@ -234,6 +279,8 @@ def classify_failure(exc: BaseException) -> tuple[FailureKind, bool]:
         return ("invalid_result" if exc.side == "result" else "refused"), False
     if isinstance(exc, UnknownCapabilityError):
         return "refused", False
+    if isinstance(exc, EscalationError):
+        return "escalated", False
     return "raised", False
 
 

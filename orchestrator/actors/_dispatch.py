@@ -28,7 +28,7 @@ from orchestrator.actors._delegation import (
     new_id,
 )
 from orchestrator.correlation import correlation_scope
-from orchestrator.errors import AskTimeoutError, RunInterruptedError
+from orchestrator.errors import AskTimeoutError, EscalationError, RunInterruptedError
 
 if TYPE_CHECKING:
     from orchestrator.actors._conductor import Conductor
@@ -64,7 +64,7 @@ def dispatch(
     deliver: Callable[[Outcome], None],
 ) -> None:
     """Run every item to its outcome with at most ``slots`` in flight (see the module docstring)."""
-    done: queue.SimpleQueue[Call] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[str, Call]] = queue.SimpleQueue()  # (the attempt's task id, its call)
     in_flight: dict[str, Call] = {}  # by task id: a late reply to an abandoned attempt is ignored
     busy: set[int] = set()  # named workers with a call in flight (by id)
     held: deque[tuple[int, Delegation]] = deque()  # taken, waiting for their worker to be free
@@ -77,18 +77,25 @@ def dispatch(
         return None if id(item.worker) in busy else item.worker
 
     def send(call: Call) -> None:
-        call.task_id = new_id()
+        task_id = call.task_id = new_id()
         call.deadline = time.monotonic() + wait
         call.reply, call.sent_error = None, None
-        in_flight[call.task_id] = call
-        request = conductor._request(call.item, call.call_id, call.task_id)
+        in_flight[task_id] = call
+        request = conductor._request(call.item, call.call_id, task_id)
         try:
-            call.reply = call.worker.handle.ask_later(request)
+            if call.worker.broken:
+                # Given up on after an earlier request: a fresh actor takes this one.
+                call.worker.revive()
         except Exception as exc:
-            call.sent_error = exc
-            done.put(call)
+            call.sent_error = EscalationError(
+                f"no replacement for {call.worker.worker_type} could start: {exc}"
+            )
+            done.put((task_id, call))
             return
-        call.reply.on_done(lambda: done.put(call))
+        reply = call.reply = call.worker.handle.ask_later(request)
+        # The attempt's own task id travels with the notice: a late answer to an earlier attempt of
+        # the same call is recognised and ignored, never read as the retry's answer.
+        reply.on_done(lambda: done.put((task_id, call)))
 
     def start(index: int, item: Delegation, worker: SupervisedWorker) -> None:
         if not isinstance(item.worker, WorkerPool):
@@ -150,32 +157,44 @@ def dispatch(
         release(call)
         deliver(outcome)
 
-    fill()
-    while in_flight or held:
-        if cancelled.is_set():
-            raise RunInterruptedError("the run was stopped during a delegation")
-        now = time.monotonic()
-        nearest = min((c.deadline for c in in_flight.values()), default=now + _SLICE_S)
-        try:
-            call = done.get(timeout=max(0.0, min(nearest - now, _SLICE_S)))
-        except queue.Empty:
-            for late in [c for c in in_flight.values() if c.deadline <= time.monotonic()]:
-                del in_flight[late.task_id]
-                name = late.worker.name
-                settle(late, AskTimeoutError(f"{name} did not answer WorkRequest within {wait:g} s"), None)
-            fill()
-            continue
-        if in_flight.get(call.task_id) is not call:
-            continue  # the answer to an attempt already given up on (it timed out)
-        del in_flight[call.task_id]
-        error: BaseException | None = call.sent_error
-        result: Any = None
-        if error is None and call.reply is not None:
-            try:
-                result = call.reply.get(0.0)
-            except Exception as exc:
-                error = exc
-        if error is not None and not is_attempt_failure(error, cancelled):
-            raise error
-        settle(call, error, result)
+    def abandon_in_flight() -> None:
+        """Leaving early (the run stopped, the work or a callback raised): free every slot held."""
+        for call in list(in_flight.values()):
+            del in_flight[call.task_id]
+            call.worker.give_up()  # still busy with an answer nobody will read
+            release(call)
+
+    try:
         fill()
+        while in_flight or held:
+            if cancelled.is_set():
+                raise RunInterruptedError("the run was stopped during a delegation")
+            now = time.monotonic()
+            nearest = min((c.deadline for c in in_flight.values()), default=now + _SLICE_S)
+            try:
+                task_id, call = done.get(timeout=max(0.0, min(nearest - now, _SLICE_S)))
+            except queue.Empty:
+                for late in [c for c in in_flight.values() if c.deadline <= time.monotonic()]:
+                    del in_flight[late.task_id]
+                    name = late.worker.name
+                    settle(
+                        late, AskTimeoutError(f"{name} did not answer WorkRequest within {wait:g} s"), None
+                    )
+                fill()
+                continue
+            if in_flight.get(task_id) is not call:
+                continue  # the answer to an attempt already given up on (it timed out)
+            del in_flight[task_id]
+            error: BaseException | None = call.sent_error
+            result: Any = None
+            if error is None and call.reply is not None:
+                try:
+                    result = call.reply.get(0.0)
+                except Exception as exc:
+                    error = exc
+            if error is not None and not is_attempt_failure(error, cancelled):
+                raise error
+            settle(call, error, result)
+            fill()
+    finally:
+        abandon_in_flight()

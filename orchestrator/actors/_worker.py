@@ -23,16 +23,20 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+import structlog
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.actors._base import EventEmitter, TypedActor, handles
 from orchestrator.actors._bracket import ToolCallRecord, tool_call
 from orchestrator.actors._contract import Declared, Done, normalise_capabilities
-from orchestrator.errors import ContractError, UnknownCapabilityError
+from orchestrator.errors import ContractError, UnknownCapabilityError, WorkerFailedError
 from orchestrator.messages import WorkRequest, WorkResult
 from orchestrator.validation import explain_validation_error
 
 __all__ = ["Worker"]
+
+
+log = structlog.get_logger(__name__)
 
 
 def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -84,14 +88,23 @@ class Worker(TypedActor):
         )
         try:
             result = self._perform(request)
-        except Exception as exc:
-            self.emit(
-                "worker.task.failed",
-                worker_id=self.name,
-                phase=request.phase,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+        except BaseException as exc:
+            if not self.cancelled.is_set():
+                self.emit(
+                    "worker.task.failed",
+                    worker_id=self.name,
+                    phase=request.phase,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            if not isinstance(exc, Exception):
+                # SystemExit and the like would make pykka stop every actor: a failure of this task.
+                raise WorkerFailedError(self.name, type(exc).__name__, str(exc)) from exc
             raise
+        if self.cancelled.is_set():
+            # Given up on (it timed out, or the run is stopping): the conductor has reported this
+            # task already, and an answer nobody reads must not add to the trace.
+            log.debug("answer of a task given up on", worker=self.name, task_id=request.task_id)
+            return result
         self.emit("worker.task.completed", worker_id=self.name, phase=request.phase, summary=result.summary)
         return result
 
