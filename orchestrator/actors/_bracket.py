@@ -30,7 +30,10 @@ Emit = Callable[..., None]
 
 
 def new_trace_id() -> str:
-    """The id format of ``tool_trace_id`` and ``trace_id``: 16 hex digits."""
+    """The one id format of calls, tasks, ``tool_trace_id`` and ``trace_id``: 16 random hex digits.
+
+    ``os.urandom`` rather than uuid4: ids are made several times per request, and it is cheaper.
+    """
     return os.urandom(8).hex()
 
 
@@ -78,20 +81,24 @@ def tool_call(emit: Emit | None, tool_name: str, *, summary: str = "") -> Iterat
             raise
         finally:
             if emit is not None:
-                emit(
-                    "worker.tool.result",
-                    **call.details,
-                    tool_trace_id=call.tool_trace_id,
-                    tool_name=tool_name,
-                    success=call.success,
-                    duration_ms=_elapsed_ms(started),
-                    error=call.error,
-                )
+                fixed = {
+                    "tool_trace_id": call.tool_trace_id,
+                    "tool_name": tool_name,
+                    "success": call.success,
+                    "duration_ms": _elapsed_ms(started),
+                    "error": call.error,
+                }
+                emit("worker.tool.result", **{**call.details, **fixed})
 
 
 @dataclass
 class ModelCallRecord:
-    """What a block inside :func:`model_call` reports: the token usage of the answer."""
+    """What a block inside :func:`model_call` reports: the token usage of the answer.
+
+    ``details`` adds fields to the result event; a key the bracket sets itself (``model``,
+    ``duration_ms``, ...) keeps the bracket's value, so set the model a provider actually served
+    as ``details["served_model"]``.
+    """
 
     trace_id: str
     model: str
@@ -123,23 +130,11 @@ def model_call(emit: Emit | None, *, model: str, provider: str) -> Iterator[Mode
             yield call
         except BaseException as exc:
             if emit is not None:
-                emit(
-                    "llm.call.failed",
-                    **call.details,
-                    trace_id=call.trace_id,
-                    model=model,
-                    provider=provider,
-                    duration_ms=_elapsed_ms(started),
-                    error=_error_text(exc),
-                )
+                fixed = {"trace_id": call.trace_id, "model": model, "provider": provider}
+                failed = {"duration_ms": _elapsed_ms(started), "error": _error_text(exc)}
+                emit("llm.call.failed", **{**call.details, **fixed, **failed})
             raise
         if emit is not None:
-            emit(
-                "llm.call.completed",
-                **call.details,
-                trace_id=call.trace_id,
-                model=model,
-                provider=provider,
-                duration_ms=_elapsed_ms(started),
-                usage=_usage(call.usage),
-            )
+            fixed = {"trace_id": call.trace_id, "model": model, "provider": provider}
+            done = {"duration_ms": _elapsed_ms(started), "usage": _usage(call.usage)}
+            emit("llm.call.completed", **{**call.details, **fixed, **done})

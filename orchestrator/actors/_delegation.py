@@ -24,7 +24,6 @@ restarts keeps the kind of its last attempt and says how many restarts it took (
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -37,6 +36,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.actors._base import ActorHandle
+from orchestrator.actors._bracket import new_trace_id
 from orchestrator.actors._contract import Capability, Done
 from orchestrator.errors import (
     ActorError,
@@ -73,8 +73,8 @@ FailureKind = Literal["raised", "died", "timeout", "invalid_result", "refused", 
 
 
 def new_id() -> str:
-    """A short random id for calls and tasks: 16 hex digits (``os.urandom`` is cheaper than uuid4)."""
-    return os.urandom(8).hex()
+    """A short random id for calls and tasks, in the one id format (see :func:`new_trace_id`)."""
+    return new_trace_id()
 
 
 class SupervisedWorker:

@@ -99,3 +99,15 @@ def test_the_subprocess_runner_uses_the_same_bracket(tmp_path: Path) -> None:
     assert HEX16.match(result["tool_trace_id"])
     assert result["success"] is False and result["exit_code"] == 1
     assert "status 1" in result["error"]
+
+
+def test_details_never_clash_with_what_the_bracket_records() -> None:
+    with capture_events() as captured, correlation_scope(run_id="r1"):
+        with tool_call(emitter(captured), "http.get") as call:
+            call.details.update(error="mine", status=200)
+        with model_call(emitter(captured), model="gpt-test", provider="openai") as model:
+            model.details.update(model="gpt-test-2024", served_model="gpt-test-2024")
+    result = captured.payloads("worker.tool.result")[0]
+    assert result["error"] is None and result["status"] == 200
+    completed = captured.payloads("llm.call.completed")[0]
+    assert completed["model"] == "gpt-test" and completed["served_model"] == "gpt-test-2024"
