@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STALE_HEARTBEATS", "current_owner", "owner_gone"]
+__all__ = ["STALE_HEARTBEATS", "current_owner", "owner_gone", "parse_time"]
 
 STALE_HEARTBEATS = 4
 """A heartbeat this many intervals old means the run's owner is gone."""
@@ -68,6 +68,14 @@ def _probe(pid: int) -> _Process | None:
     return _Process(start_ticks=None)
 
 
+def _pid_namespace() -> str | None:
+    """This process's PID namespace (Linux): a container on the same host has its own process table."""
+    try:
+        return os.readlink(_PROC / "self" / "ns" / "pid")
+    except OSError:
+        return None
+
+
 def current_owner() -> dict[str, Any]:
     """This process as a run's owner, as written into ``run.json``."""
     pid = os.getpid()
@@ -77,6 +85,7 @@ def current_owner() -> dict[str, Any]:
         "host": socket.gethostname(),
         "boot_id": _boot_id(),
         "start_ticks": process.start_ticks if process is not None else None,
+        "pid_ns": _pid_namespace(),
     }
 
 
@@ -92,7 +101,11 @@ def owner_gone(manifest: Mapping[str, Any], now: datetime | None = None) -> str 
     if not isinstance(owner, Mapping):
         return None
     pid, host = owner.get("pid"), owner.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and pid > 0:
+    # The process table answers only for an owner that shares it: the same host and, where it was
+    # recorded, the same PID namespace (a container with the host's name has a table of its own).
+    namespace = owner.get("pid_ns")
+    same_table = not isinstance(namespace, str) or namespace == _pid_namespace()
+    if host == socket.gethostname() and same_table and isinstance(pid, int) and pid > 0:
         boot = owner.get("boot_id")
         current_boot = _boot_id()
         if isinstance(boot, str) and current_boot is not None and boot != current_boot:
@@ -105,7 +118,7 @@ def owner_gone(manifest: Mapping[str, Any], now: datetime | None = None) -> str 
             if recorded != process.start_ticks:
                 return f"its process {pid} on {host} is gone (the pid now belongs to another process)"
             return None
-    beat = _parse_time(manifest.get("heartbeat_at"))
+    beat = parse_time(manifest.get("heartbeat_at"))
     interval = manifest.get("heartbeat_interval_s")
     if beat is None or not isinstance(interval, int | float) or interval <= 0:
         return None
@@ -118,7 +131,8 @@ def owner_gone(manifest: Mapping[str, Any], now: datetime | None = None) -> str 
     return None
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A ``run.json`` timestamp as an aware UTC datetime; ``None`` for anything else."""
     if not isinstance(value, str):
         return None
     try:

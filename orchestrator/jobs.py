@@ -83,7 +83,7 @@ class _Heartbeat:
             try:
                 if not touch_heartbeat(self._run, self._interval_s):
                     return
-            except OrchestrateError as exc:
+            except (OrchestrateError, OSError) as exc:
                 # A missed beat is survivable (the next one may work); the run must go on.
                 log.warning("run heartbeat not written", run_id=self._run.run_id, error=str(exc))
 

@@ -45,9 +45,9 @@ import structlog
 from filelock import FileLock, Timeout
 from rapidfuzz import process
 
-from orchestrator._run_owner import STALE_HEARTBEATS, current_owner, owner_gone
+from orchestrator._run_owner import STALE_HEARTBEATS, current_owner, owner_gone, parse_time
 from orchestrator.artifacts import StrPath, atomic_write_json
-from orchestrator.errors import ArtifactError, RunExistsError, RunNotFoundError, UsageError
+from orchestrator.errors import ArtifactError, RunError, RunExistsError, RunNotFoundError, UsageError
 
 __all__ = [
     "INTERRUPTED",
@@ -226,15 +226,18 @@ def mark_run_finished(run: RunDir | StrPath, status: str, **fields: Any) -> None
 def touch_heartbeat(run: RunDir | StrPath, interval_s: float) -> bool:
     """Record in ``run.json`` that the run's owner is alive now and beats every ``interval_s``.
 
-    Only a run still ``running`` is touched; ``False`` means the run is finished (or its manifest
-    is gone), so there is nothing left to keep alive.
+    Only a run still ``running`` is touched; ``False`` means the run is finished (or its run dir
+    is gone), so there is nothing left to keep alive. A manifest that cannot be read just now (out
+    of file descriptors, say) raises :class:`RunError`: a missed beat, not the end of the run.
     """
     path = run.path if isinstance(run, RunDir) else Path(run)
     if not (path / MANIFEST_NAME).is_file():
         return False
     with _manifest_lock(path):
         manifest = _read_manifest(path / MANIFEST_NAME)
-        if manifest is None or manifest.get("status") != RUNNING:
+        if manifest is None:
+            raise RunError(f"{path / MANIFEST_NAME} cannot be read just now; the heartbeat was not written")
+        if manifest.get("status") != RUNNING:
             return False
         manifest.update(heartbeat_at=datetime.now(UTC).isoformat(), heartbeat_interval_s=interval_s)
         atomic_write_json(path / MANIFEST_NAME, manifest)
@@ -477,7 +480,7 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 def _run_info(path: Path) -> RunInfo | None:
     """What the dir tells about its run; None when the dir vanished while looking."""
     manifest = _read_manifest(path / MANIFEST_NAME) or {}
-    created_at = _parse_time(manifest.get("created_at"))
+    created_at = parse_time(manifest.get("created_at"))
     if created_at is None:
         try:
             created_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -497,7 +500,7 @@ def _run_info(path: Path) -> RunInfo | None:
         created_at=created_at,
         status=status,
         target=target if isinstance(target, str) else None,
-        finished_at=_parse_time(manifest.get("finished_at")),
+        finished_at=parse_time(manifest.get("finished_at")),
         manifest=manifest,
         interrupted_reason=reason if isinstance(reason, str) else None,
     )
@@ -529,15 +532,6 @@ def _kind_of(name: str, declared: Any) -> Literal["ui", "scenario", "unknown"]:
     if _UI_ID_RE.fullmatch(name):
         return "ui"
     return "unknown"
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return _as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        return None
 
 
 def _natural_key(run_id: str) -> tuple[tuple[int, int | str], ...]:

@@ -99,6 +99,7 @@ def test_ui_run_id_dir_and_manifest(tmp_path: Path) -> None:
             "host": socket.gethostname(),
             "boot_id": manifest["owner"]["boot_id"],
             "start_ticks": manifest["owner"]["start_ticks"],
+            "pid_ns": manifest["owner"]["pid_ns"],
         },
         "profile": "smoke",
         "driver": "web",
@@ -506,3 +507,12 @@ def test_prune_never_follows_a_symlink_out_of_the_root(tmp_path: Path) -> None:
     assert not inner.exists()
     assert (outside / "data.txt").read_text() == "keep me"
     assert (root / "web-300").is_symlink()
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="Linux PID namespaces")
+def test_an_owner_in_another_pid_namespace_is_judged_by_its_heartbeat(tmp_path: Path) -> None:
+    # A container with the host's name has its own process table: its pid 1 says nothing here.
+    run = create_run(tmp_path / "runs", "ui", target="web")
+    _rewrite(run.path, owner={"pid": 1, "pid_ns": "pid:[1]"})
+    touch_heartbeat(run, 5.0)
+    assert mark_interrupted_runs([tmp_path / "runs"]) == []
