@@ -2,7 +2,7 @@
 
 :func:`run_conductor` opens the run on the event bus, starts the conductor, asks it to conduct,
 and always stops every actor of the run, writes the terminal event and closes the run's events
-file. SIGINT and SIGTERM (in the main thread) become :class:`RunInterruptedError` carrying the
+file. SIGINT, SIGTERM and SIGHUP (in the main thread) become :class:`RunInterruptedError` carrying the
 signal, so the CLI can exit with 128 plus its number.
 """
 
@@ -28,6 +28,11 @@ __all__ = ["run_conductor"]
 
 log = structlog.get_logger(__name__)
 
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Signals that end a run cleanly: Ctrl-C, a stop request, and a closed terminal or ssh session."""
+
 
 class _RunEvents(EventEmitter, Protocol):
     """What :func:`run_conductor` needs of the bus: emit, plus opening and closing the run."""
@@ -47,7 +52,7 @@ class _SignalState:
 
 @contextmanager
 def _signals_interrupt() -> Iterator[_SignalState]:
-    """In the main thread, turn the first SIGINT/SIGTERM into :class:`RunInterruptedError`.
+    """In the main thread, turn the first SIGINT, SIGTERM or SIGHUP into :class:`RunInterruptedError`.
 
     Once the run winds down (``winding_down``), and after the first signal, signals are ignored
     until the block ends, so the terminal event and the close of the events file always happen.
@@ -65,7 +70,7 @@ def _signals_interrupt() -> Iterator[_SignalState]:
         state.received.append(signum)
         raise RunInterruptedError(f"stopped by {name}", signum=signum)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
     try:
         yield state
     finally:

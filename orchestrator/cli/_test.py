@@ -68,7 +68,7 @@ def gate_command(
 
     Exit code: 0 when no critical or high finding was filed, 1 when one was, 2 for a framework or
     configuration error (each error is printed on stderr), 128 + the signal's number when stopped
-    by a signal (130 for Ctrl-C, 143 for SIGTERM).
+    by a signal (130 for Ctrl-C, 143 for SIGTERM, 129 for a closed terminal).
 
     Example: orchestrate test --target web --profile smoke
     """

@@ -168,7 +168,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 @pytest.mark.parametrize("times", [1, 3])
 def test_signal_ends_the_run_with_one_failed_terminal_event(tmp_path: Path, signum: int, times: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -302,7 +302,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=_STOP_GRACE_S)
     _signal_group(process.pid, signal.SIGKILL)
-    process.wait(timeout=_STOP_GRACE_S)
+    try:
+        process.wait(timeout=_STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        # Unkillable (stuck in the kernel): never hide the run's own error behind this one.
+        log.warning("the target did not exit after SIGKILL", pid=process.pid)
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
