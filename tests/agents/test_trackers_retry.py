@@ -306,3 +306,21 @@ def test_a_tracker_that_cannot_be_reached_is_retried_then_unavailable(tmp_path: 
     assert caught.value.status is None
     assert "(6 attempts)" in caught.value.reason
     assert caught.value.fix is not None and "[issues] api_url" in caught.value.fix
+
+
+@pytest.mark.parametrize("admin", ["github", "gitlab"], indirect=True)
+def test_once_a_tracker_is_given_up_on_later_requests_are_not_sent(
+    twins: RunningTwins, admin: TwinAdmin
+) -> None:
+    backend = admin.info()["name"]
+    admin.set_chaos(config={"routes": {f"{backend}.create_issue": {"error_503": {"probability": 1.0}}}})
+    waits = Waits()
+    tracker = open_rest(backend, twins, waits, budget_s=1.0)
+    outcome = reconcile(sample_findings(), tracker, triage="skip")
+    tracker.close()
+    creates = [e for e in admin.journal()["entries"] if e["route"] == "create_issue"]
+    # The first create used the budget (0.5 s of backoff fits, 1 s more would not); the second
+    # finding was failed at once, without another round of waiting on a tracker already down.
+    assert len(creates) == 2 and waits.seconds == [0.5]
+    assert [f["status"] for f in outcome.failed] == [503, 503]
+    assert "the tracker gave up earlier" in outcome.failed[1]["reason"]

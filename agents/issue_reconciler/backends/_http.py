@@ -19,6 +19,7 @@ and the fix: :class:`~orchestrator.trackers.TrackerAuthError` for 401 and 403 (t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +81,9 @@ class RestClient:
         if auth_header is not None:
             headers[auth_header[0]] = auth_header[1]
         self._client = httpx.Client(headers=headers, timeout=timeout_s, follow_redirects=False)
+        self._timeout_s = timeout_s
+        self._unavailable: TrackerError | None = None
+        """Set when a request was given up on: later ones fail at once instead of waiting again."""
 
     def __repr__(self) -> str:
         return f"RestClient({self.service!r}, {self.api_url!r})"
@@ -117,12 +121,27 @@ class RestClient:
                 f"{self.service}: refusing to send a request to {url}, outside {self.origin}",
                 tracker=self.service,
             )
+        if self._unavailable is not None:
+            # Given up on earlier in this run: every later request would wait the same way.
+            earlier = self._unavailable
+            raise type(earlier)(
+                f"{self.service}: {method} {self._path(url)} not sent, the tracker gave up earlier: "
+                f"{earlier.reason}",
+                tracker=earlier.tracker,
+                status=earlier.status,
+                fix=earlier.fix,
+            )
         attempt = 0
         while True:
             attempt += 1
             response: httpx.Response | None = None
+            started = time.monotonic()
+            # A retry gets only what is left of the budget as its timeout.
+            timeout = (
+                self._timeout_s if attempt == 1 else max(0.1, min(self._timeout_s, self.budget.remaining_s))
+            )
             try:
-                response = self._client.request(method, url, params=params, json=json)
+                response = self._client.request(method, url, params=params, json=json, timeout=timeout)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure: TrackerError = self._transport_error(method, url, exc, attempt)
             except httpx.HTTPError as exc:  # not one a retry can cure (a bad URL, an unsupported scheme)
@@ -133,9 +152,13 @@ class RestClient:
                 failure = self._status_error(method, url, response, attempt)
                 if not is_retryable(response):
                     raise failure
+            if attempt > 1:
+                self.budget.charge(time.monotonic() - started)
             delay = self.budget.delay(attempt, response)
             if attempt >= MAX_ATTEMPTS or not self.budget.wait(delay):
-                raise self._given_up(failure, response, delay, attempt)
+                given_up = self._given_up(failure, response, delay, attempt)
+                self._unavailable = given_up
+                raise given_up
             if before_resend is not None:
                 before_resend()
 

@@ -7,10 +7,11 @@
   else GitHub's ``x-ratelimit-reset`` (when the spent limit comes back, in epoch seconds);
   never less than an exponential backoff (0.5 s, 1 s, 2 s, ... up to 30 s), so a tracker
   answering ``Retry-After: 0`` is not hammered.
-- **The budget**: a tracker waits at most ``[issues] retry_budget_s`` (60 s by default) in all,
-  over every request it sends, and tries one request at most :data:`MAX_ATTEMPTS` times. A wait
-  that would not fit in what is left is not started: the request fails at once, saying how long
-  the tracker asked to wait.
+- **The budget**: a tracker spends at most ``[issues] retry_budget_s`` (60 s by default) in all,
+  over every request it sends, on retrying: the waits and the retried attempts themselves (a retry
+  is given only the time left as its timeout). It tries one request at most :data:`MAX_ATTEMPTS`
+  times. A wait that would not fit in what is left is not started: the request fails at once,
+  saying how long the tracker asked to wait.
 
 The clock and the sleep are the budget's, so tests give it their own and never sleep.
 """
@@ -101,3 +102,7 @@ class RetryBudget:
         self.spent_s += seconds
         self.sleep(seconds)
         return True
+
+    def charge(self, seconds: float) -> None:
+        """Count a retried attempt's own time against the budget."""
+        self.spent_s += max(0.0, seconds)
