@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import threading
 import zipfile
 from collections import deque
@@ -292,6 +293,19 @@ class _Session:
         captures, journeys = self._collect(stopped_by or "not captured")
         failed = any(not capture.ok for capture in captures)
         error = "the browser closed unexpectedly during the run" if lost else None
+        unreachable = _unreachable(captures)
+        if unreachable is not None and not lost:
+            # Not one page answered: a wrong base_url or a target that is down is the setup's
+            # fault, not a defect of the product, so nothing is left for the evaluator to file.
+            return CaptureManifest(
+                driver=options.driver,
+                exit_code=2,
+                platform=platform,
+                error=f"the target did not answer at {options.base_url}: {unreachable}",
+                har=har,
+                traces=sorted(self.traces),
+                extra=extra,
+            )
         return CaptureManifest(
             driver=options.driver,
             exit_code=2 if lost else (1 if failed else 0),
@@ -501,3 +515,19 @@ class _Session:
             captures.extend(result[0])
             journeys.append(result[1])
         return captures, journeys
+
+
+_UNREACHABLE = re.compile(
+    r"net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONNECTION_CLOSED|NAME_NOT_RESOLVED|"
+    r"ADDRESS_UNREACHABLE|CONNECTION_TIMED_OUT|INVALID_URL|UNSAFE_PORT)"
+)
+
+
+def _unreachable(captures: list[Capture]) -> str | None:
+    """The network error when every capture failed to reach the target at all, else ``None``."""
+    errors = [capture.error or "" for capture in captures]
+    if not captures or any(capture.ok for capture in captures):
+        return None
+    found = [match.group(0) for error in errors if (match := _UNREACHABLE.search(error))]
+    return found[0] if len(found) == len(captures) else None
+

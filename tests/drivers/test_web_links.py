@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,22 @@ def test_a_route_on_another_origin_is_refused_before_any_browser_starts(tmp_path
     )
     assert manifest.error == str(expected)
     assert str(profile_file) in manifest.error
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+def test_a_target_that_does_not_answer_is_a_framework_error_not_findings(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port that was just free: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    outcome = capture_web(
+        WebCaptureOptions(
+            run_dir=tmp_path / "run", base_url=f"http://127.0.0.1:{closed}", routes=["/", "/about"]
+        )
+    )
+    # Exit 2 with the cause, and no failed captures for the evaluator to file as product defects.
+    assert outcome.manifest.exit_code == 2
+    assert outcome.manifest.captures == []
+    assert outcome.manifest.error == (
+        f"the target did not answer at http://127.0.0.1:{closed}: net::ERR_CONNECTION_REFUSED"
+    )
