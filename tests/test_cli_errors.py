@@ -115,3 +115,19 @@ def test_table_cells_and_notes_are_printed_literally(monkeypatch: pytest.MonkeyP
     assert "\x1b[2J" not in table
     for text in ("[targets.web]", "warning: ", "[/]", "no profile named '[/bold]'"):
         assert text in notes
+
+
+def test_a_tracker_mistake_stops_the_gate_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "orchestrate.toml").write_text(
+        '[targets.web]\nbase_url = "http://127.0.0.1:9"\n\n[issues]\nbackend = "github"\n', encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "-C", str(tmp_path), "test", "--target", "web"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert "issues.repository" in done.stderr and "Fix:" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orchestrate.toml"]

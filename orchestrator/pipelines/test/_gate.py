@@ -51,8 +51,10 @@ from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._since import changed_files_since
 from orchestrator.pipelines.test._target import running_target
 from orchestrator.plugins import load_plugin
-from orchestrator.policyfiles import load_retention
+from orchestrator.policy.triage import POLICY_NAME, TriagePolicy
+from orchestrator.policyfiles import load_policy_model, load_retention
 from orchestrator.runs import prune_runs
+from orchestrator.trackers import open_tracker
 
 __all__ = ["GateOptions", "GateResult", "TestGate", "run_gate"]
 
@@ -231,6 +233,7 @@ def run_gate(
     """
     started = time.monotonic()
     plan = plan_gate(config, target=options.target, profile=options.profile)
+    _check_tracker(config)
     changed: list[str] | None = None
     if options.since is not None:
         changed = changed_files_since(config.root, options.since)
@@ -354,6 +357,15 @@ def _issue_lists(issues: ReconcileResult | None) -> dict[str, list[Any]]:
         "skipped": list(issues.skipped),
         "failed": [failure.model_dump(mode="json") for failure in issues.failed],
     }
+
+
+def _check_tracker(config: ProjectConfig) -> None:
+    """Open (and close) the configured tracker, so a mistake in ``[issues]`` (an unknown backend,
+    no repository, no token) stops the run before anything is captured, not after."""
+    if config.issues.backend == "local":
+        return  # nothing to get wrong, and opening it would create its folder
+    label = load_policy_model(POLICY_NAME, TriagePolicy, config.root).label
+    open_tracker(config.issues, project_root=config.root, label=label, env=os.environ).close()
 
 
 def _prune(config: ProjectConfig) -> None:
