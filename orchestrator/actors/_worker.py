@@ -48,8 +48,10 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
 class Worker(TypedActor):
     """Base of every worker actor (drivers and agents).
 
-    ``cancelled`` is set when the run is being stopped; long work should check it (or wait on it)
-    and return early, so stopping a run never has to abandon a thread.
+    ``cancelled`` is this actor's own cancel event: set when the conductor gives up on it (it timed
+    out, it is being replaced) and, for every worker at once, when the run is stopping. Long work
+    should check it (or wait on it) and return early, so stopping never has to abandon a thread;
+    what a cancelled task answers is not added to the trace (the conductor has reported it).
     """
 
     worker_type: ClassVar[str] = "worker"
