@@ -45,7 +45,7 @@ def test_quickstart_pipeline_is_traced_end_to_end(tmp_path: Path) -> None:
     shown = json.loads(orchestrate("-C", str(project), "runs", "show", run_id, "--json").stdout)
     manifest = shown["manifest"]
     # The job runner recorded who ran it, beat its heartbeat, and finished it with its summary.
-    assert set(manifest["owner"]) == {"pid", "host", "boot_id", "start_ticks"}
+    assert set(manifest["owner"]) == {"pid", "host", "boot_id", "start_ticks", "pid_ns"}
     assert manifest["heartbeat_interval_s"] == 5.0
     assert manifest["summary"] == "3 lines in 2 files"
     assert manifest["finished_at"] >= manifest["heartbeat_at"] >= manifest["created_at"]
