@@ -19,55 +19,18 @@ from pathlib import Path
 
 import pytest
 
-PROFILES = """\
-default_target: unit
-targets: {unit: unit}
-profiles:
-  unit:
-    driver: command
-    command: [python, -m, pytest, -q, -p, no:cacheprovider, --junitxml, junit.xml, test_sample.py]
-    junit: junit.xml
-    checks: [console_errors]
-    timeout_s: 120
-  quiet:
-    driver: command
-    command: [python, -m, pytest, -q, -p, no:cacheprovider, --junitxml, junit.xml, test_sample.py]
-    junit: junit.xml
-    checks: [axe_violations]
-    timeout_s: 120
-"""
+from tests.gate_support import command_project, environment, orchestrate
 
-SAMPLE = 'def test_ok():\n    assert True\n\n\ndef test_bad():\n    assert 1 == 2, "math is broken"\n'
 FIRST = re.compile(r"Test Runner: target=unit profile=(\w+) run_id=(unit-\d+) driver=command")
 LAST = re.compile(
     r"Test Runner complete: run_id=(unit-\d+) findings=(\d+) issues_created=(\d+) duration=\d+ms"
 )
 
 
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORCHESTRATE_")}
-    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
-
-
-def orchestrate(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "-C", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=environment(),
-        check=False,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / ".orchestrator" / "policy").mkdir(parents=True)
-    (root / "orchestrate.toml").write_text('[targets.unit]\ndriver = "command"\nprofile = "unit"\n')
-    (root / ".orchestrator" / "policy" / "test-profiles.yaml").write_text(PROFILES)
-    (root / "test_sample.py").write_text(SAMPLE)
-    return root
+    toml = '[targets.unit]\ndriver = "command"\nprofile = "unit"\n'
+    return command_project(tmp_path / "project", target_toml=toml)
 
 
 @pytest.mark.slow

@@ -8,69 +8,21 @@ the web driver's tests and tests/gate/test_gate_web.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.gate_support import PROFILES, command_project, orchestrate
 from tests.plugin_support import install_example_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 
-PROFILES = """\
-default_target: unit
-targets: {unit: unit}
-profiles:
-  unit:
-    driver: command
-    command: [python, -m, pytest, -q, -p, no:cacheprovider, --junitxml, junit.xml, test_sample.py]
-    junit: junit.xml
-    checks: [console_errors]
-    timeout_s: 120
-  quiet:
-    driver: command
-    command: [python, -m, pytest, -q, -p, no:cacheprovider, --junitxml, junit.xml, test_sample.py]
-    junit: junit.xml
-    checks: [axe_violations]
-    timeout_s: 120
-"""
-
-SAMPLE = """\
-def test_ok():
-    assert True
-
-
-def test_bad():
-    assert 1 == 2, "math is broken"
-"""
-
-
-def orchestrate(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    bin_dir = str(Path(sys.executable).parent)
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "-C", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=environment,
-        check=False,
-    )
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / ".orchestrator" / "policy").mkdir(parents=True)
-    (root / "orchestrate.toml").write_text('[targets.unit]\ndriver = "command"\n')
-    (root / ".orchestrator" / "policy" / "test-profiles.yaml").write_text(PROFILES)
-    (root / "test_sample.py").write_text(SAMPLE)
-    return root
+    return command_project(tmp_path / "project")
 
 
 def events(run_dir: Path) -> list[dict[str, Any]]:
