@@ -139,18 +139,22 @@ def dispatch(
 
     def settle(call: Call, error: BaseException | None, result: Any) -> None:
         """An attempt ended: deliver the outcome, or send the request again on a fresh worker."""
-        with correlation_scope(call_id=call.call_id):
-            if error is None:
-                try:
-                    check_result(call.item, call.worker.worker_type, result)
-                except Exception as exc:
-                    error = exc
-            if error is None:
-                outcome: Outcome | None = conductor._succeeded(
-                    call.index, call.item, call.worker, call.call_id, result
-                )
-            else:
-                outcome = conductor._attempt_failed(call, error)
+        try:
+            with correlation_scope(call_id=call.call_id):
+                if error is None:
+                    try:
+                        check_result(call.item, call.worker.worker_type, result)
+                    except Exception as exc:
+                        error = exc
+                if error is None:
+                    outcome: Outcome | None = conductor._succeeded(
+                        call.index, call.item, call.worker, call.call_id, result
+                    )
+                else:
+                    outcome = conductor._attempt_failed(call, error)
+        except BaseException:
+            release(call)  # out of flight already: its slot must not be lost with the error
+            raise
         if outcome is None:
             send(call)  # retried on a restarted worker
             return
@@ -193,6 +197,7 @@ def dispatch(
                 except Exception as exc:
                     error = exc
             if error is not None and not is_attempt_failure(error, cancelled):
+                release(call)
                 raise error
             settle(call, error, result)
             fill()
