@@ -448,7 +448,7 @@ class _Session:
         trace.parent.mkdir(parents=True, exist_ok=True)
         try:
             await context.tracing.stop(path=trace)
-            redact_trace(trace)
+            await asyncio.to_thread(redact_trace, trace)
         except (PlaywrightError, OSError, ValueError, zipfile.BadZipFile) as exc:
             _log.warning("trace not saved", trace=str(trace), error=first_line(exc))
             trace.unlink(missing_ok=True)
