@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from orchestrator.gate import Finding, findings_lines, fingerprint
 
@@ -251,41 +246,6 @@ def install_fake_cli(directory: Path, name: str) -> FakeCli:
 def sentinel_body(fp: str, text: str = "Filed earlier.") -> str:
     """An issue body as we file it: some text, then the sentinel line."""
     return f"{text}\n\n<!-- orchestrate:fingerprint={fp} -->\n"
-
-
-class _NotifyingServer(uvicorn.Server):
-    """uvicorn, setting an event once it listens (or failed to), so the caller waits without polling."""
-
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self.ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
-@contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve the ASGI ``app`` on a loopback port the OS picks; yields its origin, stops it after."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    ready = threading.Event()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = _NotifyingServer(config, ready)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(15) and server.started, "the test server did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-    assert not thread.is_alive(), "the test server did not stop"
 
 
 def reconcile_in_step(project_root: str, findings: list[Finding], barrier: Any, result_path: str) -> None:

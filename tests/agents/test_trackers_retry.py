@@ -33,7 +33,8 @@ from orchestrator.trackers import (
     TrackerUnavailableError,
 )
 from orchestrator.twins import RunningTwins, TwinAdmin, serve_twins
-from tests.agents.reconciler_support import sample_findings, sentinel_body, serve_app
+from tests.agents.reconciler_support import sample_findings, sentinel_body
+from tests.loopback import serve_app
 
 TOKEN = "ghp_flaky_token_1"
 LABEL = "from:test-runner"

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from orchestrator.actors import spawn
 from orchestrator.drivers.web import (
@@ -45,6 +44,7 @@ from orchestrator.gate import (
 from orchestrator.messages import WorkRequest
 from orchestrator.policy.test_profiles import JourneySpec, Profile, TestProfiles
 from orchestrator.policyfiles import load_policy_model
+from tests.loopback import serve_app
 
 pytestmark = [pytest.mark.browser]
 
@@ -61,35 +61,10 @@ def _load_demo() -> ModuleType:
     return module
 
 
-class _NotifyingServer(uvicorn.Server):
-    """uvicorn, setting an event once it listens (or failed to), so the fixture waits without polling."""
-
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self.ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
 @pytest.fixture(scope="module")
 def web_demo_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    ready = threading.Event()
-    config = uvicorn.Config(_load_demo().create_app(), log_level="warning", lifespan="off", access_log=False)
-    server = _NotifyingServer(config, ready)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    assert ready.wait(15) and server.started, "the demo app did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    with serve_app(_load_demo().create_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

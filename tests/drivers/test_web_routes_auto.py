@@ -10,21 +10,17 @@ test can prove the crawl never even asked for a logout or a PDF link.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import async_playwright
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -40,6 +36,7 @@ from orchestrator.drivers.web import (
     capture_web,
     launch_chromium,
 )
+from tests.loopback import serve_app
 
 pytestmark = [pytest.mark.browser]
 
@@ -146,40 +143,10 @@ class _Site:
         return Response("gone", status_code=404)  # /missing; /logout and friends are never asked for
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self.ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` on a loopback port the OS picks; yield its base URL; stop it afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    ready = threading.Event()
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False), ready)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(15) and server.started, "the site did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-
-
 @pytest.fixture
 def site() -> Iterator[tuple[_Site, str]]:
     state = _Site()
-    with serving(state.app) as url:
+    with serve_app(state.app) as url:
         yield state, url
 
 
@@ -272,7 +239,7 @@ def _load_demo() -> Any:
 
 @pytest.mark.timeout(120)
 def test_the_demo_app_crawled_gives_its_content_pages_and_the_wizards_first_step() -> None:
-    with serving(_load_demo().create_app()) as url:
+    with serve_app(_load_demo().create_app()) as url:
         found = crawl(url, CrawlLimits())
     assert found.routes == DEMO_ROUTES
     assert not any(reason == "a logout link" for _, reason in found.skipped)
