@@ -78,17 +78,21 @@ class MemoTracker:
                 for i in self._issues() if self.label in i["labels"]]
 
     def list_comments(self, number):
-        return []
+        return [i.get("comments", []) for i in self._issues() if i["number"] == number][0]
 
     def create_issue(self, draft: IssueDraft):
         issues = self._issues()
         issues.append({"number": len(issues) + 1, "title": draft.title, "body": draft.body,
-                       "labels": list(draft.labels)})
+                       "labels": list(draft.labels), "comments": []})
         self.path.write_text(json.dumps(issues))
         return len(issues)
 
     def add_comment(self, number, body):
-        raise NotImplementedError
+        issues = self._issues()
+        for issue in issues:
+            if issue["number"] == number:
+                issue.setdefault("comments", []).append(body)
+        self.path.write_text(json.dumps(issues))
 
     def describe_create(self, draft):
         return {"backend": "memo", "action": "create", "title": draft.title}
