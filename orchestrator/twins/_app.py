@@ -9,6 +9,12 @@ Chaos effects:
 
 - ``latency`` / ``timeout`` wait with ``asyncio`` (other requests go on), and stop waiting as
   soon as the client disconnects or the server stops; a timeout that runs its course answers 504.
+- ``latency`` on a read-only route waits *before* the handler runs. On a route that may write it
+  delays the *answer*, as a slow real service does: the handler runs first (its changes land),
+  then the answer waits. A client that gives up meanwhile gets nothing, yet the write stays
+  (the ambiguous timeout a client's retry must cope with); its journal entry keeps the status
+  the handler produced, with the outcome ``client_disconnected``. A server that stops during
+  that wait sends the answer at once.
 - ``connection_reset`` aborts the TCP connection with an RST (``SO_LINGER`` 0), so the client
   sees a transport error and no response at all.
 - ``partial_response`` sends the first part of the body with a matching ``Content-Length``:
@@ -34,6 +40,8 @@ import json
 import socket
 import struct
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import structlog
@@ -116,6 +124,8 @@ class TwinDispatcher:
         secrets: list[str] = runtime.known_tokens()
         sent: dict[str, Any] = {"status": None, "body": b""}
         raw_body = b""
+        answer = _HeldAnswer(send, entry)
+        send = answer.send
         try:
             try:
                 raw_body = await read_capped_body(receive, headers, runtime.max_body_bytes)
@@ -125,7 +135,7 @@ class TwinDispatcher:
                 entry["outcome"] = "body_too_large"
                 await _send(send, sent, 413, too_large(exc.limit), {"Connection": "close"})
                 return
-            await self._serve(scope, receive, send, headers, raw_body, entry, secrets, sent)
+            await self._serve(scope, receive, answer, headers, raw_body, entry, secrets, sent)
         except ConnectionResetError:
             raise  # connection_reset without a transport to abort (in-process clients): let it surface
         except Exception as exc:  # a broken handler answers 500 instead of killing the connection
@@ -155,7 +165,7 @@ class TwinDispatcher:
         self,
         scope: Scope,
         receive: Receive,
-        send: Send,
+        answer: _HeldAnswer,
         headers: Headers,
         raw_body: bytes,
         entry: dict[str, Any],
@@ -163,6 +173,7 @@ class TwinDispatcher:
         sent: dict[str, Any],
     ) -> None:
         runtime = self.runtime
+        send = answer.send
         found = runtime.match(scope["method"], scope["path"])
         if found is None:
             entry["covered"] = False
@@ -184,15 +195,18 @@ class TwinDispatcher:
         entry["chaos"] = roll.record() if roll is not None else None
         decision = roll.decision if roll is not None else None
         if decision is not None and decision.latency_ms > 0:
-            interrupted = await self._hold(decision.latency_ms / 1000, receive)
-            if interrupted is not None:
-                await self._interrupted(interrupted, send, sent, entry)
-                return
+            if route.read_only:
+                interrupted = await self._hold(decision.latency_ms / 1000, receive)
+                if interrupted is not None:
+                    await self._interrupted(interrupted, send, sent, entry)
+                    return
+            else:
+                answer.hold_with(partial(self._hold, decision.latency_ms / 1000, receive))
         fault = decision.fault if decision is not None else None
         if (
             fault is not None
             and roll is not None
-            and await self._fault_preempts(scope, roll, receive, send, sent, entry)
+            and await self._fault_preempts(scope, roll, receive, answer, sent, entry)
         ):
             return
         auth = runtime.authenticate(headers) if not route.public else AuthResult("none")
@@ -247,16 +261,18 @@ class TwinDispatcher:
         scope: Scope,
         roll: Roll,
         receive: Receive,
-        send: Send,
+        answer: _HeldAnswer,
         sent: dict[str, Any],
         entry: dict[str, Any],
     ) -> bool:
         """Apply a fault that replaces the real answer; ``False`` for faults that alter it instead."""
         fault, mode = roll.decision.fault, roll.decision.fault_mode
         scale = roll.time_scale
+        send = answer.send
         if fault == "connection_reset":
-            entry["outcome"] = "connection_reset"
-            await _reset_connection(scope, receive)
+            if await answer.release():  # a write's latency comes first; the client may leave meanwhile
+                entry["outcome"] = "connection_reset"
+                await _reset_connection(scope, receive)
             return True
         if fault == "timeout" and isinstance(mode, TimeoutMode):
             interrupted = await self._hold(mode.hold_s * scale, receive)
@@ -302,6 +318,40 @@ class TwinDispatcher:
         if sleeper in done:
             return None
         return "client_disconnected" if gone in done else "server_stopping"
+
+
+class _HeldAnswer:
+    """The ``send`` of one request, holding its answer back while a write's latency runs.
+
+    Unarmed, it passes messages straight through. Armed by :meth:`hold_with` (latency on a route
+    that may write), the first message of the answer waits for the hold: when the client
+    disconnects meanwhile, nothing is sent and the journal entry's outcome says so (its status
+    stays the one the handler produced); when the server stops, the answer goes out at once.
+    """
+
+    def __init__(self, send: Send, entry: dict[str, Any]) -> None:
+        self._send = send
+        self._entry = entry
+        self._hold: Callable[[], Awaitable[str | None]] | None = None
+        self._dropped = False
+
+    def hold_with(self, hold: Callable[[], Awaitable[str | None]]) -> None:
+        """Make the answer wait for ``hold`` (``None`` when it ran its course, else why it ended)."""
+        self._hold = hold
+
+    async def release(self) -> bool:
+        """Wait out the hold, if any (once); ``False`` when the client left, so nothing may be sent."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            interrupted = await hold()
+            if interrupted == "client_disconnected":
+                self._dropped = True
+                self._entry["outcome"] = interrupted
+        return not self._dropped
+
+    async def send(self, message: Any) -> None:
+        if await self.release():
+            await self._send(message)
 
 
 # ------------------------------------------------------------------------------------------ helpers

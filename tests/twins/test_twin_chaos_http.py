@@ -74,6 +74,57 @@ def test_latency_is_scaled_by_the_time_scale(twin: RunningTwins) -> None:
     assert journal(twin)[-1]["chaos"]["injections"][0]["delay_ms"] == 60.0
 
 
+def test_latency_on_a_write_delays_the_answer_but_not_the_write(twin: RunningTwins) -> None:
+    """A client that gives up on a slow create has still created the record (an ambiguous timeout)."""
+    set_chaos(
+        twin,
+        {
+            "routes": {
+                "github.create_issue": {"latency": {"probability": 1, "min_ms": 60_000, "max_ms": 60_000}}
+            }
+        },
+    )
+    runtime = twin.runtimes["github"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{twin['github']}{ISSUES}", json={"title": "slow write"}, headers=AUTH, timeout=0.5)
+    entry = runtime.journal.wait_for(lambda e: e["route"] == "create_issue", timeout=10)
+    assert entry is not None
+    assert entry["outcome"] == "client_disconnected"
+    assert entry["status"] == 201  # what the handler answered, though the client never saw it
+    assert entry["chaos"]["mode"] == "latency"
+    set_chaos(twin, {})
+    titles = [issue["title"] for issue in httpx.get(f"{twin['github']}{ISSUES}", headers=AUTH).json()]
+    assert titles.count("slow write") == 1
+
+
+def test_latency_on_a_write_that_the_client_waits_for_answers_normally(twin: RunningTwins) -> None:
+    set_chaos(twin, {"latency": {"probability": 1, "min_ms": 50, "max_ms": 50}})
+    answer = httpx.post(f"{twin['github']}{ISSUES}", json={"title": "patient"}, headers=AUTH, timeout=10)
+    assert answer.status_code == 201
+    assert answer.json()["title"] == "patient"
+    entry = journal(twin)[-1]
+    assert (entry["route"], entry["status"], entry["outcome"]) == ("create_issue", 201, "answered")
+    assert entry["chaos"]["injections"] == [{"mode": "latency", "probability": 1.0, "delay_ms": 50.0}]
+
+
+def test_latency_on_a_read_holds_before_serving_and_a_leaving_client_gets_no_answer(
+    twin: RunningTwins,
+) -> None:
+    set_chaos(
+        twin,
+        {"routes": {"github.get_issue": {"latency": {"probability": 1, "min_ms": 60_000, "max_ms": 60_000}}}},
+    )
+    runtime = twin.runtimes["github"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{twin['github']}{ISSUES}/1", headers=AUTH, timeout=0.5)
+    entry = runtime.journal.wait_for(lambda e: e["route"] == "get_issue", timeout=10)
+    assert entry is not None
+    assert entry["outcome"] == "client_disconnected"
+    assert entry["status"] is None  # the read was never served
+    assert entry["response_bytes"] == 0
+    assert entry["chaos"]["mode"] == "latency"
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "message"),
     [
