@@ -50,12 +50,16 @@ __all__ = [
     "PYPROJECT_FILE_NAME",
     "SCENARIOS_DIR_NAME",
     "STATE_DIR_NAME",
+    "AssistantFields",
     "ConfigSections",
     "EventsSection",
     "IssuesSection",
     "ProjectConfig",
     "ProjectSection",
     "RunsSection",
+    "ScenariosSection",
+    "ServiceSection",
+    "SutSection",
     "TargetSection",
     "find_project_root",
     "load_config",
@@ -119,17 +123,17 @@ def _api_url(value: str | None) -> str | None:
     return _web_url(value, what="api_url")
 
 
-class TargetSection(StrictModel):
-    """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises.
+class ServiceSection(StrictModel):
+    """What starts a service we test and tells when it is up; shared by ``[targets.NAME]`` and ``[sut]``.
 
-    With a ``start_command`` the UI gate starts the target, waits until ``health_path`` answers,
-    and always stops it. A ``{port}`` in ``base_url`` or the command is replaced by a free port the
-    OS picks (also given to the command as ``$PORT``), so runs never collide on a fixed port.
+    With a ``start_command`` the service is started, ``health_path`` is polled until it answers,
+    and it is always stopped after. A ``{port}`` in ``base_url`` or the command is replaced by a
+    free port the OS picks (also given to the command as ``$PORT``), so runs never collide on a
+    fixed port.
     """
 
-    driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
     base_url: str | None = Field(
-        default=None, examples=["http://127.0.0.1:{port}"], description="Where the web target answers."
+        default=None, examples=["http://127.0.0.1:{port}"], description="Where the service answers."
     )
     start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
     cwd: Path | None = Field(default=None, description="Working directory of the start command.")
@@ -139,6 +143,12 @@ class TargetSection(StrictModel):
     )
     health_path: str = Field(default="/", description="Path that answers 2xx/3xx once it is up.")
     start_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for health.")
+
+
+class TargetSection(ServiceSection):
+    """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises."""
+
+    driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
     app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
     profile: str | None = Field(default=None, description="Profile used when --profile is not given.")
 
@@ -146,7 +156,79 @@ class TargetSection(StrictModel):
     @classmethod
     def _web_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         # The web driver needs a URL; a plugin driver may read base_url its own way (a directory).
-        return _web_url(value, what="base_url") if info.data.get("driver") == "web" else value
+        return _web_url(value, what="base_url") if info.data.get("driver", "web") == "web" else value
+
+
+def _endpoint(value: str) -> str:
+    """``METHOD /path`` (the method defaults to GET when only a path is given)."""
+    method, _, path = value.strip().rpartition(" ")
+    method = (method or "GET").upper()
+    if method not in ("GET", "POST", "PUT", "PATCH") or not path.startswith("/"):
+        raise ValueError("must be a method and a path, e.g. POST /api/assistant/message")
+    return f"{method} {path}"
+
+
+class AssistantFields(StrictModel):
+    """Where the assistant's answer keeps each thing: a JSONPath into its JSON response."""
+
+    answer: str = Field(default="$.answer", description="The answer's text.")
+    session_id: str = Field(default="$.session_id", description="The session id to reuse.")
+    data: str = Field(default="$.data", description="Structured data of the answer.")
+    route: str = Field(default="$.route", description="The route or capability that answered.")
+    sources: str = Field(default="$.sources", description="Evidence the answer cites.")
+    capability_missing: str = Field(
+        default="$.capability_missing", description="True when the answer says it lacks the capability."
+    )
+
+
+class SutSection(ServiceSection):
+    """``[sut]``: the system under test of ``orchestrate run``.
+
+    Either a service (``base_url``, optionally started by ``start_command``; each slot of a
+    parallel run starts its own on its own port) or ``app = "module:attr"``, an ASGI app (or a
+    factory taking the environment mapping) served in process per slot on a free port. ``env``
+    values may name twins: ``{twins.jira.url}`` and ``{twins.jira.token}`` become the slot's
+    own twin URL and a valid token.
+    """
+
+    app: str | None = Field(
+        default=None, examples=["myapp.main:app"], description="An ASGI app or factory, module:attr."
+    )
+    health_path: str = Field(default="/health", description="Path that answers 2xx/3xx once it is up.")
+    message_path: Annotated[str, AfterValidator(_endpoint)] = Field(
+        default="POST /api/assistant/message", description="Where `user:` steps send {session_id?, message}."
+    )
+    session_path: Annotated[str, AfterValidator(_endpoint)] = Field(
+        default="GET /api/assistant/session/{session_id}", description="Where a session is read back."
+    )
+    fields: AssistantFields = AssistantFields()
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for one answer.")
+
+    @field_validator("app")
+    @classmethod
+    def _module_attr(cls, value: str | None) -> str | None:
+        if value is not None and (value.count(":") != 1 or not all(value.split(":"))):
+            raise ValueError('must be "module:attribute", e.g. "myapp.main:app"')
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _sut_url(cls, value: str | None) -> str | None:
+        return _web_url(value, what="base_url")
+
+
+class ScenariosSection(StrictModel):
+    """``[scenarios]``: where the catalog and reports are, and the defaults of ``orchestrate run``."""
+
+    catalog_dir: Path = Field(default=Path(".scenarios/catalog"), description="Scenario files by domain.")
+    reports_dir: Path = Field(default=Path(".scenarios/reports"), description="latest.json and history/.")
+    count: int = Field(default=10, ge=1, le=100_000, description="Trajectories per scenario.")
+    parallel: int = Field(default=1, ge=1, le=256, description="Slots running trajectories at once.")
+    chaos_profile: str = Field(default="none", description="none, gentle, moderate, hostile or your own.")
+    trajectory_timeout_s: float = Field(
+        default=120.0, gt=0, le=86_400, description="Deadline of one trajectory."
+    )
+    judge_parallel: int = Field(default=4, ge=1, le=64, description="Trajectories judged at once.")
 
 
 class IssuesSection(StrictModel):
@@ -177,6 +259,8 @@ class ConfigSections(StrictModel):
     runs: RunsSection = RunsSection()
     targets: dict[str, TargetSection] = Field(default_factory=dict)
     issues: IssuesSection = IssuesSection()
+    sut: SutSection = SutSection()
+    scenarios: ScenariosSection = ScenariosSection()
 
 
 class ProjectConfig(ConfigSections):

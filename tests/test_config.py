@@ -321,7 +321,9 @@ def test_env_naming_no_section_or_going_inside_a_value(tmp_path: Path) -> None:
         load_config(start=tmp_path, env={"ORCHESTRATE_EVNTS__BATCH_SIZE": "5"})
     assert str(info.value.path) == "environment variable ORCHESTRATE_EVNTS__BATCH_SIZE"
     assert info.value.field == "evnts"
-    assert info.value.problem == "is not a known field; known fields: project, events, runs, targets, issues"
+    assert info.value.problem == (
+            "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios"
+        )
     assert info.value.fix == "rename `evnts` to `events`, or remove it"
 
     with pytest.raises(ConfigError) as info:
@@ -366,7 +368,9 @@ def test_unknown_key_lists_the_known_fields_and_suggests_one(tmp_path: Path) -> 
 def test_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     error = config_error(tmp_path, "[evnts]\nbatch_size = 5\n")
     assert error.field == "evnts"
-    assert error.problem == "is not a known field; known fields: project, events, runs, targets, issues"
+    assert error.problem == (
+        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios"
+    )
     assert "`events`" in error.fix
 
 

@@ -1,10 +1,11 @@
 """The UI gate's pipeline (``orchestrate test``): its conductor and the helpers only it uses.
 
 The conductor and :func:`run_gate` live in ``_gate``; resolving the target and profile
-(``_resolve``), ``--since`` (``_since``), starting the target (``_target``), the report and
+(``_resolve``), ``--since`` (``_since``), the report and
 metrics (``_report``, ``_report_html``) and what the report reads from the run dir
 (``_run_files``) sit beside it, because no plugin needs them. What plugins share with the
-gate (capture manifests, findings, capability contracts) is in :mod:`orchestrator.gate`.
+gate (capture manifests, findings, capability contracts) is in :mod:`orchestrator.gate`;
+starting the target is :mod:`orchestrator.services`, which the scenario job shares.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from orchestrator.pipelines.test._report import (
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._run_files import IssueAction, RunFiles, read_run_files
 from orchestrator.pipelines.test._since import changed_files_since
-from orchestrator.pipelines.test._target import (
+from orchestrator.services import (
     RunningTarget,
     TargetStartError,
     looks_secret,

@@ -49,11 +49,11 @@ from orchestrator.pipelines.test._gate_run import GateOutcome, GateRun
 from orchestrator.pipelines.test._report import GateSummary, append_metrics, render_report
 from orchestrator.pipelines.test._resolve import GatePlan, plan_gate
 from orchestrator.pipelines.test._since import changed_files_since
-from orchestrator.pipelines.test._target import running_target
 from orchestrator.plugins import load_plugin
 from orchestrator.policy.triage import POLICY_NAME, TriagePolicy
 from orchestrator.policyfiles import load_policy_model, load_retention
 from orchestrator.runs import prune_runs
+from orchestrator.services import running_target
 from orchestrator.trackers import open_tracker
 
 __all__ = ["GateOptions", "GateResult", "TestGate", "run_gate"]

@@ -1,7 +1,9 @@
-"""Starting a target for a gate run: a free port, the start command, a health wait, a clean stop.
+"""Starting a service we test: a free port, the start command, a health wait, a clean stop.
 
-A target with a ``start_command`` is started before its drivers run and always stopped after,
-also when the run fails or is interrupted. A command whose program is ``python`` (or
+One machinery for every service a job starts: the UI gate's targets (``[targets.NAME]``) and
+the scenario job's system under test (``[sut]``, one per slot). A service with a
+``start_command`` is started before it is used and always stopped after, also when the run
+fails or is interrupted. A command whose program is ``python`` (or
 ``python3``) runs with the interpreter that runs orchestrate, so it sees the same installed
 packages. ``{port}`` in the base URL or the command becomes a port the OS picked, so parallel
 runs and tests never fight over a fixed port.
@@ -39,10 +41,17 @@ from pathlib import Path
 import httpx
 import structlog
 
-from orchestrator.config import TargetSection
+from orchestrator.config import ServiceSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 
-__all__ = ["RunningTarget", "TargetStartError", "looks_secret", "running_target", "target_environment"]
+__all__ = [
+    "RunningTarget",
+    "TargetStartError",
+    "free_port",
+    "looks_secret",
+    "running_target",
+    "target_environment",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +106,7 @@ class TargetStartError(OrchestrateError):
 class RunningTarget:
     name: str
     base_url: str | None
-    settings: TargetSection
+    settings: ServiceSection
     pid: int | None
 
 
@@ -114,7 +123,7 @@ def looks_secret(name: str) -> bool:
 
 
 def target_environment(
-    settings: TargetSection,
+    settings: ServiceSection,
     *,
     port: str = "",
     withheld: Collection[str] = (),
@@ -179,7 +188,7 @@ class _Watchdog:
             self._process.wait()
 
 
-def _command(settings: TargetSection, port: str, name: str, config_file: Path | None) -> list[str]:
+def _command(settings: ServiceSection, port: str, section: str, config_file: Path | None) -> list[str]:
     argv = [part.replace("{port}", port) for part in settings.start_command]
     if argv[0] in ("python", "python3"):
         # The Python that runs orchestrate (a venv's, usually), so the target sees the same packages.
@@ -187,7 +196,7 @@ def _command(settings: TargetSection, port: str, name: str, config_file: Path | 
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
         raise ConfigError(
             config_file,
-            f"targets.{name}.start_command",
+            f"{section}.start_command",
             f"{argv[0]!r} is not an executable on PATH",
             'give a program that exists, e.g. start_command = ["python", "app.py", "--port", "{port}"]',
         )
@@ -197,23 +206,25 @@ def _command(settings: TargetSection, port: str, name: str, config_file: Path | 
 @contextmanager
 def running_target(
     name: str,
-    settings: TargetSection,
+    settings: ServiceSection,
     *,
     root: Path,
     log_path: Path,
     config_file: Path | None = None,
     cancelled: threading.Event | None = None,
     withheld_env: Collection[str] = (),
+    section: str | None = None,
 ) -> Iterator[RunningTarget]:
     """Yield the target, started and healthy if it has a start command; always stop it after.
 
     The command runs in a session of its own, and stopping it signals the whole process group,
     so what it started (a shell's child, a dev server's workers) stops with it; a watchdog stops
-    the group if this process dies first. ``cancelled`` ends the health wait early when the run
-    is being stopped. ``withheld_env`` names more variables kept from the command (the tracker's
-    ``token_env``); see :func:`target_environment`. The command's output goes to ``log_path``
-    only; errors point there rather than quoting it, since a target may print credentials as it
-    starts.
+    the group if this process dies first. ``section`` names the settings in error messages
+    (default ``targets.NAME``; ``sut`` for the system under test). ``cancelled`` ends the health
+    wait early when the run is being stopped. ``withheld_env`` names more variables kept from the
+    command (the tracker's ``token_env``); see :func:`target_environment`. The command's output
+    goes to ``log_path`` only; errors point there rather than quoting it, since a target may print
+    credentials as it starts.
     """
     port = (
         str(free_port()) if "{port}" in (settings.base_url or "") + " ".join(settings.start_command) else ""
@@ -222,7 +233,8 @@ def running_target(
     if not settings.start_command:
         yield RunningTarget(name, base_url, settings, None)
         return
-    argv = _command(settings, port, name, config_file)
+    section = section or f"targets.{name}"
+    argv = _command(settings, port, section, config_file)
     cwd = root / settings.cwd if settings.cwd else root
     env = target_environment(settings, port=port, withheld=withheld_env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +254,7 @@ def running_target(
                         settings.start_timeout_s,
                         log_path,
                         cancelled,
-                        field=f"targets.{name}.health_path",
+                        field=f"{section}.health_path",
                     )
                 log.debug("target started", target=name, pid=process.pid, base_url=base_url)
                 yield RunningTarget(name, base_url, settings, process.pid)
