@@ -34,6 +34,9 @@ this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it
     ├── TemplateError                    twins: a response template names an unknown reference *
     ├── SeedDataError                    twins: a twin's seed check refused its seed data *
     ├── BodyTooLargeError                twins: a request body is over the twin's cap (answered with 413)
+    ├── LlmError                         llm: a model call was refused, or failed past its retries
+    │   ├── LlmAnswerError               llm: the answer was not the JSON asked for, also when asked again
+    │   └── LlmNotConfiguredError        llm: no model is configured ([llm] model in orchestrate.toml)
     └── TrackerError                     trackers: an issue tracker could not be read or written
         ├── TrackerAuthError             trackers: the tracker refused the credentials
         ├── TrackerRateLimitError        trackers: still rate-limited when the retry budget ran out
