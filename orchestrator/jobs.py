@@ -44,6 +44,7 @@ from orchestrator.runs import (
     create_run,
     mark_interrupted_runs,
     mark_run_finished,
+    reopen_run,
     touch_heartbeat,
 )
 
@@ -94,8 +95,12 @@ class Job:
     Made by :func:`open_job`; use :meth:`run` once, then optionally :meth:`finish`.
     """
 
-    def __init__(self, run_dir: RunDir, bus: EventBus, heartbeat: _Heartbeat) -> None:
+    def __init__(
+        self, run_dir: RunDir, bus: EventBus, heartbeat: _Heartbeat, *, reopened: bool = False
+    ) -> None:
         self.run_dir = run_dir
+        self.reopened = reopened
+        """The job goes on with an existing run: its conductor continues the run's events file."""
         self.bus = bus
         self.outcome: RunOutcome | None = None
         self.status: str | None = None
@@ -134,6 +139,7 @@ class Job:
             events_path=self.run_dir.events_path,
             objective=objective,
             params=dict(params or {}),
+            continue_events=self.reopened,
             **run_options,
         )
         return self.outcome
@@ -187,11 +193,14 @@ def open_job(
     target: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+    reopen: StrPath | None = None,
 ) -> Iterator[Job]:
     """Open a job in ``project`` (its config, or its directory) and always close it; see the module.
 
     ``kind``, ``target`` and ``metadata`` are :func:`~orchestrator.runs.create_run`'s; the run dir
-    goes under the project's root for ``kind``. ``heartbeat_s`` is the heartbeat interval.
+    goes under the project's root for ``kind``. ``reopen`` names an existing run dir to go on
+    with instead (:func:`~orchestrator.runs.reopen_run`; its conductor then continues the run's
+    events file). ``heartbeat_s`` is the heartbeat interval.
     When the body ends without :meth:`Job.finish`, the status is the outcome's (``completed``
     when no conductor ran), or the error's, and ``summary`` / ``error`` are recorded with it.
     """
@@ -203,10 +212,13 @@ def open_job(
     )
     try:
         _announce_interrupted(config)
-        root = config.ui_runs_dir if kind == "ui" else config.scenario_runs_dir
-        run_dir = create_run(root, kind, target=target, metadata=metadata)
+        if reopen is not None:
+            run_dir = reopen_run(reopen)
+        else:
+            root = config.ui_runs_dir if kind == "ui" else config.scenario_runs_dir
+            run_dir = create_run(root, kind, target=target, metadata=metadata)
         heartbeat = _Heartbeat(run_dir, heartbeat_s)
-        job = Job(run_dir, bus, heartbeat)
+        job = Job(run_dir, bus, heartbeat, reopened=reopen is not None)
         try:
             heartbeat.start()
             yield job

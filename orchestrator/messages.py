@@ -131,6 +131,8 @@ class OpenRun(Message):
     kind: Literal["bus.open_run"] = "bus.open_run"
     run_id: str
     events_path: str
+    resume: bool = False
+    """Continue an existing events file (a resumed or judged run) instead of creating one."""
 
 
 class CloseRun(Message):

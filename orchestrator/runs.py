@@ -67,6 +67,7 @@ __all__ = [
     "parse_age",
     "prune_runs",
     "read_run",
+    "reopen_run",
     "run_not_found",
     "touch_heartbeat",
 ]
@@ -193,6 +194,35 @@ def create_run(
             path.rmdir()
         raise
     return run
+
+
+def reopen_run(path: StrPath) -> RunDir:
+    """Take over a finished or interrupted run to go on with it (``--resume``, judging a run).
+
+    ``run.json`` gets status ``running`` again, this process as its owner, and the time in its
+    ``reopened_at`` list; ``finished_at`` is cleared. A run that is still running (its owner is
+    alive) is refused with :class:`UsageError`, so two processes never write one run.
+    """
+    path = Path(path)
+    info = _run_info(path)
+    if info is None:
+        raise RunNotFoundError(f"{path} is not a run dir: its {MANIFEST_NAME} is missing or unreadable")
+    if info.status == RUNNING:
+        owner = info.manifest.get("owner") or {}
+        raise UsageError(
+            f"run {info.run_id} is still running (pid {owner.get('pid', '?')} on {owner.get('host', '?')}); "
+            "wait for it to end, or stop it first"
+        )
+    with _manifest_lock(path):
+        manifest = _read_manifest(path / MANIFEST_NAME)
+        if manifest is None:
+            raise RunNotFoundError(f"{path} is not a run dir: its {MANIFEST_NAME} is missing or unreadable")
+        reopened = [*manifest.get("reopened_at", []), datetime.now(UTC).isoformat()]
+        manifest.update(status=RUNNING, owner=current_owner(), reopened_at=reopened, finished_at=None)
+        manifest.pop("heartbeat_at", None)
+        atomic_write_json(path / MANIFEST_NAME, manifest)
+    kind: RunKind = "scenario" if info.kind == "scenario" else "ui"
+    return RunDir(run_id=info.run_id, path=path, kind=kind)
 
 
 def mark_run_finished(run: RunDir | StrPath, status: str, **fields: Any) -> None:

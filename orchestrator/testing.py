@@ -79,6 +79,9 @@ class CapturedEvents:
     def open_run(self, run_id: str, events_path: object) -> None:
         """Accept a run (what :func:`~orchestrator.actors.run_conductor` asks of a bus); nothing to open."""
 
+    def continue_run(self, run_id: str, events_path: object) -> None:
+        """Accept more events of a run; nothing to open."""
+
     def close_run(self, run_id: str) -> None:
         """End a run; nothing to close."""
 

@@ -39,6 +39,8 @@ class _RunEvents(EventEmitter, Protocol):
 
     def open_run(self, run_id: str, events_path: Path) -> None: ...
 
+    def continue_run(self, run_id: str, events_path: Path) -> None: ...
+
     def close_run(self, run_id: str) -> None: ...
 
 
@@ -88,6 +90,7 @@ def run_conductor(
     params: dict[str, Any] | None = None,
     timeout: float = 24 * 3600.0,
     stop_timeout: float = 10.0,
+    continue_events: bool = False,
     **conductor_kwargs: Any,
 ) -> RunOutcome:
     """Run one conductor to the end and return its outcome; the run gets one terminal event.
@@ -96,9 +99,13 @@ def run_conductor(
     every actor of the run, writes the terminal event (``failed`` with the error code if the
     conductor did not finish), and closes the run's events file. The error that ended the run is
     re-raised (:class:`RunInterruptedError` for SIGINT/SIGTERM); if only closing the events file
-    failed (events could not be written), that error is raised.
+    failed (events could not be written), that error is raised. ``continue_events`` appends to the
+    run's existing events file (a resumed run, a judging pass) instead of creating it.
     """
-    events.open_run(run_id, events_path)
+    if continue_events:
+        events.continue_run(run_id, events_path)
+    else:
+        events.open_run(run_id, events_path)
     name = conductor_kwargs.pop("name", None) or conductor_class.default_name()
     guard = TerminalGuard(events, run_id, actor=name)
     cancelled = threading.Event()

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 import structlog
 
 from orchestrator.actors import ActorHandle, TypedActor, handles, spawn
@@ -80,6 +81,32 @@ class _Clock:
         return cached[1] % (micros % 1_000_000)
 
 
+def _continue_events_file(path: Path) -> tuple[IO[bytes], int]:
+    """Open an existing events file for appending; return it and the last ``seq`` it holds."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise EventError(f"{path} does not exist: only a run that recorded events can be continued") from exc
+    complete = data[: data.rfind(b"\n") + 1]
+    last_seq = 0
+    tail = complete.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    if tail.strip():
+        try:
+            last_seq = int(orjson.loads(tail)["seq"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise EventError(
+                f"{path}: its last line is not an event with a seq; it cannot be continued"
+            ) from exc
+    handle = path.open("r+b", buffering=0)
+    if len(complete) != len(data):
+        log.warning(
+            "a torn last line of the events file was cut off", path=str(path), bytes=len(data) - len(complete)
+        )
+        handle.truncate(len(complete))
+    handle.seek(len(complete))
+    return handle, last_seq
+
+
 @dataclass
 class _OpenRun:
     path: Path
@@ -131,15 +158,20 @@ class _BusActor(TypedActor):
         if message.run_id in self._runs:
             raise EventError(f"run {message.run_id} is already open on this bus")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Exclusive create: a run's events file is never appended to by a second run. Unbuffered:
-        # each batch is one write() call, so nothing sits in a Python buffer when a crash comes.
-        try:
-            handle = path.open("xb", buffering=0)
-        except FileExistsError as exc:
-            raise RunExistsError(f"{path} already exists; a run's events file is never reused") from exc
-        self._runs[message.run_id] = _OpenRun(path=path, handle=handle)
+        last_seq = 0
+        if message.resume:
+            handle, last_seq = _continue_events_file(path)
+        else:
+            # Exclusive create: a run's events file is never appended to by a second run. Unbuffered:
+            # each batch is one write() call, so nothing sits in a Python buffer when a crash comes.
+            try:
+                handle = path.open("xb", buffering=0)
+            except FileExistsError as exc:
+                raise RunExistsError(f"{path} already exists; a run's events file is never reused") from exc
+        self._runs[message.run_id] = _OpenRun(path=path, handle=handle, size=handle.tell(), last_seq=last_seq)
         if self._index is not None:
             self._index.add_run(message.run_id, path)
+        self._state.closed_runs.discard(message.run_id)
         self._state.open_runs.add(message.run_id)
 
     @handles(CloseRun)
@@ -332,6 +364,16 @@ class EventBus:
     def open_run(self, run_id: str, events_path: StrPath, *, timeout: float = 10.0) -> None:
         """Create the run's ``events.jsonl`` (it must not exist) and accept its events."""
         self._handle.ask(OpenRun(run_id=run_id, events_path=os.fspath(events_path)), timeout=timeout)
+
+    def continue_run(self, run_id: str, events_path: StrPath, *, timeout: float = 10.0) -> None:
+        """Accept more events of a run whose ``events.jsonl`` exists (a resumed run, a judging pass).
+
+        New events are appended after the last complete line with the next ``seq``; a line torn
+        by a crash is cut off first, so the file stays valid JSON Lines.
+        """
+        self._handle.ask(
+            OpenRun(run_id=run_id, events_path=os.fspath(events_path), resume=True), timeout=timeout
+        )
 
     def close_run(self, run_id: str, *, timeout: float = 30.0) -> None:
         """Write the run's pending events, sync and close its file; later events are dropped."""
