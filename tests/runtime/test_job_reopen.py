@@ -69,6 +69,5 @@ def test_a_torn_last_line_is_cut_off_before_more_events_are_appended(config: Pro
 
 @pytest.mark.timeout(60)
 def test_a_run_that_is_still_running_cannot_be_reopened(config: ProjectConfig) -> None:
-    with open_job(config, "scenario") as job:
-        with pytest.raises(UsageError, match="still running"):
-            reopen_run(job.path)
+    with open_job(config, "scenario") as job, pytest.raises(UsageError, match="still running"):
+        reopen_run(job.path)
