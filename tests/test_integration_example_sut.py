@@ -1,0 +1,591 @@
+"""The demo system under test (examples/integration/sut.py) against real okta, slack and jira twins.
+
+Its flows, its assistant's sessions, the trajectory header it forwards, and its known defects as a
+scenario run meets them: no retry on a Jira 429, and a blind retry after a timed-out create that
+leaves two issues when the slow Jira did apply the first one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import fnmatch
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import jsonpath
+import pytest
+import yaml
+
+from orchestrator.policy.chaos import ChaosConfig
+from orchestrator.twins import RunningTwins, serve_twins
+from tests.loopback import serve_app
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "integration"
+SUT_FILE = EXAMPLE / "sut.py"
+TRAJECTORY = "X-Orchestrate-Trajectory"
+SUPPORT_TEXT = "Checkout page returns 500 for EU customers\nSeen since the 14:00 deploy."
+DATA: dict[str, Any] = {
+    "slack": {
+        "channels": [
+            {"id": "C01GENERAL", "name": "general", "is_archived": False},
+            {"id": "C04SUPPORT", "name": "support", "is_archived": False},
+        ],
+        "messages": [
+            {"ts": "1700000001.000001", "channel": "C04SUPPORT", "user": "U01ALICE", "text": "An old one"},
+            {"ts": "1700000002.000002", "channel": "C04SUPPORT", "user": "U01ALICE", "text": SUPPORT_TEXT},
+        ],
+    },
+    "jira": {"projects": [{"key": "OPS", "name": "Operations", "id": "10100"}], "issues": []},
+}
+
+
+def load_sut() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("orchestrate_demo_integration_sut", SUT_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+sut = load_sut()
+
+
+def sut_env(twins: RunningTwins, **overrides: str) -> dict[str, str]:
+    """What ``orchestrate.toml`` hands the SUT: each twin's base URL and a valid token."""
+    env: dict[str, str] = {}
+    for name in ("okta", "slack", "jira"):
+        token = twins.client(name).token
+        assert token is not None
+        env[f"{name.upper()}_URL"] = twins[name]
+        env[f"{name.upper()}_TOKEN"] = token
+    return {**env, **overrides}
+
+
+@contextlib.contextmanager
+def demo(
+    chaos: Mapping[str, Mapping[str, Any]] | None = None, **env: str
+) -> Iterator[tuple[RunningTwins, httpx.Client]]:
+    """Twins seeded with ``DATA``, ``chaos`` per twin name, the SUT in process, and a client of the SUT."""
+    with (
+        serve_twins(["okta", "slack", "jira"], seed=11, data=DATA) as twins,
+        serve_app(sut.create_app(sut_env(twins, **env))) as origin,
+        httpx.Client(base_url=origin, timeout=10) as client,
+    ):
+        for name, config in (chaos or {}).items():
+            twins.runtimes[name].set_chaos(ChaosConfig.model_validate(config))
+        yield twins, client
+
+
+def issues(twins: RunningTwins) -> list[dict[str, Any]]:
+    return twins.runtimes["jira"].state.list("issues")
+
+
+def journal(twins: RunningTwins, name: str) -> list[dict[str, Any]]:
+    return twins.runtimes[name].journal.entries()
+
+
+# ------------------------------------------------------------------------------------------- login
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "status", "outcome", "says"),
+    [
+        (
+            "alice@example.com",
+            "correct-horse-battery",
+            200,
+            "SUCCESS",
+            "You are signed in as alice@example.com.",
+        ),
+        ("carol@example.com", "locked-password-1", 403, "LOCKED_OUT", "is locked"),
+        ("bob@example.com", "old-password-1", 403, "PASSWORD_EXPIRED", "has expired"),
+        ("alice@example.com", "wrong", 401, "AUTHENTICATION_FAILED", "username or password is not right"),
+        ("nobody@example.com", "whatever", 401, "AUTHENTICATION_FAILED", "Check both and try again"),
+    ],
+)
+def test_login_answers_each_okta_outcome_in_words(
+    username: str, password: str, status: int, outcome: str, says: str
+) -> None:
+    with demo() as (twins, client):
+        answer = client.post("/api/login", json={"username": username, "password": password})
+        assert answer.status_code == status
+        body = answer.json()
+        assert (body["ok"], body["status"]) == (outcome == "SUCCESS", outcome)
+        assert says in body["message"]
+        if outcome == "SUCCESS":
+            assert body["user"] == "alice@example.com"
+            assert body["session_token"].startswith("twin-session-token-")
+        else:
+            assert "signed in" not in body["message"]
+            assert "session_token" not in body
+        [call] = journal(twins, "okta")
+        assert (call["method"], call["path"], call["route"]) == ("POST", "/api/v1/authn", "authn")
+
+
+def test_failed_passwords_reach_okta_so_its_lockout_applies() -> None:
+    with demo() as (twins, client):
+        for _ in range(3):
+            wrong = client.post("/api/login", json={"username": "alice@example.com", "password": "nope"})
+            assert wrong.json()["status"] == "AUTHENTICATION_FAILED"
+        right = client.post(
+            "/api/login", json={"username": "alice@example.com", "password": "correct-horse-battery"}
+        )
+        assert (right.status_code, right.json()["status"]) == (403, "LOCKED_OUT")
+        alice = twins.runtimes["okta"].state.get("users", "00utwinalice")
+        assert alice is not None and alice["status"] == "LOCKED_OUT"
+
+
+@pytest.mark.parametrize(
+    "body", [None, {}, {"username": "alice@example.com"}, {"username": 3, "password": "x"}, [1]]
+)
+def test_a_malformed_login_is_a_400_that_calls_nobody(body: Any) -> None:
+    with demo() as (twins, client):
+        answer = client.post("/api/login", content=b"{" if body is None else None, json=body)
+        assert answer.status_code == 400
+        assert answer.json()["message"].startswith("Bad request: send {")
+        assert journal(twins, "okta") == []
+
+
+# ---------------------------------------------------------------------------------- slack to jira
+
+
+def test_slack_to_jira_creates_one_issue_and_one_reply() -> None:
+    with demo() as (twins, client):
+        answer = client.post("/api/slack-to-jira", json={"channel": "#support"})
+        assert answer.status_code == 201, answer.text
+        body = answer.json()
+        assert body["ok"] is True
+        assert body["issue_key"] == "OPS-1"
+        assert "OPS-1" in body["message"]
+        [issue] = issues(twins)
+        assert issue["key"] == "OPS-1"
+        assert issue["project"] == "OPS"
+        assert issue["labels"] == ["from-slack"]
+        assert issue["summary"] == "Checkout page returns 500 for EU customers"
+        assert SUPPORT_TEXT in issue["description"]
+        assert "#support" in issue["description"]
+        replies = [m for m in twins.runtimes["slack"].state.list("messages") if m["user"] == "U0TWINBOT"]
+        assert [(m["channel"], m["text"], m["thread_ts"]) for m in replies] == [
+            ("C04SUPPORT", "Created OPS-1: Checkout page returns 500 for EU customers", "1700000002.000002")
+        ]
+        creates = [e for e in journal(twins, "jira") if e["route"] == "create_issue"]
+        assert [(e["method"], e["path"], e["status"]) for e in creates] == [
+            ("POST", "/rest/api/2/issue", 201)
+        ]
+
+
+def test_given_text_skips_slack_history_and_an_unknown_channel_is_a_404() -> None:
+    with demo() as (twins, client):
+        given = client.post("/api/slack-to-jira", json={"channel": "general", "text": "Rotate the API keys"})
+        assert given.status_code == 201
+        assert issues(twins)[0]["summary"] == "Rotate the API keys"
+        assert [e["route"] for e in journal(twins, "slack")] == ["post_message"]
+        missing = client.post("/api/slack-to-jira", json={"channel": "nowhere"})
+        assert missing.status_code == 404
+        assert missing.json() == {"ok": False, "message": "I could not find the Slack channel #nowhere."}
+        assert len(issues(twins)) == 1
+
+
+def test_the_trajectory_header_reaches_every_twin_journal() -> None:
+    with demo() as (twins, client):
+        client.post("/api/slack-to-jira", json={"channel": "support"}, headers={TRAJECTORY: "traj-0042"})
+        client.post("/api/login", json={"username": "carol@example.com", "password": "x"})
+        slack, jira = journal(twins, "slack"), journal(twins, "jira")
+        assert [e["route"] for e in slack] == ["conversations_history", "post_message"]
+        assert [e["route"] for e in jira] == ["create_issue"]
+        assert {e["trajectory_id"] for e in slack + jira} == {"traj-0042"}
+        assert [e["trajectory_id"] for e in journal(twins, "okta")] == [None]
+
+
+# --------------------------------------------------------------------------------------- assistant
+
+
+def test_the_assistant_keeps_one_session_across_turns() -> None:
+    with demo() as (twins, client):
+
+        def say(message: str, session_id: str | None) -> dict[str, Any]:
+            sent: dict[str, Any] = {"message": message}
+            if session_id is not None:
+                sent["session_id"] = session_id
+            answer = client.post("/api/assistant/message", json=sent)
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            return body
+
+        first = say("Sign in as alice@example.com with password correct-horse-battery", None)
+        session_id = first["session_id"]
+        assert len(session_id) == 32 and int(session_id, 16) >= 0
+        assert (first["route"], first["answer"]) == ("login", "You are signed in as alice@example.com.")
+        assert first["data"]["ok"] is True
+        second = say("Please turn the latest message in #support into a Jira ticket", session_id)
+        assert (second["session_id"], second["route"]) == (session_id, "slack_to_jira")
+        assert second["answer"].startswith("I created OPS-1 from the latest message in #support")
+        assert second["data"]["issue_key"] == "OPS-1"
+        third = say("What's the status of it?", session_id)
+        assert (third["route"], third["answer"]) == (
+            "issue_status",
+            "OPS-1 (Checkout page returns 500 for EU customers) is To Do.",
+        )
+        named = say("what's the status of TWIN-9", session_id)
+        assert named["answer"] == "I could not find TWIN-9 in Jira."
+        again = say("log me in as bob@example.com using password 'old-password-1'.", session_id)
+        assert (again["route"], again["data"]["status"]) == ("login", "PASSWORD_EXPIRED")
+        other = say("hello there", None)
+        assert other["session_id"] != session_id
+        assert (other["route"], other["data"]["ok"]) == ("help", False)
+        assert "I can sign you in" in other["answer"]
+
+        read = client.get(f"/api/assistant/session/{session_id}").json()
+        assert read["session_id"] == session_id
+        assert read["last_issue_key"] == "OPS-1"
+        assert read["signed_in_user"] == "alice@example.com"
+        routes = [turn["route"] for turn in read["turns"]]
+        assert routes == ["login", "slack_to_jira", "issue_status", "issue_status", "login"]
+        assert read["turns"][0]["message"] == "Sign in as alice@example.com with password [redacted]"
+        assert "correct-horse-battery" not in str(read)
+        assert "Checkout page returns 500" in str(issues(twins))
+        unknown = client.get("/api/assistant/session/0123456789abcdef")
+        assert unknown.status_code == 404
+
+
+def test_a_locked_account_through_the_assistant_is_explained_not_signed_in() -> None:
+    with demo() as (_, client):
+        body = client.post(
+            "/api/assistant/message", json={"message": "sign in as carol@example.com with password 'x y'"}
+        ).json()
+        assert body["route"] == "login"
+        assert body["data"]["status"] == "LOCKED_OUT"
+        assert "locked" in body["answer"]
+        session = client.get(f"/api/assistant/session/{body['session_id']}").json()
+        assert session["signed_in_user"] is None
+
+
+@pytest.mark.parametrize("session_id", ["", "has space", "x" * 129, 7])
+def test_a_bad_session_id_is_a_400(session_id: Any) -> None:
+    with demo() as (_, client):
+        answer = client.post("/api/assistant/message", json={"message": "hi", "session_id": session_id})
+        assert answer.status_code == 400
+
+
+# ------------------------------------------------------------------------------ failures and defects
+
+
+def test_a_jira_429_ends_the_flow_with_an_apology_and_no_retry() -> None:
+    """Known defect 1: the create is not retried, so nothing is created."""
+    chaos = {"routes": {"jira.create_issue": {"error_429": {"probability": 1.0, "retry_after_s": 1}}}}
+    with demo({"jira": chaos}) as (twins, client):
+        answer = client.post("/api/slack-to-jira", json={"channel": "support"})
+        assert answer.status_code == 503
+        body = answer.json()
+        assert body["ok"] is False
+        assert "rate limiting" in body["message"]
+        assert "try again later" in body["message"]
+        assert issues(twins) == []
+        creates = [e for e in journal(twins, "jira") if e["route"] == "create_issue"]
+        assert [(e["status"], e["chaos"]["mode"]) for e in creates] == [(429, "error_429")]
+        assert [e["route"] for e in journal(twins, "slack")] == ["conversations_history"]
+
+
+def test_a_jira_outage_is_reported_honestly_and_creates_nothing() -> None:
+    with demo({"jira": {"error_503": {"probability": 1.0}}}) as (twins, client):
+        answer = client.post("/api/assistant/message", json={"message": "make a jira ticket from #support"})
+        body = answer.json()
+        assert body["data"]["ok"] is False
+        assert body["answer"] == "Sorry, Jira is having problems (HTTP 503); no ticket was created."
+        assert issues(twins) == []
+        assert [e["status"] for e in journal(twins, "jira")] == [503]
+
+
+def test_a_slow_jira_create_is_retried_blindly_and_leaves_two_issues() -> None:
+    """Known defect 2: the create outlasts the SUT's timeout, lands anyway, and is sent again."""
+    latency = {"probability": 1.0, "min_ms": 30_000, "max_ms": 30_000}
+    with demo(
+        {"jira": {"routes": {"jira.create_issue": {"latency": latency}}}}, SUT_TWIN_TIMEOUT_S="0.3"
+    ) as (
+        twins,
+        client,
+    ):
+        answer = client.post("/api/slack-to-jira", json={"channel": "support"})
+        assert answer.status_code == 504
+        body = answer.json()
+        assert body["ok"] is False
+        assert "did not answer in time" in body["message"]
+        assert "cannot tell whether the ticket was created" in body["message"]
+        created = issues(twins)
+        assert [issue["key"] for issue in created] == ["OPS-1", "OPS-2"]
+        assert {issue["summary"] for issue in created} == {"Checkout page returns 500 for EU customers"}
+        runtime = twins.runtimes["jira"]
+        first = runtime.journal.wait_for(lambda e: e["route"] == "create_issue")
+        assert first is not None
+        second = runtime.journal.wait_for(lambda e: e["route"] == "create_issue", since=first["seq"])
+        assert second is not None
+        # Both creates ran (201) but their answers were held past the SUT's patience.
+        for entry in (first, second):
+            assert (entry["status"], entry["outcome"]) == (201, "client_disconnected")
+            assert entry["chaos"]["mode"] == "latency"
+        # The reply never went out: the flow ended on the second timeout.
+        assert [e["route"] for e in journal(twins, "slack")] == ["conversations_history"]
+
+
+def test_the_sut_never_hangs_on_a_twin_that_holds_every_request() -> None:
+    chaos = {"timeout": {"probability": 1.0, "hold_s": 60}}
+    with demo(dict.fromkeys(("okta", "slack", "jira"), chaos), SUT_TWIN_TIMEOUT_S="0.3") as (_, client):
+        login = client.post("/api/login", json={"username": "alice@example.com", "password": "x"})
+        assert login.status_code == 504
+        assert login.json()["message"] == "Sorry, Okta did not answer in time; I could not sign you in."
+        ticket = client.post("/api/slack-to-jira", json={"channel": "support"})
+        assert ticket.status_code == 504
+        assert ticket.json()["message"] == "Sorry, Slack did not answer in time; no ticket was created."
+        status = client.post("/api/assistant/message", json={"message": "status of OPS-1?"})
+        assert (
+            status.json()["answer"]
+            == "Sorry, Jira did not answer in time; I cannot tell the status of OPS-1."
+        )
+
+
+def test_an_unreachable_or_unconfigured_service_is_an_honest_error() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    try:
+        with demo(OKTA_URL=f"http://127.0.0.1:{port}/api/v1", JIRA_URL="") as (_, client):
+            login = client.post("/api/login", json={"username": "alice@example.com", "password": "x"})
+            assert (login.status_code, login.json()["message"]) == (
+                502,
+                "Sorry, I could not reach Okta; I could not sign you in.",
+            )
+            ticket = client.post("/api/slack-to-jira", json={"channel": "support"})
+            assert (ticket.status_code, ticket.json()["message"]) == (
+                503,
+                "Sorry, the Jira connection is not configured; no ticket was created.",
+            )
+    finally:
+        closed.close()
+
+
+def test_settings_add_the_api_path_to_a_bare_origin_and_refuse_a_bad_timeout() -> None:
+    settings = sut.Settings.from_env({"JIRA_URL": "http://jira.test/", "OKTA_URL": "http://okta.test/api/v1"})
+    assert settings.jira_url == "http://jira.test/rest/api/2"
+    assert settings.okta_url == "http://okta.test/api/v1"
+    assert settings.slack_url is None
+    assert (settings.jira_project, settings.timeout_s) == ("OPS", 1.0)
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(ValueError, match="SUT_TWIN_TIMEOUT_S"):
+            sut.Settings.from_env({"SUT_TWIN_TIMEOUT_S": bad})
+
+
+# ----------------------------------------------------------------------------------------- catalog
+
+CATALOG = EXAMPLE / ".scenarios" / "catalog"
+
+
+def scenario(scenario_id: str) -> dict[str, Any]:
+    [path] = CATALOG.glob(f"*/{scenario_id}.scenario.yaml")
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return document
+
+
+def chaos_of(document: Mapping[str, Any], probability: float | None) -> dict[str, dict[str, Any]]:
+    """The scenario's chaos list as twin configurations (``probability`` overrides each rule's)."""
+    configs: dict[str, dict[str, Any]] = {}
+    for rule in document.get("chaos") or []:
+        chance = rule["probability"] if probability is None else probability
+        if rule["type"] == "error":
+            modes: dict[str, Any] = {f"error_{rule['code']}": {"probability": chance}}
+        else:
+            delay = rule["delay_ms"]
+            modes = {"latency": {"probability": chance, "min_ms": delay, "max_ms": delay}}
+        config = configs.setdefault(rule["target"], {})
+        if rule.get("route"):
+            config.setdefault("routes", {})[f"{rule['target']}.{rule['route']}"] = modes
+        else:
+            config.update(modes)
+    return configs
+
+
+def fill(text: str, document: Mapping[str, Any], answers: Mapping[str, Any]) -> str:
+    """Resolve ``{{context.state.x}}`` and ``{{step.json.a.b}}`` placeholders."""
+
+    def value(match: re.Match[str]) -> str:
+        first, *rest = match.group(1).strip().split(".")
+        found: Any = document["context"] if first == "context" else answers[first]
+        for part in rest if first == "context" else rest[1:]:  # step_id.json.a.b: skip "json"
+            found = found[part]
+        return str(found)
+
+    return re.sub(r"\{\{([^}]+)\}\}", value, text)
+
+
+def check(item: Any, twins: RunningTwins, answers: Mapping[str, httpx.Response]) -> bool:
+    """A structured criterion as the rule judge reads it (text criteria are the LLM judge's)."""
+    if "twin_state" in item:
+        spec = item["twin_state"]
+        found = jsonpath.findall(spec["path"], twins.runtimes[spec["service"]].state.dump())
+        return match(spec, found)
+    if "api_call" in item:
+        spec = item["api_call"]
+        calls = [
+            entry
+            for entry in journal(twins, spec["service"])
+            if spec.get("method", entry["method"]) == entry["method"]
+            and fnmatch.fnmatchcase(entry["path"], spec.get("path", "*"))
+            and spec.get("status", entry["status"]) == entry["status"]
+        ]
+        return match({"count": spec.get("count", {"min": 1})}, calls)
+    spec = item["step"]
+    answer = answers[spec["id"]]
+    if "status" in spec and answer.status_code != spec["status"]:
+        return False
+    if "contains" in spec and spec["contains"] not in answer.text:
+        return False
+    return "path" not in spec or match(spec, jsonpath.findall(spec["path"], answer.json()))
+
+
+def match(spec: Mapping[str, Any], found: list[Any]) -> bool:
+    if "count" in spec:
+        want = spec["count"]
+        if isinstance(want, int):
+            return len(found) == want
+        return bool(want.get("min", 0) <= len(found) <= want.get("max", len(found)))
+    if "exists" in spec:
+        return bool(found) is bool(spec["exists"])
+    if not found:
+        return False
+    return bool(found[0] == spec["equals"] if "equals" in spec else spec["contains"] in found[0])
+
+
+def play(scenario_id: str, probability: float | None = None) -> tuple[bool, bool, int]:
+    """Run a scenario's steps once against the SUT: (criteria met, an anti-pattern met, text criteria)."""
+    document = scenario(scenario_id)
+    data = document["context"].get("data")
+    chaos = chaos_of(document, probability)
+    with (
+        serve_twins(document["context"]["services"], seed=5, data=data) as twins,
+        serve_app(sut.create_app(sut_env(twins, SUT_TWIN_TIMEOUT_S="0.3"))) as origin,
+        httpx.Client(base_url=origin, timeout=10) as client,
+    ):
+        for name, config in chaos.items():
+            twins.runtimes[name].set_chaos(ChaosConfig.model_validate(config))
+        answers: dict[str, httpx.Response] = {}
+        session: str | None = None
+        for step in document["steps"]:
+            if "user" in step:
+                sent = {"message": fill(step["user"], document, answers), "session_id": session}
+                answers[step["id"]] = client.post("/api/assistant/message", json=sent)
+                session = answers[step["id"]].json()["session_id"]
+            elif "http" in step:
+                request = step["http"]
+                path = fill(request["path"], document, {k: v.json() for k, v in answers.items()})
+                answers[step["id"]] = client.request(request["method"], path, json=request.get("json"))
+        structured = [item for item in document["satisfaction_criteria"] if not isinstance(item, str)]
+        met = [check(item, twins, answers) for item in structured]
+        anti = any(
+            check(item, twins, answers) for item in document["anti_patterns"] if not isinstance(item, str)
+        )
+        mode = all if document.get("criteria_mode", "any") == "all" else any
+        return mode(met), anti, len(document["satisfaction_criteria"]) - len(structured)
+
+
+def test_the_catalog_is_named_after_ids_and_domains_and_seeds_the_twins() -> None:
+    paths = sorted(CATALOG.glob("*/*.scenario.yaml"))
+    assert {path.stem.removesuffix(".scenario") for path in paths} >= {
+        "sso-login",
+        "locked-account",
+        "slack-to-jira",
+        "jira-down",
+    }
+    for path in paths:
+        document = yaml.safe_load(path.read_text())
+        assert (document["domain"], f"{document['id']}.scenario.yaml") == (path.parent.name, path.name)
+        with serve_twins(document["context"]["services"], data=document["context"].get("data")) as twins:
+            for name, data in document["context"].get("data", {}).items():
+                for entity, records in data.items():
+                    assert len(twins.runtimes[name].state.list(entity)) == len(records), (path, entity)
+
+
+@pytest.mark.parametrize("scenario_id", ["sso-login", "locked-account", "slack-to-jira", "jira-down"])
+def test_the_demo_satisfies_its_everyday_scenarios(scenario_id: str) -> None:
+    met, anti, text_criteria = play(scenario_id)
+    assert (met, anti) == (True, False)
+    assert text_criteria == (1 if scenario_id == "slack-to-jira" else 0)
+
+
+@pytest.mark.parametrize("scenario_id", ["jira-rate-limited", "slow-jira"])
+def test_the_defect_scenarios_catch_the_demo_when_their_chaos_fires(scenario_id: str) -> None:
+    assert play(scenario_id, probability=0.0)[:2] == (True, False)
+    met, anti, _ = play(scenario_id, probability=1.0)
+    assert not met
+    assert anti == (scenario_id == "slow-jira")
+
+
+# -------------------------------------------------------------------------------------- subprocess
+
+
+@pytest.mark.slow
+def test_the_sut_runs_from_its_command_line_and_stops_cleanly() -> None:
+    with serve_twins(["okta", "slack", "jira"], seed=3, data=DATA) as twins:
+        env = {**os.environ, **sut_env(twins)}
+        process = subprocess.Popen(
+            [sys.executable, str(SUT_FILE), "--port", "0"],
+            cwd=EXAMPLE,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                line = pool.submit(process.stdout.readline)
+                try:
+                    banner = line.result(timeout=20).strip()
+                except concurrent.futures.TimeoutError:
+                    process.kill()
+                    raise
+            assert banner.startswith("Demo SUT on http://127.0.0.1:"), banner
+            origin = banner.rsplit(" ", 1)[-1]
+            with httpx.Client(base_url=origin, timeout=10) as client:
+                health = client.get("/health")  # waits in the listen backlog until the server accepts
+                assert (health.status_code, health.text) == (200, "ok")
+                answer = client.post(
+                    "/api/assistant/message",
+                    json={"message": "turn the latest message in #support into a Jira ticket"},
+                    headers={TRAJECTORY: "traj-subprocess"},
+                )
+                assert answer.json()["data"]["issue_key"] == "OPS-1"
+            assert {e["trajectory_id"] for e in journal(twins, "jira")} == {"traj-subprocess"}
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+        assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
+        assert process.poll() is not None
+
+
+@pytest.mark.slow
+def test_a_bad_timeout_setting_stops_the_command_with_a_clear_message() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SUT_FILE), "--port", "0"],
+        env={**os.environ, "SUT_TWIN_TIMEOUT_S": "soon"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "sut.py: SUT_TWIN_TIMEOUT_S='soon' is not a number of seconds; set it to e.g. 1.0"
+    )
+    assert done.stdout == ""
