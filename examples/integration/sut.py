@@ -1,43 +1,26 @@
 """A demo system under test: an assistant API that signs people in with Okta and turns Slack messages
-into Jira tickets, with known defects for ``orchestrate run`` to find.
+into Jira tickets, with known defects for ``orchestrate run`` to find (README.md has the details).
 
-Endpoints: ``GET /health``; ``POST /api/login`` ``{username, password}`` (Okta ``POST /authn``;
-answers ``{ok, status, user?, session_token?, message}``); ``POST /api/slack-to-jira``
-``{channel, text?}`` (the channel's latest Slack message, or ``text``, becomes a Jira issue labelled
-``from-slack``, and "Created OPS-N: summary" is posted in the channel; answers ``{ok, issue_key?,
-message}``); ``POST /api/assistant/message`` ``{session_id?, message}`` (answers ``{session_id,
-answer, data, route}``); ``GET /api/assistant/session/{session_id}`` (``{session_id, turns,
-last_issue_key, signed_in_user}``).
+Endpoints: ``GET /health``, ``POST /api/login``, ``POST /api/slack-to-jira``,
+``POST /api/assistant/message`` (a deterministic, rule-based assistant with per-session memory in
+this process) and ``GET /api/assistant/session/{session_id}``. Configuration comes from the
+environment (see :class:`Settings`); every outgoing call forwards the incoming
+``X-Orchestrate-Trajectory`` header and gives up after ``SUT_TWIN_TIMEOUT_S``, so the API never
+hangs on a slow service.
 
-The assistant is rule-based and deterministic: "sign in as <user> with password <password>",
-"turn the latest message in #<channel> into a Jira ticket" and "what's the status of <KEY>" (or "of
-it", the last ticket of the session) are understood; anything else gets a polite list of what it
-can do. Sessions live in this process's memory; a stored turn never keeps a password.
-
-Configuration comes from the environment: ``OKTA_URL``, ``OKTA_TOKEN``, ``SLACK_URL``,
-``SLACK_TOKEN``, ``JIRA_URL``, ``JIRA_TOKEN`` (base URLs such as ``http://host/api/v1``,
-``.../api`` and ``.../rest/api/2``; a bare origin gets that path added), ``JIRA_PROJECT``
-(default ``OPS``) and ``SUT_TWIN_TIMEOUT_S`` (default 1.0: every outgoing call gives up after that
-long, so the API never hangs on a slow service). An incoming ``X-Orchestrate-Trajectory`` header
-is forwarded on every outgoing call, so the services' logs attribute each call to the
-conversation behind it.
-
-Known defects, on purpose (a scenario run should find them):
+Known defects, on purpose:
 
 1. **No retry on Jira 429.** A rate-limited create ends the flow with an apology ("try again
    later"); nothing is created although a retry after ``Retry-After`` would have worked.
 2. **A blind retry after a timeout.** When the Jira create times out (or answers 504), it is sent
    once more without checking whether the first one landed: a slow Jira that applied the first
    create ends up with two identical issues.
-3. Upstream 5xx answers are reported honestly as a failure (that part is right).
 
-Run it on a port of your choice, or one the OS picks (``--port 0``, the default; the URL is
-printed)::
+Upstream 5xx answers are reported honestly as failures (that part is right).
 
-    python sut.py --port 8000
-
-``create_app(env)`` returns the ASGI app for running it in process; importing the module builds
-``app`` from ``os.environ``.
+``python sut.py --port 8000`` serves it (``--port 0``, the default, lets the OS pick; the URL is
+printed). ``create_app(env)`` returns the ASGI app; importing the module builds ``app`` from
+``os.environ``.
 """
 
 from __future__ import annotations
@@ -82,7 +65,12 @@ _SUMMARY_LIMIT = 120
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Where the services are and how long to wait for them (see the module docstring)."""
+    """Where the services are and how long to wait for them.
+
+    From ``OKTA_URL``, ``SLACK_URL``, ``JIRA_URL`` (base URLs: ``.../api/v1``, ``.../api``,
+    ``.../rest/api/2``; a bare origin gets that path added), ``OKTA_TOKEN``, ``SLACK_TOKEN``,
+    ``JIRA_TOKEN``, ``JIRA_PROJECT`` (default ``OPS``) and ``SUT_TWIN_TIMEOUT_S`` (default 1.0).
+    """
 
     okta_url: str | None = None
     okta_token: str | None = None
@@ -159,9 +147,7 @@ class Calls:
         self.settings = settings
         self.client = client
 
-    async def request(
-        self, service: str, method: str, path: str, *, json: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
+    async def request(self, service: str, method: str, path: str, *, json: Any = None) -> tuple[int, Any]:
         """``(status, parsed JSON body)`` of a call answered below 500 and not rate limited.
 
         Timeouts, transport errors, 429, 5xx and unreadable bodies raise :class:`ServiceError`.
@@ -177,7 +163,7 @@ class Calls:
         if token:
             headers["Authorization"] = f"SSWS {token}" if service == "okta" else f"Bearer {token}"
         try:
-            response = await self.client.request(method, base + path, json=json, data=data, headers=headers)
+            response = await self.client.request(method, base + path, json=json, headers=headers)
         except httpx.TimeoutException:
             raise ServiceError(service, "timeout") from None
         except httpx.TransportError as exc:
@@ -220,16 +206,8 @@ async def login(calls: Calls, username: str, password: str) -> Result:
     outcome = body.get("status")
     user = (((body.get("_embedded") or {}).get("user") or {}).get("profile") or {}).get("login") or username
     if status == 200 and outcome == "SUCCESS":
-        return Result(
-            200,
-            {
-                "ok": True,
-                "status": "SUCCESS",
-                "user": user,
-                "session_token": body.get("sessionToken"),
-                "message": f"You are signed in as {user}.",
-            },
-        )
+        signed_in = {"ok": True, "status": "SUCCESS", "user": user, "session_token": body.get("sessionToken")}
+        return Result(200, {**signed_in, "message": f"You are signed in as {user}."})
     if status == 200 and outcome == "LOCKED_OUT":
         message = (
             f"I could not sign you in: the account {username} is locked after too many failed attempts. "
