@@ -26,6 +26,7 @@ printed). ``create_app(env)`` returns the ASGI app; importing the module builds 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import socket
@@ -444,6 +445,14 @@ def create_app(env: Mapping[str, str]) -> Starlette:
             result = await slack_to_jira(Calls(settings, client), body["channel"], body.get("text"))
         return JSONResponse(result.body, status_code=result.status)
 
+    def _new_session_id(request: Request) -> str:
+        # A caller that names its trajectory gets a session id derived from it, so a replayed
+        # trajectory sees the same id (seeded runs compare equal); others get a random one.
+        trajectory = request.headers.get("x-orchestrate-trajectory")
+        if trajectory:
+            return hashlib.sha256(f"session:{trajectory}".encode()).hexdigest()[:32]
+        return uuid.uuid4().hex
+
     async def assistant_message(request: Request) -> Response:
         body = await _json_object(request)
         if body is None or not _text(body, "message"):
@@ -453,7 +462,7 @@ def create_app(env: Mapping[str, str]) -> Starlette:
             return _bad_request(
                 "session_id is 1-128 letters, digits, _ or -; leave it out to start a session"
             )
-        session_id = given or uuid.uuid4().hex
+        session_id = given or _new_session_id(request)
         session = sessions.pop(session_id, None) or Session(session_id)
         sessions[session_id] = session
         while len(sessions) > MAX_SESSIONS:
