@@ -29,7 +29,7 @@ this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it
     │   └── RunExistsError               a run dir would be overwritten
     ├── ArtifactError                    an artifact could not be written or read safely
     ├── TargetStartError                 services: a target or SUT exited at start or never got healthy
-    ├── BrowserLaunchError               drivers.web: no Chromium could be started (names every candidate)
+    ├── BrowserLaunchError               chromium: no Chromium could be started (names every candidate)
     ├── RouteSpecError                   twins: a declarative route names something that does not exist *
     ├── TemplateError                    twins: a response template names an unknown reference *
     ├── SeedDataError                    twins: a twin's seed check refused its seed data *

@@ -34,7 +34,14 @@ from orchestrator.twins._discovery import (
     project_twins_dir,
 )
 from orchestrator.twins._handler import Handler, TwinCall, TwinReply
-from orchestrator.twins._journal import FALLBACK_TRAJECTORY_HEADER, TRAJECTORY_HEADER, Journal
+from orchestrator.twins._journal import (
+    FALLBACK_TRAJECTORY_HEADER,
+    REDACTED,
+    TRAJECTORY_HEADER,
+    Journal,
+    redact_data,
+    summarize,
+)
 from orchestrator.twins._manifest import AuthSpec, EntitySpec, TwinManifest
 from orchestrator.twins._python_routes import PyRoute, TwinRoutes
 from orchestrator.twins._routespec import PaginationSpec
@@ -47,6 +54,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ENTRY_POINT_GROUP",
     "FALLBACK_TRAJECTORY_HEADER",
+    "REDACTED",
     "SHIPPED_DIR",
     "TRAJECTORY_HEADER",
     "AuthSpec",
@@ -82,6 +90,8 @@ __all__ = [
     "load_twin_definition",
     "paginate",
     "project_twins_dir",
+    "redact_data",
     "resolve_chaos_profile",
     "serve_twins",
+    "summarize",
 ]

@@ -110,6 +110,8 @@ class TwinDispatcher:
         entry: dict[str, Any] = {
             "seq": runtime.journal.reserve(),
             "timestamp": utc_now(),
+            # Epoch seconds at full precision: a trajectory places each request on its own clock.
+            "received_at": time.time(),
             "twin": runtime.name,
             "trajectory_id": headers.get(TRAJECTORY_HEADER) or headers.get(FALLBACK_TRAJECTORY_HEADER),
             "method": method,

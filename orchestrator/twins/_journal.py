@@ -236,5 +236,20 @@ class Journal:
             return min(self._pending, default=self._next_seq)
 
     @property
+    def last_seq(self) -> int:
+        """The last sequence number taken (0 before the first request), answered or still in flight.
+
+        Entries of requests that arrived between two readings have numbers in that range, which
+        is how a caller attributes requests to what it did in between, without timing.
+        """
+        with self._lock:
+            return self._next_seq - 1
+
+    def wait_settled(self, below: int, *, timeout: float) -> bool:
+        """Wait until no request numbered below ``below`` is in flight; whether that happened in time."""
+        with self._lock:
+            return self._lock.wait_for(lambda: min(self._pending, default=self._next_seq) >= below, timeout)
+
+    @property
     def dropped(self) -> int:
         return self._dropped

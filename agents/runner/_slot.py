@@ -1,0 +1,146 @@
+"""A slot: one twin server with every twin the run needs, its own system under test, its own browser.
+
+A slot is self-contained, so N slots run N trajectories at once without sharing anything but
+the machine: each has its own twins (one :class:`~orchestrator.twins.TwinServer`, every twin on a
+port the OS picked), its own system under test when ``[sut]`` starts one (a process, or an app
+served in process; see :mod:`._sut`), and its own Chromium, launched on the first ``browser:``
+step. :meth:`Slot.start` brings them up (twins first: the system under test is given their URLs),
+:meth:`Slot.stop` takes everything down and is safe to call twice or after a failed start.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+
+from orchestrator.agents.runner._browser import SlotBrowser
+from orchestrator.agents.runner._settings import SlotSettings
+from orchestrator.agents.runner._sut import SystemUnderTest
+from orchestrator.agents.runner._trajectory import run_trajectory, slot_failure
+from orchestrator.errors import OrchestrateError, UsageError
+from orchestrator.scenarios import Trajectory, TrajectorySpec
+from orchestrator.twins import RunningTwins, TwinRuntime, serve_twins
+
+__all__ = ["Slot"]
+
+
+class Slot:
+    """One slot (see the module docstring); ``name`` names it in records and thread names."""
+
+    def __init__(self, settings: SlotSettings, *, name: str = "slot-1") -> None:
+        self.settings = settings
+        self.name = name
+        self.twins: RunningTwins | None = None
+        self.sut: SystemUnderTest | None = None
+        self._stack: ExitStack | None = None
+        self._browser: SlotBrowser | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._stack is not None
+
+    @property
+    def runtimes(self) -> dict[str, TwinRuntime]:
+        return dict(self.twins.runtimes) if self.twins is not None else {}
+
+    @property
+    def sut_url(self) -> str | None:
+        return self.sut.url if self.sut is not None else None
+
+    def start(self) -> None:
+        """Start the twins, then the system under test; on failure, stop what started and raise."""
+        if self._stack is not None:
+            raise UsageError(f"slot {self.name} is already started")
+        stack = ExitStack()
+        try:
+            if self.settings.twins:
+                self.twins = stack.enter_context(
+                    serve_twins(
+                        list(self.settings.twins),
+                        project_root=self.settings.project_root,
+                        twins_dir=self.settings.twins_dir,
+                        startup_timeout=self.settings.twin_start_timeout_s,
+                        chaos=None,
+                    )
+                )
+                if self.settings.chaos_profiles is not None:
+                    for runtime in self.twins.runtimes.values():
+                        runtime.profiles = dict(self.settings.chaos_profiles)
+            sut = SystemUnderTest(self.settings, slot=self.name, twins=self.twins)
+            stack.callback(sut.stop)
+            sut.start()
+            self.sut = sut
+        except BaseException:
+            self.twins = None
+            self.sut = None
+            stack.close()
+            raise
+        self._stack = stack
+
+    def stop(self) -> None:
+        """Stop the browser, the system under test and the twins; joins their threads (idempotent)."""
+        with self._lock:
+            stack, self._stack = self._stack, None
+            browser, self._browser = self._browser, None
+        try:
+            if browser is not None:
+                browser.close()
+        finally:
+            if stack is not None:
+                stack.close()
+            self.twins = None
+            self.sut = None
+
+    def ensure_sut(self) -> str | None:
+        """Start the system under test again if it died; what happened, or ``None`` when it was fine."""
+        if self.sut is None:
+            return None
+        return self.sut.ensure_running()
+
+    def sut_alive(self) -> bool:
+        return self.sut is not None and self.sut.alive()
+
+    def browser(self) -> SlotBrowser:
+        """The slot's Chromium (launched on its first use)."""
+        with self._lock:
+            if self._browser is None:
+                self._browser = SlotBrowser(
+                    self.name, action_timeout_s=self.settings.browser_action_timeout_s
+                )
+            return self._browser
+
+    def end_trajectory(self) -> None:
+        """Close the trajectory's browser context, if a browser step opened one."""
+        browser = self._browser
+        if browser is not None:
+            browser.end_trajectory()
+
+    def secrets(self) -> list[str]:
+        """What a trajectory record must never show: every twin token, the SUT's secret-looking env."""
+        tokens = [token for runtime in self.runtimes.values() for token in runtime.known_tokens()]
+        return [*tokens, *(self.sut.secrets() if self.sut is not None else [])]
+
+    def origins(self) -> dict[str, str]:
+        """The slot's own addresses and the names a trajectory record gives them."""
+        named: dict[str, str] = {}
+        if self.twins is not None:
+            for name, endpoint in self.twins.endpoints.items():
+                named[endpoint.origin] = f"<twin:{name}>"
+        url = self.sut_url
+        if url is not None and self.sut is not None and self.sut.mode in ("app", "command"):
+            named[url] = "<sut>"
+        return named
+
+    def run(self, spec: TrajectorySpec, *, cancelled: threading.Event | None = None) -> Trajectory:
+        """Run one trajectory on this slot, starting the slot first if needed (see :func:`run_trajectory`)."""
+        if not self.started:
+            try:
+                self.start()
+            except OrchestrateError as exc:
+                return slot_failure(self.name, spec, f"slot {self.name} could not start: {exc}")
+            except Exception as exc:  # the project's own app factory may raise anything
+                return slot_failure(
+                    self.name, spec, f"slot {self.name} could not start: {type(exc).__name__}: {exc}"
+                )
+        return run_trajectory(self, spec, cancelled=cancelled)

@@ -1,0 +1,523 @@
+"""Running one trajectory on a slot: reset the twins, run the steps, record what happened.
+
+:func:`run_trajectory` is a plain function over a started :class:`~._slot.Slot`, callable and
+testable without actors. It always returns a :class:`~orchestrator.scenarios.Trajectory`: a
+trajectory that could not finish is ``errored`` or ``timed_out``, with an ``error`` event saying
+why, never an exception.
+
+1. If the slot's system under test died since the last trajectory, it is started again (a
+   ``system_event`` says so). Every twin of the slot is reset: the scenario's services to its
+   ``context.data`` with the trajectory's seed and chaos, the others to their defaults with chaos
+   off. Trajectories never share state.
+2. The steps run in order, each with its placeholders filled in from earlier answers. A step's
+   ``expect`` that does not hold fails the step and the trajectory goes on, unless the step says
+   ``stop_on_fail``. A step that cannot be carried out (the system under test unreachable, an
+   unresolvable placeholder) ends the trajectory ``errored``; the deadline ends it ``timed_out``.
+   Steps that did not run are recorded as ``skipped``.
+3. The record: per step its own event (``user_action``, or ``system_event`` for twin and wait
+   steps), then the requests the twins served during it (``api_call``, attributed by the journals'
+   sequence numbers before and after the step, never by timing; by twin, then in arrival order),
+   then what the system under test said it did (``agent_action``), then its ``error`` if it ended
+   the trajectory; after the steps, the twins' ``state_transition`` events. The final state holds
+   each scenario twin's state, the session as the system under test reports it, and each step's
+   HTTP status.
+
+With the same spec, the document is the same but for times (``started_at``, ``finished_at``,
+``duration_ms``, ``at_ms``), the slot's name, and timestamps the twins write into their records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from orchestrator.agents.runner._context import Clock, StepContext, StepEnd, StepOutcome
+from orchestrator.agents.runner._expect import expectation_failures
+from orchestrator.agents.runner._placeholders import Answer, PlaceholderScope, resolve_step
+from orchestrator.agents.runner._record import (
+    api_call_event,
+    cap_json,
+    cap_text,
+    chaos_record,
+    entry_at_ms,
+    finish_document,
+    state_transitions,
+)
+from orchestrator.agents.runner._steps import run_browser_step, run_http_step, run_user_step
+from orchestrator.agents.runner._twin_steps import belongs_to, run_twin_step, run_wait_step
+from orchestrator.errors import ConfigError
+from orchestrator.scenarios import (
+    BrowserStep,
+    HttpStep,
+    ScenarioStep,
+    StepResult,
+    Trajectory,
+    TrajectoryEvent,
+    TrajectorySpec,
+    TrajectoryStatus,
+    TwinStep,
+    UserStep,
+    WaitForStep,
+    step_id_of,
+    step_kind,
+)
+from orchestrator.twins import TRAJECTORY_HEADER
+
+if TYPE_CHECKING:
+    from orchestrator.agents.runner._slot import Slot
+
+__all__ = ["run_trajectory", "slot_failure"]
+
+_SETTLE_S = 2.0
+"""The longest wait, after a step, for the twins to finish journaling requests made during it."""
+
+Marks = dict[str, int]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_trajectory(
+    slot: Slot, spec: TrajectorySpec, *, cancelled: threading.Event | None = None
+) -> Trajectory:
+    """Run ``spec`` on the started ``slot`` and return its record (see the module docstring).
+
+    ``cancelled`` (the runner's cancel event) is looked at before every step and while waiting;
+    once it is set the trajectory ends ``errored`` as soon as it can.
+    """
+    return _Run(slot, spec, cancelled or threading.Event()).run()
+
+
+def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory:
+    """The record of a trajectory that could not begin (its slot did not start): errored, with the cause."""
+    now = _now()
+    scenario = spec.scenario
+    steps = [
+        StepResult(id=step_id_of(step, index), kind=step_kind(step), status="skipped")
+        for index, step in enumerate(scenario.steps)
+    ]
+    return Trajectory(
+        id=spec.trajectory_id,
+        scenario_id=scenario.id,
+        scenario_version=scenario.version,
+        domain=scenario.domain,
+        run_id=spec.run_id,
+        index=spec.index,
+        seed=spec.seed,
+        slot=slot_name,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0.0,
+        status="errored",
+        error=error,
+        chaos_profile=spec.chaos_profile,
+        steps=steps,
+        events=[TrajectoryEvent(type="error", at_ms=0.0, description=error, detail={"error": error})],
+        outcome={"summary": f"errored: {error}", "steps_passed": 0, "steps_failed": 0, "api_calls": 0},
+    )
+
+
+@dataclass
+class _StepRecord:
+    step_id: str
+    result: StepResult
+    outcome: StepOutcome | None = None
+    at_ms: float = 0.0
+    ranges: tuple[Marks, Marks] | None = None
+    entries: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+
+class _Run:
+    """One trajectory in progress."""
+
+    def __init__(self, slot: Slot, spec: TrajectorySpec, cancelled: threading.Event) -> None:
+        self.slot = slot
+        self.spec = spec
+        self.cancelled = cancelled
+        cap = slot.settings.trajectory_timeout_s
+        self.clock = Clock(min(spec.deadline_s, cap) if cap is not None else spec.deadline_s)
+        self.started_at = _now()
+        self.runtimes = slot.runtimes
+        self.head: list[TrajectoryEvent] = []
+        self.tail: list[TrajectoryEvent] = []
+        self.records: list[_StepRecord] = []
+        self.status: TrajectoryStatus = "completed"
+        self.error: str | None = None
+        self.ended_at: str | None = None
+        self.first_seq: Marks = {}
+        self.initial: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.session: Any = None
+
+    # ------------------------------------------------------------------------------- the phases
+
+    def run(self) -> Trajectory:
+        try:
+            if self._prepare():
+                self._run_steps()
+        finally:
+            self.slot.end_trajectory()
+        return self._finish()
+
+    def _end(self, status: StepEnd, error: str, *, step_id: str | None = None) -> None:
+        self.status = status
+        self.error = error
+        self.ended_at = step_id
+        if step_id is None:
+            self.tail.append(self._event("error", error, detail={"error": error, "status": status}))
+
+    def _event(
+        self, kind: Any, description: str, *, step_id: str | None = None, detail: dict[str, Any] | None = None
+    ) -> TrajectoryEvent:
+        return TrajectoryEvent(
+            type=kind, at_ms=self.clock.at_ms(), step_id=step_id, description=description, detail=detail or {}
+        )
+
+    def _prepare(self) -> bool:
+        """Bring the system under test back if it died, and reset every twin; whether steps may run."""
+        try:
+            restarted = self.slot.ensure_sut()
+        except Exception as exc:  # a start command or app factory may fail in any way
+            self._end("errored", f"the system under test could not be started again: {exc}")
+            return False
+        if restarted is not None:
+            self.head.append(self._event("system_event", restarted, detail={"sut": "restarted"}))
+        scenario = self.spec.scenario
+        missing = [name for name in scenario.context.services if name not in self.runtimes]
+        if missing:
+            served = ", ".join(sorted(self.runtimes)) or "none"
+            self._end(
+                "errored",
+                f"scenario {scenario.id} uses twin {missing[0]!r}, which this slot does not serve "
+                f"(served: {served})",
+            )
+            return False
+        ours = set(scenario.context.services)
+        try:
+            for name, runtime in sorted(self.runtimes.items()):
+                data = scenario.context.data.get(name) if name in ours else None
+                runtime.set_chaos(
+                    self.spec.chaos if name in ours else None,
+                    profile=self.spec.chaos_profile if name in ours else None,
+                )
+                runtime.reset(
+                    data, seed=self.spec.seed, source=f"scenario {scenario.id}: context.data.{name}"
+                )
+        except ConfigError as exc:
+            self._end("errored", f"the twins could not be reset for scenario {scenario.id}: {exc}")
+            return False
+        self.first_seq = {name: runtime.journal.last_seq + 1 for name, runtime in self.runtimes.items()}
+        self.initial = {name: self.runtimes[name].state.dump() for name in sorted(ours)}
+        label = (self.spec.chaos_profile or "on") if self.spec.chaos is not None else None
+        chaos = dict.fromkeys(sorted(ours), label)
+        self.head.append(
+            self._event(
+                "system_event",
+                f"twins reset: {', '.join(sorted(self.runtimes)) or 'none'} (seed {self.spec.seed})",
+                detail={"twins": sorted(self.runtimes), "seed": self.spec.seed, "chaos": chaos},
+            )
+        )
+        return True
+
+    def _run_steps(self) -> None:
+        slot, spec = self.slot, self.spec
+        with httpx.Client(headers={TRAJECTORY_HEADER: spec.trajectory_id}, trust_env=False) as client:
+            ctx = StepContext(
+                spec=spec,
+                sut=slot.settings.sut,
+                sut_url=slot.sut_url,
+                sut_alive=slot.sut_alive,
+                client=client,
+                runtimes=self.runtimes,
+                browser=slot.browser,
+                clock=self.clock,
+                cancelled=self.cancelled,
+                first_seq=self.first_seq,
+            )
+            for index, step in enumerate(spec.scenario.steps):
+                step_id = step_id_of(step, index)
+                kind: Any = step_kind(step)
+                if self.status != "completed" or (self.records and self._stopped_on_fail()):
+                    self.records.append(
+                        _StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
+                    )
+                    continue
+                if self.cancelled.is_set():
+                    self._end("errored", f"the run was stopped before step {step_id}")
+                elif self.clock.passed():
+                    self._end(
+                        "timed_out",
+                        f"the deadline ({self.clock.deadline_s:g} s) passed before step {step_id}",
+                    )
+                if self.status != "completed":
+                    self.records.append(
+                        _StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
+                    )
+                    continue
+                record = self._run_step(step, step_id, kind, ctx)
+                self.records.append(record)
+                outcome = record.outcome
+                if outcome is not None and outcome.end is not None:
+                    self._end(outcome.end, outcome.error or outcome.end, step_id=step_id)
+            self.session = self._read_session(ctx)
+
+    def _stopped_on_fail(self) -> bool:
+        last = self.records[-1]
+        return (
+            last.outcome is not None and last.result.status == "failed" and self._stop_on_fail(last.step_id)
+        )
+
+    def _stop_on_fail(self, step_id: str) -> bool:
+        for index, step in enumerate(self.spec.scenario.steps):
+            if step_id_of(step, index) == step_id:
+                return step.stop_on_fail
+        return False
+
+    def _run_step(self, step: ScenarioStep, step_id: str, kind: Any, ctx: StepContext) -> _StepRecord:
+        at_ms = self.clock.at_ms()
+        began = time.monotonic()
+        before = self._marks()
+        scope = PlaceholderScope(
+            answers=self._answers(), state=self.spec.scenario.context.state, twins=self._twin_scope()
+        )
+        resolved, problem = resolve_step(step, scope)
+        if resolved is None:
+            outcome = StepOutcome.ended("errored", f"step {step_id}: {problem}")
+            outcome.detail = {}
+        else:
+            outcome = _execute(resolved, ctx)
+            if resolved.expect is not None and outcome.end is None:
+                answer = outcome.answer or Answer()
+                failures = expectation_failures(
+                    resolved.expect,
+                    status=outcome.response_status,
+                    body=answer.json_body,
+                    has_json=answer.has_json,
+                    text=answer.text,
+                )
+                if failures:
+                    outcome.status = "failed"
+                    outcome.failures.extend(failures)
+        after = self._marks()
+        record = _StepRecord(
+            step_id,
+            self._result(step_id, kind, outcome, time.monotonic() - began),
+            outcome,
+            at_ms,
+            (before, after),
+        )
+        self._collect(record)
+        return record
+
+    def _answers(self) -> dict[str, Answer]:
+        return {
+            r.step_id: r.outcome.answer
+            for r in self.records
+            if r.outcome is not None and r.outcome.answer is not None
+        }
+
+    def _twin_scope(self) -> dict[str, tuple[str, str | None]]:
+        twins = self.slot.twins
+        if twins is None:
+            return {}
+        return {name: (twins[name], twins.client(name).token) for name in self.runtimes}
+
+    def _result(self, step_id: str, kind: Any, outcome: StepOutcome, seconds: float) -> StepResult:
+        answer = outcome.answer or Answer()
+        recorded, note = cap_json(answer.json_body, answer.has_json)
+        if note is not None:
+            outcome.detail = {**outcome.detail, "json_note": note}
+        return StepResult(
+            id=step_id,
+            kind=kind,
+            status=outcome.status,
+            duration_ms=round(seconds * 1000, 3),
+            request=outcome.request,
+            response_status=outcome.response_status,
+            text=cap_text(answer.text),
+            json_body=recorded,
+            failures=outcome.failures,
+        )
+
+    def _read_session(self, ctx: StepContext) -> Any:
+        """The session as the system under test reports it after the last step, or ``None``."""
+        if ctx.session_id is None or ctx.sut_url is None or self.clock.passed():
+            return None
+        method, _, path = ctx.sut.session_path.partition(" ")
+        path = path.replace("{session_id}", quote(ctx.session_id, safe=""))
+        try:
+            response = ctx.client.request(
+                method, ctx.sut_url + path, timeout=self.clock.cap(ctx.sut.request_timeout_s)
+            )
+            return response.json() if response.status_code < 400 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------------------- journals
+
+    def _marks(self) -> Marks:
+        return {name: runtime.journal.last_seq + 1 for name, runtime in self.runtimes.items()}
+
+    def _collect(self, record: _StepRecord) -> None:
+        """Keep the requests the twins served between the step's marks (waiting for late journaling)."""
+        if record.ranges is None:
+            return
+        before, after = record.ranges
+        for name, runtime in self.runtimes.items():
+            start, end = before.get(name, 1), after.get(name, 1)
+            if end <= start:
+                continue
+            runtime.journal.wait_settled(end, timeout=self.clock.cap(_SETTLE_S))
+            for entry in runtime.journal.entries(since=start - 1):
+                if entry["seq"] < end and belongs_to(entry, self.spec.trajectory_id):
+                    record.entries.setdefault((name, entry["seq"]), dict(entry))
+
+    # -------------------------------------------------------------------------------- the record
+
+    def _finish(self) -> Trajectory:
+        for record in self.records:
+            self._collect(record)  # requests still in flight when their step ended
+        end_ms = self.clock.at_ms()
+        final = {name: self.runtimes[name].state.dump() for name in self.initial}
+        id_fields = {
+            name: {
+                entity: spec.id_field
+                for entity, spec in self.runtimes[name].definition.manifest.entities.items()
+            }
+            for name in self.initial
+        }
+        events = list(self.head)
+        chaos = []
+        api_calls = 0
+        for record in self.records:
+            outcome = record.outcome
+            if outcome is None:
+                continue
+            if outcome.end is None:
+                events.append(
+                    TrajectoryEvent(
+                        type=outcome.event_type,
+                        at_ms=record.at_ms,
+                        step_id=record.step_id,
+                        description=outcome.description,
+                        detail={"request": outcome.request, **outcome.detail}
+                        if outcome.event_type == "user_action"
+                        else dict(outcome.detail),
+                    )
+                )
+            for key in sorted(record.entries):
+                entry = record.entries[key]
+                at_ms = entry_at_ms(entry, self.clock.started_wall, record.at_ms)
+                events.append(api_call_event(entry, step_id=record.step_id, at_ms=at_ms))
+                api_calls += 1
+                injected = chaos_record(entry, at_ms=at_ms)
+                if injected is not None:
+                    chaos.append(injected)
+            if outcome.agent is not None:
+                route = outcome.agent.get("route")
+                events.append(
+                    TrajectoryEvent(
+                        type="agent_action",
+                        at_ms=round(record.at_ms + record.result.duration_ms, 3),
+                        step_id=record.step_id,
+                        description=f"the system under test answered through {route}",
+                        detail=outcome.agent,
+                    )
+                )
+            if outcome.end is not None:
+                error = outcome.error or outcome.end
+                events.append(
+                    TrajectoryEvent(
+                        type="error",
+                        at_ms=end_ms if outcome.end == "timed_out" else record.at_ms,
+                        step_id=record.step_id,
+                        description=error,
+                        detail={"error": error, "status": outcome.end, "request": outcome.request},
+                    )
+                )
+        events.extend(state_transitions(self.initial, final, id_fields, at_ms=end_ms))
+        events.extend(self.tail)
+        steps = [record.result for record in self.records]
+        if not self.records:
+            steps = [
+                StepResult(id=step_id_of(step, index), kind=step_kind(step), status="skipped")
+                for index, step in enumerate(self.spec.scenario.steps)
+            ]
+        scenario = self.spec.scenario
+        trajectory = Trajectory(
+            id=self.spec.trajectory_id,
+            scenario_id=scenario.id,
+            scenario_version=scenario.version,
+            domain=scenario.domain,
+            run_id=self.spec.run_id,
+            index=self.spec.index,
+            seed=self.spec.seed,
+            slot=self.slot.name,
+            started_at=self.started_at,
+            finished_at=_now(),
+            duration_ms=end_ms,
+            status=self.status,
+            error=self.error,
+            chaos_profile=self.spec.chaos_profile,
+            chaos=chaos,
+            steps=steps,
+            events=events,
+            final_state={
+                "twins": final,
+                "session": self.session,
+                "last_responses": {
+                    r.step_id: r.result.response_status
+                    for r in self.records
+                    if r.result.response_status is not None
+                },
+            },
+            outcome=self._outcome(steps, api_calls, len(chaos)),
+        )
+        document = finish_document(
+            trajectory.document(), secrets=self.slot.secrets(), origins=self.slot.origins()
+        )
+        return Trajectory.model_validate(document)
+
+    def _outcome(self, steps: list[StepResult], api_calls: int, injections: int) -> dict[str, Any]:
+        counts = {
+            status: sum(step.status == status for step in steps)
+            for status in ("passed", "failed", "errored", "skipped")
+        }
+        if self.status == "completed":
+            parts = [f"{counts['passed']} of {len(steps)} steps passed"]
+            parts += [f"{counts[status]} {status}" for status in ("failed", "skipped") if counts[status]]
+            summary = f"completed: {', '.join(parts)}; {api_calls} API calls"
+        else:
+            where = f" at step {self.ended_at}" if self.ended_at else ""
+            summary = f"{self.status}{where}: {self.error}"
+        if injections:
+            summary += f"; {injections} chaos injections"
+        return {
+            "summary": summary,
+            "steps_passed": counts["passed"],
+            "steps_failed": counts["failed"],
+            "steps_errored": counts["errored"],
+            "steps_skipped": counts["skipped"],
+            "api_calls": api_calls,
+            "chaos_injections": injections,
+        }
+
+
+def _execute(step: ScenarioStep, ctx: StepContext) -> StepOutcome:
+    if isinstance(step, UserStep):
+        return run_user_step(step, ctx)
+    if isinstance(step, HttpStep):
+        return run_http_step(step, ctx)
+    if isinstance(step, BrowserStep):
+        return run_browser_step(step, ctx)
+    if isinstance(step, WaitForStep):
+        return run_wait_step(step, ctx)
+    if isinstance(step, TwinStep):
+        return run_twin_step(step, ctx)
+    raise TypeError(f"unknown step {type(step).__name__}")  # pragma: no cover
