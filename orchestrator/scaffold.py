@@ -1,15 +1,16 @@
 """``orchestrate init``: lay out a new project without ever touching what is already there.
 
-Creates a commented ``orchestrate.toml`` showing every setting at its default, with a commented
-``[targets.web]`` stanza to fill in (where the app answers, how to start it, when it is up); the
-policy override directory with a commented ``test-profiles.yaml`` (the profile format: routes,
-``auto``, journeys and their steps, checks, axe impacts, ``changed_paths``) and a commented
-``retention.yaml`` example (equal to the shipped default); and the scenario catalog and twin
-directories. Running it again creates only what is missing: an existing file is kept byte for
-byte, a policy already overridden under another suffix (``test-profiles.json``) is kept rather
-than joined by a second file, and a project configured in ``pyproject.toml``
-(``[tool.orchestrate]``) gets no ``orchestrate.toml`` that would shadow it. The result says what
-was created and what was kept, and the next steps, each a command that exists.
+Creates a commented ``orchestrate.toml`` showing every setting at its default, with commented
+``[sut]`` and ``[targets.web]`` stanzas to fill in (where the app answers, how to start it, when
+it is up); the policy override directory with a commented ``test-profiles.yaml`` (the profile
+format: routes, ``auto``, journeys and their steps, checks, axe impacts, ``changed_paths``) and
+a commented ``retention.yaml`` example (equal to the shipped default); the scenario catalog
+(with a commented example scenario when it has none) and twin directories. Running it again
+creates only what is missing: an existing file is kept byte for byte, a policy already
+overridden under another suffix (``test-profiles.json``) is kept rather than joined by a second
+file, and a project configured in ``pyproject.toml`` (``[tool.orchestrate]``) gets no
+``orchestrate.toml`` that would shadow it. The result says what was created and what was kept,
+and the next steps, each a command that exists.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from orchestrator.config import CONFIG_FILE_NAME, PYPROJECT_FILE_NAME, SCENARIOS
 from orchestrator.errors import UsageError
 from orchestrator.policyfiles import PROJECT_SUFFIXES
 
-__all__ = ["CONFIG_TEMPLATE", "RETENTION_TEMPLATE", "TEST_PROFILES_TEMPLATE", "InitResult", "init_project"]
+__all__ = [
+    "CONFIG_TEMPLATE",
+    "EXAMPLE_SCENARIO",
+    "EXAMPLE_SCENARIO_PATH",
+    "RETENTION_TEMPLATE",
+    "TEST_PROFILES_TEMPLATE",
+    "InitResult",
+    "init_project",
+]
 
 CONFIG_TEMPLATE = """\
 # orchestrate project configuration. Every setting shows its default: change what you need.
@@ -50,6 +59,44 @@ backend = "local"                  # local, github, gitlab, gh or glab
 # token_env = "GITHUB_TOKEN"       # the variable holding the token (never the token itself)
 # retry_budget_s = 60.0            # seconds a tracker may spend, in all, retrying 429 and 5xx
 
+[scenarios]
+catalog_dir = ".scenarios/catalog" # scenario files: <domain>/<id>.scenario.yaml
+reports_dir = ".scenarios/reports" # latest.json and history/ of `orchestrate satisfy`
+count = 10                         # trajectories per scenario (a scenario's own count wins)
+parallel = 1                       # slots at once, each with its own twins and system under test
+chaos_profile = "none"             # none, gentle, moderate, hostile, or a profile of your own
+trajectory_timeout_s = 120.0       # deadline of one trajectory
+judge_parallel = 4                 # trajectories judged at once
+
+# The model that judges text criteria (any OpenAI-compatible server, or Anthropic). Without a
+# model, text criteria stay unjudged; structured criteria never need one.
+[llm]
+provider = "openai"                # openai or anthropic
+# model = "gpt-4o-mini"            # no default: set one to judge text criteria
+# base_url = "https://api.openai.com/v1"   # default per provider; any OpenAI-compatible server
+# api_key_env = "OPENAI_API_KEY"   # the variable holding the key (never the key itself)
+timeout_s = 60.0                   # one request's longest wait
+max_retries = 4                    # retries after 429, 5xx or a dropped connection
+max_backoff_s = 30.0               # longest wait before a retry (Retry-After is honoured)
+max_tokens = 1024                  # longest answer
+
+# The system under test of `orchestrate run` (scenarios). Fill it in and remove the leading "# ".
+# Each slot starts its own copy on a free port; env values may name the slot's twins, as
+# {twins.NAME.url} and {twins.NAME.token}.
+# [sut]
+# base_url = "http://127.0.0.1:{port}"
+# start_command = ["python", "app.py", "--port", "{port}"]   # argv, no shell; omit if it runs already
+# app = "myapp.main:app"           # instead of a command: an ASGI app (or factory) served in process
+# cwd = "."
+# env = { JIRA_URL = "{twins.jira.url}", JIRA_TOKEN = "{twins.jira.token}" }
+# env_passthrough = []             # secret-looking variables it may still see
+# health_path = "/health"
+# start_timeout_s = 30.0
+# message_path = "POST /api/assistant/message"             # where `user:` steps go: {session_id?, message}
+# session_path = "GET /api/assistant/session/{session_id}"
+# request_timeout_s = 30.0
+# fields = { answer = "$.answer", session_id = "$.session_id", data = "$.data", route = "$.route" }
+
 # The web app `orchestrate test` exercises (target web). Fill it in and remove the leading "# ":
 # base_url is required; with start_command, orchestrate starts the app for each run, waits until
 # health_path answers, and stops it afterwards. {port} becomes a free port the OS picks (also
@@ -64,6 +111,44 @@ backend = "local"                  # local, github, gitlab, gh or glab
 # start_timeout_s = 30.0           # longest wait for health_path
 # app_name = "MyApp"               # macOS app (mac driver)
 # profile = "smoke"                # used when --profile is not given
+
+"""
+
+EXAMPLE_SCENARIO_PATH = "example/ask-for-help.scenario.yaml"
+EXAMPLE_SCENARIO = """\
+# An example scenario (see the README, "Scenario files"). `orchestrate catalog` checks it;
+# `orchestrate run` needs [sut] in orchestrate.toml to say where the system under test is.
+id: ask-for-help                   # kebab-case, the file's name
+domain: example                    # the folder's name
+version: 1                         # raise it when the scenario's meaning changes
+persona:
+  role: new customer
+  expertise: novice
+  goals: [get an answer without waiting for a human]
+context:
+  services: [slack]                # twins served to the system under test, reset before every trajectory
+  data:                            # seed data per twin, in that twin's seed format
+    slack:
+      channels: [{id: C0SUPPORT, name: support}]
+  state: {customer: Ada}           # free values for {{context.state.customer}}
+intent: ask the assistant for help and get a useful, honest answer
+steps:
+  - id: ask                        # a message to the assistant; one session per trajectory
+    user: "Hi, I am {{context.state.customer}}. Can you tell the team in #support that I need help?"
+    expect: {status: 200}
+  - id: health                     # a plain HTTP call to the system under test
+    http: {method: GET, path: /health}
+satisfaction_criteria:             # any (default) or all of them, see criteria_mode
+  - label: the team was told in #support
+    api_call: {service: slack, method: POST, path: "*/chat.postMessage", status: 200}
+  - The assistant confirms that the team was told, in plain words   # judged by the [llm] model
+anti_patterns:                     # any match makes the trajectory unsatisfactory
+  - label: more than one message posted
+    twin_state: {service: slack, path: "$.messages[*]", count: {min: 2}}
+# chaos: gentle                    # a profile; or rules, e.g.
+#   [{type: error, target: slack, probability: 0.2, code: 503}]
+# count: 20                        # trajectories per run (default: [scenarios] count)
+# threshold: 0.9                   # satisfaction needed by `orchestrate validate`
 """
 
 TEST_PROFILES_TEMPLATE = """\
@@ -182,6 +267,11 @@ def init_project(root: StrPath) -> InitResult:
     for directory in (policy_dir, scenarios_dir / "catalog", scenarios_dir / "twins"):
         _ensure_dir(directory, result)
     _ensure_file(config_file, CONFIG_TEMPLATE, result)
+    example = scenarios_dir / "catalog" / EXAMPLE_SCENARIO_PATH
+    if os.path.lexists(example) or not any((scenarios_dir / "catalog").rglob("*.scenario.y*ml")):
+        # A catalog of the project's own needs no example; an example already there is kept.
+        _ensure_dir(example.parent, result)
+        _ensure_file(example, EXAMPLE_SCENARIO, result)
     _ensure_policy(policy_dir, "test-profiles", TEST_PROFILES_TEMPLATE, result)
     _ensure_policy(policy_dir, "retention", RETENTION_TEMPLATE, result)
     return result

@@ -256,6 +256,8 @@ def test_init_twice_keeps_everything(tmp_path: Path) -> None:
             ".scenarios/catalog",
             ".scenarios/twins",
             "orchestrate.toml",
+            ".scenarios/catalog/example",
+            ".scenarios/catalog/example/ask-for-help.scenario.yaml",
             ".orchestrator/policy/test-profiles.yaml",
             ".orchestrator/policy/retention.yaml",
         )

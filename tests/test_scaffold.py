@@ -21,6 +21,8 @@ EXPECTED = [
     ".scenarios/catalog",
     ".scenarios/twins",
     "orchestrate.toml",
+    ".scenarios/catalog/example",
+    ".scenarios/catalog/example/ask-for-help.scenario.yaml",
     ".orchestrator/policy/test-profiles.yaml",
     ".orchestrator/policy/retention.yaml",
 ]
@@ -183,6 +185,8 @@ def test_init_never_overwrites_an_existing_file(tmp_path: Path) -> None:
     assert relative(tmp_path, result.created) == [
         ".scenarios/catalog",
         ".scenarios/twins",
+        ".scenarios/catalog/example",
+        ".scenarios/catalog/example/ask-for-help.scenario.yaml",
         ".orchestrator/policy/test-profiles.yaml",
     ]
 
@@ -208,3 +212,20 @@ def test_something_in_the_way_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"\.scenarios is in the way"):
         init_project(tmp_path)
     assert (tmp_path / ".scenarios").read_text(encoding="utf-8") == "a file, not a dir"
+
+
+def test_the_example_scenario_is_a_valid_catalog_entry(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    from orchestrator.pipelines.scenarios import open_catalog
+
+    catalog = open_catalog(load_config(tmp_path, env={}))
+    assert [str(problem) for problem in catalog.problems] == []
+    assert list(catalog.entries) == ["ask-for-help"]
+
+
+def test_a_project_with_its_own_scenarios_gets_no_example(tmp_path: Path) -> None:
+    own = tmp_path / ".scenarios" / "catalog" / "billing" / "refund.scenario.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text("id: refund\n")
+    init_project(tmp_path)
+    assert not (tmp_path / ".scenarios" / "catalog" / "example").exists()

@@ -13,6 +13,7 @@ from orchestrator.cli._events import events_app
 from orchestrator.cli._init import init_command
 from orchestrator.cli._issues import issues_app
 from orchestrator.cli._runs import runs_app
+from orchestrator.cli._scenarios import catalog_command, run_command, satisfy_command, validate_command
 from orchestrator.cli._test import gate_command
 from orchestrator.cli._twin import twin_app
 from orchestrator.logs import configure_logging
@@ -76,6 +77,10 @@ def root(
 
 app.command("init")(init_command)
 app.command("test")(gate_command)
+app.command("run")(run_command)
+app.command("satisfy")(satisfy_command)
+app.command("validate")(validate_command)
+app.command("catalog")(catalog_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(events_app, name="events")
 app.add_typer(twin_app, name="twin")

@@ -15,7 +15,7 @@ by then (``worker.task.started`` carries ``task_id`` and ``call_id`` this way).
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -280,8 +280,19 @@ class LlmCallFailed(EventPayload):
 # --- trajectories ----------------------------------------------------------------------------
 
 
-class _TrajectoryStep(EventPayload):
+class _TrajectoryEvent(EventPayload):
+    """What every trajectory event may name: its trajectory, scenario and step, and when it happened."""
+
+    trajectory_id: str | None = None
+    scenario_id: str | None = None
+    step_id: str | None = None
+    at_ms: float | None = None
+    """Milliseconds since the trajectory began."""
+
+
+class _TrajectoryStep(_TrajectoryEvent):
     description: str
+    detail: dict[str, Any] | None = None
 
 
 class UserAction(_TrajectoryStep):
@@ -310,9 +321,10 @@ class ChaosInjection(BaseModel):
     seed: int
 
 
-class ApiCall(EventPayload):
+class ApiCall(_TrajectoryEvent):
     event_type: ClassVar[str] = "trajectory.api_call"
 
+    route: str | None = None
     service: str
     method: str
     path: str
@@ -323,7 +335,7 @@ class ApiCall(EventPayload):
     chaos: ChaosInjection | None
 
 
-class TrajectoryError(EventPayload):
+class TrajectoryError(_TrajectoryEvent):
     event_type: ClassVar[str] = "trajectory.error"
 
     error: str

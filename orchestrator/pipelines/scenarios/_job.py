@@ -1,0 +1,335 @@
+"""The scenario job's entry points: :func:`run_scenarios` (``run``/``validate``) and :func:`satisfy_run`.
+
+Both go through the one job runner (:func:`~orchestrator.jobs.open_job`): a run dir, the event
+bus opened once, the conductor, the real final status. ``satisfy`` and ``--resume`` go on with
+an existing run (its events file is continued), so a run's trajectories, judgments and events
+stay together in one run dir.
+
+``run-manifest.json`` is written before the first trajectory (what is run, with what settings)
+and again at the end (status, counts, token usage); an interrupted run says so and lists the
+trajectories that finished, which is what ``--resume`` keeps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from orchestrator import __version__
+from orchestrator.agents.judge import TrajectoryJudge
+from orchestrator.agents.runner import TrajectoryRunner
+from orchestrator.config import ProjectConfig
+from orchestrator.errors import OrchestrateError, RunInterruptedError, UsageError
+from orchestrator.events import Subscriber
+from orchestrator.jobs import Job, open_job
+from orchestrator.pipelines.scenarios._conductor import (
+    JudgePhase,
+    ProgressHook,
+    RunPhase,
+    ScenarioConductor,
+    Tally,
+)
+from orchestrator.pipelines.scenarios._files import RunFiles
+from orchestrator.pipelines.scenarios._plan import RunOptions, RunPlan, plan_run
+from orchestrator.pipelines.scenarios._reporting import ScenarioReport, report_run
+from orchestrator.pipelines.scenarios._slots import runner_kwargs
+from orchestrator.runs import RunInfo, find_run, list_runs
+
+__all__ = ["ScenarioRunResult", "latest_scenario_run", "run_scenarios", "satisfy_run"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ScenarioRunResult:
+    """How a scenario job ended: its run, counts, report (when judged) and exit code."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    tally: Tally
+    planned: int
+    duration_s: float
+    report: ScenarioReport | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors or self.status not in ("completed",):
+            return 2
+        if self.report is not None and not self.report.passed:
+            return 1
+        return 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _git_commit(root: Path) -> str | None:
+    """The commit the project is at, when it is a git checkout and git is installed."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        done = subprocess.run(
+            [git, "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def latest_scenario_run(config: ProjectConfig) -> RunInfo:
+    """The most recent scenario run of the project; a :class:`UsageError` when there is none."""
+    runs = [
+        run for run in list_runs([config.scenario_runs_dir]) if (run.path / "run-manifest.json").is_file()
+    ]
+    if not runs:
+        raise UsageError(f"no scenario runs in {config.scenario_runs_dir}: run `orchestrate run` first")
+    return max(runs, key=lambda run: (run.created_at, run.run_id))
+
+
+def run_scenarios(
+    config: ProjectConfig,
+    options: RunOptions,
+    *,
+    judge: bool = False,
+    on_progress: ProgressHook | None = None,
+    on_event: Subscriber | None = None,
+    on_plan: Callable[[str, RunPlan, frozenset[str]], None] | None = None,
+) -> ScenarioRunResult:
+    """Run a catalog (``orchestrate run``; with ``judge``, ``orchestrate validate``).
+
+    ``on_plan(run_id, plan, already_done)`` is called once the run exists, before the first
+    trajectory (a progress display sizes its bars); ``on_progress`` after each trajectory and
+    judgment; ``on_event`` with every event written.
+    """
+    started = time.monotonic()
+    resumed: RunInfo | None = None
+    skip: frozenset[str] = frozenset()
+    if options.resume is not None:
+        resumed = find_run([config.scenario_runs_dir], options.resume)
+        files = RunFiles(resumed.path)
+        manifest = files.read_manifest()
+        plan = plan_run(
+            config, options, recorded=manifest.get("config", {}), scenarios_as_ran=files.read_scenarios()
+        )
+        skip = frozenset(files.trajectory_ids())
+    else:
+        plan = plan_run(config, options)
+    tally = Tally(planned={planned.scenario.id: planned.count for planned in plan.scenarios})
+    for trajectory_id in skip:
+        tally.add(tally.finished, trajectory_id.rsplit("-", 1)[0])
+    errors: list[str] = []
+    interrupted: OrchestrateError | None = None
+    with open_job(
+        config,
+        "scenario",
+        metadata={"job": "validate" if judge else "scenario run"},
+        reopen=resumed.path if resumed is not None else None,
+    ) as job:
+        if on_event is not None:
+            job.bus.subscribe(on_event)
+        files = RunFiles(job.path)
+        if resumed is None:
+            _start_manifest(files, job, config, plan)
+        else:
+            files.update_manifest(status="running", resumed_at=_now())
+        if on_plan is not None:
+            on_plan(job.run_id, plan, skip)
+        judge_phase = _judge_phase(config, files, plan, rejudge=False) if judge else None
+        try:
+            job.run(
+                ScenarioConductor,
+                objective=f"run {plan.total - len(skip)} trajectories of {len(plan.scenarios)} scenario(s)",
+                files=files,
+                run=RunPhase(
+                    specs=plan.specs(job.run_id, skip=skip),
+                    runner=TrajectoryRunner,
+                    runner_kwargs=runner_kwargs(config, plan, job.path),
+                    slots=plan.parallel,
+                    deadline_s=plan.deadline_s,
+                ),
+                judge=judge_phase,
+                tally=tally,
+                on_progress=on_progress,
+            )
+        except OrchestrateError as exc:
+            errors.append(str(exc))
+            interrupted = exc if isinstance(exc, RunInterruptedError) else None
+        status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
+        report = _finish(config, files, job, plan, tally, status, judged=judge and not errors)
+        job.finish(status, summary=f"{tally.total(tally.finished)} trajectories")
+    if interrupted is not None:
+        raise interrupted
+    return ScenarioRunResult(
+        run_id=job.run_id,
+        run_dir=job.path,
+        status=status,
+        tally=tally,
+        planned=plan.total,
+        duration_s=time.monotonic() - started,
+        report=report,
+        errors=errors,
+    )
+
+
+def satisfy_run(
+    config: ProjectConfig,
+    run_id: str | None = None,
+    *,
+    rejudge: bool = False,
+    on_progress: ProgressHook | None = None,
+    on_event: Subscriber | None = None,
+) -> ScenarioRunResult:
+    """Judge every unjudged trajectory of a run (all of them with ``rejudge``) and report."""
+    started = time.monotonic()
+    info = find_run([config.scenario_runs_dir], run_id) if run_id else latest_scenario_run(config)
+    files = RunFiles(info.path)
+    manifest = files.read_manifest()
+    scenarios = files.read_scenarios()
+    planned = {
+        entry["id"]: int(entry.get("count", 0)) for entry in manifest.get("config", {}).get("scenarios", [])
+    }
+    tally = Tally(planned=planned)
+    errors: list[str] = []
+    interrupted: OrchestrateError | None = None
+    with open_job(config, "scenario", reopen=info.path) as job:
+        if on_event is not None:
+            job.bus.subscribe(on_event)
+        phase = _judge_phase(config, files, None, rejudge=rejudge, scenarios=scenarios)
+        try:
+            job.run(
+                ScenarioConductor,
+                objective=f"judge the trajectories of run {info.run_id}",
+                files=files,
+                judge=phase,
+                tally=tally,
+                on_progress=on_progress,
+            )
+        except OrchestrateError as exc:
+            errors.append(str(exc))
+            interrupted = exc if isinstance(exc, RunInterruptedError) else None
+        report = report_run(config, files, scenarios) if not errors else None
+        if report is not None:
+            files.update_manifest(judged_at=_now(), judgment_summary=report.summary, usage=report.usage)
+        status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
+        job.finish(status, summary="judged")
+    if interrupted is not None:
+        raise interrupted
+    return ScenarioRunResult(
+        run_id=info.run_id,
+        run_dir=info.path,
+        status=status,
+        tally=tally,
+        planned=sum(planned.values()),
+        duration_s=time.monotonic() - started,
+        report=report,
+        errors=errors,
+    )
+
+
+def _judge_phase(
+    config: ProjectConfig,
+    files: RunFiles,
+    plan: RunPlan | None,
+    *,
+    rejudge: bool,
+    scenarios: dict[str, Any] | None = None,
+) -> JudgePhase:
+    chosen = (
+        scenarios
+        if scenarios is not None
+        else {planned.scenario.id: planned.scenario for planned in (plan.scenarios if plan else [])}
+    )
+
+    def pending() -> list[str]:
+        ids = files.trajectory_ids()
+        if rejudge:
+            return ids
+        judged = files.judged_ids()
+        return [trajectory_id for trajectory_id in ids if trajectory_id not in judged]
+
+    return JudgePhase(
+        trajectory_ids=pending,
+        scenarios=chosen,
+        judge=TrajectoryJudge,
+        judge_kwargs={"llm_settings": config.llm},
+        workers=config.scenarios.judge_parallel,
+    )
+
+
+def _start_manifest(files: RunFiles, job: Job, config: ProjectConfig, plan: RunPlan) -> None:
+    for planned in plan.scenarios:
+        files.write_scenario(planned.scenario)
+    files.write_manifest(
+        {
+            "schema_version": 1,
+            "run_id": job.run_id,
+            "status": "running",
+            "started_at": _now(),
+            "finished_at": None,
+            "orchestrate_version": __version__,
+            "project": config.name,
+            "git_commit": _git_commit(config.root),
+            "config": {
+                **plan.manifest_config(),
+                "judge": {
+                    "model": config.llm.model,
+                    "provider": config.llm.provider if config.llm.model else None,
+                },
+            },
+            "summary": None,
+        }
+    )
+
+
+def _finish(
+    config: ProjectConfig,
+    files: RunFiles,
+    job: Job,
+    plan: RunPlan,
+    tally: Tally,
+    status: str,
+    *,
+    judged: bool,
+) -> ScenarioReport | None:
+    """Write the manifest's end (and the report when the run was judged); return the report."""
+    done = files.trajectory_ids()
+    summary = {
+        "planned": plan.total,
+        "trajectories": len(done),
+        "errored": tally.total(tally.errored),
+        "per_scenario": {
+            planned.scenario.id: {
+                "planned": planned.count,
+                "finished": sum(
+                    1 for trajectory_id in done if trajectory_id.rsplit("-", 1)[0] == planned.scenario.id
+                ),
+            }
+            for planned in plan.scenarios
+        },
+    }
+    fields: dict[str, Any] = {"status": status, "finished_at": _now(), "summary": summary}
+    if status == "interrupted":
+        fields["finished_trajectories"] = done
+        fields["resume"] = f"orchestrate run --resume {job.run_id}"
+    report = None
+    if judged:
+        report = report_run(config, files, files.read_scenarios())
+        fields.update(judged_at=_now(), judgment_summary=report.summary, usage=report.usage)
+    files.update_manifest(**fields)
+    return report
