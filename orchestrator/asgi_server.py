@@ -107,12 +107,14 @@ class AsgiServer:
         self._thread.start()
         in_time = ready.wait(timeout)
         if not in_time or not self._server.started:
-            if self._error is not None:
-                problem = repr(self._error)
-            elif in_time:
+            if in_time:
+                self._thread.join(timeout)  # a failed start-up ends the thread at once: wait for its error
+            if not in_time:
+                problem = f"not listening after {timeout:g} s"
+            elif self._error is None or isinstance(self._error, SystemExit):
                 problem = "its start-up failed (the app's own start-up raised; uvicorn logs the error)"
             else:
-                problem = f"not listening after {timeout:g} s"
+                problem = repr(self._error)
             self.stop()
             raise OrchestrateError(f"the {self.name} server on {self.host}:{port} did not start: {problem}")
         self.url = f"http://{self.host}:{port}"

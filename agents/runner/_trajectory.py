@@ -30,22 +30,19 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
+from orchestrator.agents.runner._assemble import Marks, StepRecord, outcome_of, skipped, step_events
 from orchestrator.agents.runner._context import Clock, StepContext, StepEnd, StepOutcome
 from orchestrator.agents.runner._expect import expectation_failures
 from orchestrator.agents.runner._placeholders import Answer, PlaceholderScope, resolve_step
 from orchestrator.agents.runner._record import (
-    api_call_event,
     cap_json,
     cap_text,
-    chaos_record,
-    entry_at_ms,
     finish_document,
     state_transitions,
 )
@@ -54,6 +51,7 @@ from orchestrator.agents.runner._twin_steps import belongs_to, run_twin_step, ru
 from orchestrator.errors import ConfigError
 from orchestrator.scenarios import (
     BrowserStep,
+    ChaosRecord,
     HttpStep,
     ScenarioStep,
     StepResult,
@@ -77,8 +75,6 @@ __all__ = ["run_trajectory", "slot_failure"]
 _SETTLE_S = 2.0
 """The longest wait, after a step, for the twins to finish journaling requests made during it."""
 
-Marks = dict[str, int]
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -99,10 +95,6 @@ def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory
     """The record of a trajectory that could not begin (its slot did not start): errored, with the cause."""
     now = _now()
     scenario = spec.scenario
-    steps = [
-        StepResult(id=step_id_of(step, index), kind=step_kind(step), status="skipped")
-        for index, step in enumerate(scenario.steps)
-    ]
     return Trajectory(
         id=spec.trajectory_id,
         scenario_id=scenario.id,
@@ -118,20 +110,10 @@ def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory
         status="errored",
         error=error,
         chaos_profile=spec.chaos_profile,
-        steps=steps,
+        steps=skipped(scenario.steps),
         events=[TrajectoryEvent(type="error", at_ms=0.0, description=error, detail={"error": error})],
         outcome={"summary": f"errored: {error}", "steps_passed": 0, "steps_failed": 0, "api_calls": 0},
     )
-
-
-@dataclass
-class _StepRecord:
-    step_id: str
-    result: StepResult
-    outcome: StepOutcome | None = None
-    at_ms: float = 0.0
-    ranges: tuple[Marks, Marks] | None = None
-    entries: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
 
 class _Run:
@@ -147,10 +129,12 @@ class _Run:
         self.runtimes = slot.runtimes
         self.head: list[TrajectoryEvent] = []
         self.tail: list[TrajectoryEvent] = []
-        self.records: list[_StepRecord] = []
+        self.records: list[StepRecord] = []
         self.status: TrajectoryStatus = "completed"
         self.error: str | None = None
         self.ended_at: str | None = None
+        self.stopped = False
+        """A failed step with ``stop_on_fail`` ended the steps (the trajectory is still completed)."""
         self.first_seq: Marks = {}
         self.initial: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.session: Any = None
@@ -243,21 +227,17 @@ class _Run:
             for index, step in enumerate(spec.scenario.steps):
                 step_id = step_id_of(step, index)
                 kind: Any = step_kind(step)
-                if self.status != "completed" or (self.records and self._stopped_on_fail()):
+                if self.status == "completed" and not self.stopped:
+                    if self.cancelled.is_set():
+                        self._end("errored", f"the run was stopped before step {step_id}")
+                    elif self.clock.passed():
+                        self._end(
+                            "timed_out",
+                            f"the deadline ({self.clock.deadline_s:g} s) passed before step {step_id}",
+                        )
+                if self.status != "completed" or self.stopped:
                     self.records.append(
-                        _StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
-                    )
-                    continue
-                if self.cancelled.is_set():
-                    self._end("errored", f"the run was stopped before step {step_id}")
-                elif self.clock.passed():
-                    self._end(
-                        "timed_out",
-                        f"the deadline ({self.clock.deadline_s:g} s) passed before step {step_id}",
-                    )
-                if self.status != "completed":
-                    self.records.append(
-                        _StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
+                        StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
                     )
                     continue
                 record = self._run_step(step, step_id, kind, ctx)
@@ -265,21 +245,11 @@ class _Run:
                 outcome = record.outcome
                 if outcome is not None and outcome.end is not None:
                     self._end(outcome.end, outcome.error or outcome.end, step_id=step_id)
+                elif record.result.status == "failed" and step.stop_on_fail:
+                    self.stopped = True
             self.session = self._read_session(ctx)
 
-    def _stopped_on_fail(self) -> bool:
-        last = self.records[-1]
-        return (
-            last.outcome is not None and last.result.status == "failed" and self._stop_on_fail(last.step_id)
-        )
-
-    def _stop_on_fail(self, step_id: str) -> bool:
-        for index, step in enumerate(self.spec.scenario.steps):
-            if step_id_of(step, index) == step_id:
-                return step.stop_on_fail
-        return False
-
-    def _run_step(self, step: ScenarioStep, step_id: str, kind: Any, ctx: StepContext) -> _StepRecord:
+    def _run_step(self, step: ScenarioStep, step_id: str, kind: Any, ctx: StepContext) -> StepRecord:
         at_ms = self.clock.at_ms()
         began = time.monotonic()
         before = self._marks()
@@ -305,7 +275,7 @@ class _Run:
                     outcome.status = "failed"
                     outcome.failures.extend(failures)
         after = self._marks()
-        record = _StepRecord(
+        record = StepRecord(
             step_id,
             self._result(step_id, kind, outcome, time.monotonic() - began),
             outcome,
@@ -364,7 +334,7 @@ class _Run:
     def _marks(self) -> Marks:
         return {name: runtime.journal.last_seq + 1 for name, runtime in self.runtimes.items()}
 
-    def _collect(self, record: _StepRecord) -> None:
+    def _collect(self, record: StepRecord) -> None:
         """Keep the requests the twins served between the step's marks (waiting for late journaling)."""
         if record.ranges is None:
             return
@@ -393,63 +363,16 @@ class _Run:
             for name in self.initial
         }
         events = list(self.head)
-        chaos = []
-        api_calls = 0
+        chaos: list[ChaosRecord] = []
         for record in self.records:
-            outcome = record.outcome
-            if outcome is None:
-                continue
-            if outcome.end is None:
-                events.append(
-                    TrajectoryEvent(
-                        type=outcome.event_type,
-                        at_ms=record.at_ms,
-                        step_id=record.step_id,
-                        description=outcome.description,
-                        detail={"request": outcome.request, **outcome.detail}
-                        if outcome.event_type == "user_action"
-                        else dict(outcome.detail),
-                    )
-                )
-            for key in sorted(record.entries):
-                entry = record.entries[key]
-                at_ms = entry_at_ms(entry, self.clock.started_wall, record.at_ms)
-                events.append(api_call_event(entry, step_id=record.step_id, at_ms=at_ms))
-                api_calls += 1
-                injected = chaos_record(entry, at_ms=at_ms)
-                if injected is not None:
-                    chaos.append(injected)
-            if outcome.agent is not None:
-                route = outcome.agent.get("route")
-                events.append(
-                    TrajectoryEvent(
-                        type="agent_action",
-                        at_ms=round(record.at_ms + record.result.duration_ms, 3),
-                        step_id=record.step_id,
-                        description=f"the system under test answered through {route}",
-                        detail=outcome.agent,
-                    )
-                )
-            if outcome.end is not None:
-                error = outcome.error or outcome.end
-                events.append(
-                    TrajectoryEvent(
-                        type="error",
-                        at_ms=end_ms if outcome.end == "timed_out" else record.at_ms,
-                        step_id=record.step_id,
-                        description=error,
-                        detail={"error": error, "status": outcome.end, "request": outcome.request},
-                    )
-                )
-        events.extend(state_transitions(self.initial, final, id_fields, at_ms=end_ms))
-        events.extend(self.tail)
-        steps = [record.result for record in self.records]
-        if not self.records:
-            steps = [
-                StepResult(id=step_id_of(step, index), kind=step_kind(step), status="skipped")
-                for index, step in enumerate(self.spec.scenario.steps)
-            ]
+            more, injected = step_events(record, started_wall=self.clock.started_wall, end_ms=end_ms)
+            events += more
+            chaos += injected
+        api_calls = sum(event.type == "api_call" for event in events)
+        events += state_transitions(self.initial, final, id_fields, at_ms=end_ms)
+        events += self.tail
         scenario = self.spec.scenario
+        steps = [record.result for record in self.records] or skipped(scenario.steps)
         trajectory = Trajectory(
             id=self.spec.trajectory_id,
             scenario_id=scenario.id,
@@ -477,36 +400,14 @@ class _Run:
                     if r.result.response_status is not None
                 },
             },
-            outcome=self._outcome(steps, api_calls, len(chaos)),
+            outcome=outcome_of(
+                self.status, self.error, self.ended_at, steps, api_calls=api_calls, injections=len(chaos)
+            ),
         )
         document = finish_document(
             trajectory.document(), secrets=self.slot.secrets(), origins=self.slot.origins()
         )
         return Trajectory.model_validate(document)
-
-    def _outcome(self, steps: list[StepResult], api_calls: int, injections: int) -> dict[str, Any]:
-        counts = {
-            status: sum(step.status == status for step in steps)
-            for status in ("passed", "failed", "errored", "skipped")
-        }
-        if self.status == "completed":
-            parts = [f"{counts['passed']} of {len(steps)} steps passed"]
-            parts += [f"{counts[status]} {status}" for status in ("failed", "skipped") if counts[status]]
-            summary = f"completed: {', '.join(parts)}; {api_calls} API calls"
-        else:
-            where = f" at step {self.ended_at}" if self.ended_at else ""
-            summary = f"{self.status}{where}: {self.error}"
-        if injections:
-            summary += f"; {injections} chaos injections"
-        return {
-            "summary": summary,
-            "steps_passed": counts["passed"],
-            "steps_failed": counts["failed"],
-            "steps_errored": counts["errored"],
-            "steps_skipped": counts["skipped"],
-            "api_calls": api_calls,
-            "chaos_injections": injections,
-        }
 
 
 def _execute(step: ScenarioStep, ctx: StepContext) -> StepOutcome:
