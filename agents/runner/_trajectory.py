@@ -64,6 +64,7 @@ from orchestrator.scenarios import (
     WaitForStep,
     step_id_of,
     step_kind,
+    twin_seed,
 )
 from orchestrator.twins import TRAJECTORY_HEADER
 
@@ -191,7 +192,9 @@ class _Run:
                     profile=self.spec.chaos_profile if name in ours else None,
                 )
                 runtime.reset(
-                    data, seed=self.spec.seed, source=f"scenario {scenario.id}: context.data.{name}"
+                    data,
+                    seed=twin_seed(self.spec.seed, name),
+                    source=f"scenario {scenario.id}: context.data.{name}",
                 )
         except ConfigError as exc:
             self._end("errored", f"the twins could not be reset for scenario {scenario.id}: {exc}")

@@ -34,6 +34,7 @@ from orchestrator.scenarios import (
     TwinStep,
     WaitForStep,
     count_holds,
+    twin_seed,
 )
 from orchestrator.twins import TwinRuntime
 
@@ -228,7 +229,9 @@ def run_twin_step(step: TwinStep, ctx: StepContext) -> StepOutcome:
 
 def _reload(runtime: TwinRuntime, action: TwinAction, ctx: StepContext) -> str:
     source = f"scenario {ctx.spec.scenario.id}"
-    runtime.reset(ctx.scenario_data(action.service), seed=ctx.spec.seed, source=source)
+    runtime.reset(
+        ctx.scenario_data(action.service), seed=twin_seed(ctx.spec.seed, action.service), source=source
+    )
     if action.seed is None:
         return f"{action.service} twin reset to the scenario's data"
     id_fields = {name: entity.id_field for name, entity in runtime.definition.manifest.entities.items()}
@@ -244,7 +247,7 @@ def _reload(runtime: TwinRuntime, action: TwinAction, ctx: StepContext) -> str:
             if isinstance(record, dict) and record.get(id_field) is not None:
                 kept[str(record[id_field])] = record
         merged[entity] = [*kept.values(), *added]
-    runtime.reset(merged, seed=ctx.spec.seed, source=f"{source}, twin seed step")
+    runtime.reset(merged, seed=twin_seed(ctx.spec.seed, action.service), source=f"{source}, twin seed step")
     counts = ", ".join(
         f"{len(records) if isinstance(records, list) else '?'} {entity}"
         for entity, records in action.seed.items()

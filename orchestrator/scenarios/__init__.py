@@ -61,7 +61,7 @@ from orchestrator.scenarios._model import (
     step_id_of,
     step_kind,
 )
-from orchestrator.scenarios._seeds import new_run_seed, trajectory_id, trajectory_seed
+from orchestrator.scenarios._seeds import new_run_seed, trajectory_id, trajectory_seed, twin_seed
 from orchestrator.scenarios._trajectory import (
     TRAJECTORY_SCHEMA_VERSION,
     ChaosRecord,
@@ -136,5 +136,6 @@ __all__ = [
     "step_kind",
     "trajectory_id",
     "trajectory_seed",
+    "twin_seed",
     "yaml_line",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-__all__ = ["new_run_seed", "trajectory_id", "trajectory_seed"]
+__all__ = ["new_run_seed", "trajectory_id", "trajectory_seed", "twin_seed"]
 
 _SEED_BITS = 31
 
@@ -23,6 +23,18 @@ def new_run_seed() -> int:
 def trajectory_seed(run_seed: int, scenario_id: str, index: int) -> int:
     """The seed of trajectory ``index`` (1-based) of ``scenario_id`` in a run seeded ``run_seed``."""
     digest = hashlib.sha256(f"{run_seed}\n{scenario_id}\n{index}".encode()).digest()
+    seed: int = int.from_bytes(digest[:8], "big") % 2**_SEED_BITS
+    return seed
+
+
+def twin_seed(trajectory_seed: int, twin: str) -> int:
+    """The chaos seed of ``twin`` in a trajectory: each twin rolls from its own stream.
+
+    One seed for every twin would make their rolls move in lockstep (the first Slack call and
+    the first Jira call would always draw the same numbers, so they would fail together or not
+    at all), which is not how independent services fail.
+    """
+    digest = hashlib.sha256(f"{trajectory_seed}\ntwin\n{twin}".encode()).digest()
     seed: int = int.from_bytes(digest[:8], "big") % 2**_SEED_BITS
     return seed
 

@@ -131,3 +131,10 @@ def test_an_unjudgeable_text_criterion_is_unjudged_and_the_report_says_how_to_ju
     judgment = read(result.run_dir / "judgments" / "file-ticket-001.json")
     assert judgment["verdict"] == "unjudged" and judgment["criteria_unjudged"] == ["The assistant is polite"]
     assert "[llm] model" in (result.run_dir / "report.md").read_text()
+
+
+def test_each_twin_rolls_chaos_from_its_own_stream() -> None:
+    from orchestrator.scenarios import twin_seed
+
+    seeds = {twin_seed(7, name) for name in ("jira", "slack", "okta")}
+    assert len(seeds) == 3 and twin_seed(7, "jira") == twin_seed(7, "jira")

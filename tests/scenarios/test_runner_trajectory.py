@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.agents.runner import Slot, run_trajectory
 from orchestrator.policy.chaos import ChaosConfig
-from orchestrator.scenarios import Trajectory, TrajectoryEvent
+from orchestrator.scenarios import Trajectory, TrajectoryEvent, twin_seed
 from orchestrator.services import free_port
 from tests.scenarios.runner_support import (
     JIRA_TOKEN,
@@ -269,7 +269,7 @@ def test_chaos_from_the_spec_is_injected_and_recorded(slot: Slot) -> None:
         "jira",
         "create_issue",
         1.0,
-        11,
+        twin_seed(11, "jira"),  # each twin rolls from its own stream, derived from the trajectory's seed
     )
     create, search = events_of(trajectory, "api_call")
     assert create.detail["response_code"] == 500
