@@ -51,6 +51,19 @@ class ScenarioProgress:
         if self._live:
             self.start(self._planned)
 
+    def on_judging(self, run_id: str, planned: dict[str, int]) -> None:
+        """``satisfy``'s start: name the run, then show the bars (or the lines) per scenario."""
+        self._console.print(
+            literal(
+                f"Judging run {run_id}: {sum(planned.values())} trajectories of {len(planned)} scenario(s)"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        self._planned = dict(planned)
+        if self._live:
+            self.start(planned)
+
     def start(self, planned: dict[str, int]) -> None:
         """Show the bars (also used by ``satisfy``, which has no plan)."""
         self._planned = dict(planned)

@@ -111,7 +111,9 @@ def _execute(
             return run_scenarios(
                 config, options, judge=judge, on_plan=progress.on_plan, on_progress=progress.on_progress
             )
-        return satisfy_run(config, run, rejudge=rejudge, on_progress=progress.on_progress)
+        return satisfy_run(
+            config, run, rejudge=rejudge, on_progress=progress.on_progress, on_start=progress.on_judging
+        )
     except CatalogError as exc:
         progress.stop()
         for problem in exc.catalog.problems:

@@ -194,8 +194,12 @@ def satisfy_run(
     rejudge: bool = False,
     on_progress: ProgressHook | None = None,
     on_event: Subscriber | None = None,
+    on_start: Callable[[str, dict[str, int]], None] | None = None,
 ) -> ScenarioRunResult:
-    """Judge every unjudged trajectory of a run (all of them with ``rejudge``) and report."""
+    """Judge every unjudged trajectory of a run (all of them with ``rejudge``) and report.
+
+    ``on_start(run_id, trajectories per scenario)`` is called before judging begins.
+    """
     started = time.monotonic()
     info = find_run([config.scenario_runs_dir], run_id) if run_id else latest_scenario_run(config)
     files = RunFiles(info.path)
@@ -207,6 +211,8 @@ def satisfy_run(
     tally = Tally(planned=planned)
     errors: list[str] = []
     interrupted: OrchestrateError | None = None
+    if on_start is not None:
+        on_start(info.run_id, planned)
     with open_job(config, "scenario", reopen=info.path) as job:
         if on_event is not None:
             job.bus.subscribe(on_event)
