@@ -135,9 +135,6 @@ class ServiceSection(StrictModel):
     fixed port.
     """
 
-    base_url: str | None = Field(
-        default=None, examples=["http://127.0.0.1:{port}"], description="Where the service answers."
-    )
     start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
     cwd: Path | None = Field(default=None, description="Working directory of the start command.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the command.")
@@ -148,10 +145,17 @@ class ServiceSection(StrictModel):
     start_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for health.")
 
 
+_BASE_URL_DOC = "Where the service answers; {port} stands for the free port chosen for it."
+
+
 class TargetSection(ServiceSection):
     """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises."""
 
     driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
+    # Declared after driver, so its check knows which driver it is for.
+    base_url: str | None = Field(
+        default=None, examples=["http://127.0.0.1:{port}"], description=_BASE_URL_DOC
+    )
     app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
     profile: str | None = Field(default=None, description="Profile used when --profile is not given.")
 
@@ -159,7 +163,7 @@ class TargetSection(ServiceSection):
     @classmethod
     def _web_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         # The web driver needs a URL; a plugin driver may read base_url its own way (a directory).
-        return _web_url(value, what="base_url") if info.data.get("driver", "web") == "web" else value
+        return _web_url(value, what="base_url") if info.data.get("driver") == "web" else value
 
 
 def _endpoint(value: str) -> str:
@@ -194,6 +198,9 @@ class SutSection(ServiceSection):
     own twin URL and a valid token.
     """
 
+    base_url: str | None = Field(
+        default=None, examples=["http://127.0.0.1:{port}"], description=_BASE_URL_DOC
+    )
     app: str | None = Field(
         default=None, examples=["myapp.main:app"], description="An ASGI app or factory, module:attr."
     )

@@ -41,11 +41,12 @@ from pathlib import Path
 import httpx
 import structlog
 
-from orchestrator.config import ServiceSection
+from orchestrator.config import SutSection, TargetSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 
 __all__ = [
     "RunningTarget",
+    "ServiceSettings",
     "TargetStartError",
     "free_port",
     "looks_secret",
@@ -96,6 +97,10 @@ except (ProcessLookupError, PermissionError):
 """
 
 
+ServiceSettings = TargetSection | SutSection
+"""The settings of a service we start: a UI gate target or the scenario job's system under test."""
+
+
 class TargetStartError(OrchestrateError):
     """The target's start command exited, or it did not become healthy in time."""
 
@@ -106,7 +111,7 @@ class TargetStartError(OrchestrateError):
 class RunningTarget:
     name: str
     base_url: str | None
-    settings: ServiceSection
+    settings: ServiceSettings
     pid: int | None
 
 
@@ -123,7 +128,7 @@ def looks_secret(name: str) -> bool:
 
 
 def target_environment(
-    settings: ServiceSection,
+    settings: ServiceSettings,
     *,
     port: str = "",
     withheld: Collection[str] = (),
@@ -188,7 +193,7 @@ class _Watchdog:
             self._process.wait()
 
 
-def _command(settings: ServiceSection, port: str, section: str, config_file: Path | None) -> list[str]:
+def _command(settings: ServiceSettings, port: str, section: str, config_file: Path | None) -> list[str]:
     argv = [part.replace("{port}", port) for part in settings.start_command]
     if argv[0] in ("python", "python3"):
         # The Python that runs orchestrate (a venv's, usually), so the target sees the same packages.
@@ -206,7 +211,7 @@ def _command(settings: ServiceSection, port: str, section: str, config_file: Pat
 @contextmanager
 def running_target(
     name: str,
-    settings: ServiceSection,
+    settings: ServiceSettings,
     *,
     root: Path,
     log_path: Path,

@@ -208,7 +208,9 @@ class Delegation:
                 f"not a {type(self.params).__name__}"
             )
         if isinstance(self.params, BaseModel):
-            return self.params.model_dump(mode="json")
+            # Only what was set: a default stays a default on the far side, and a model that
+            # tells "given" from "left out" (``model_fields_set``) means the same after the trip.
+            return self.params.model_dump(mode="json", exclude_unset=True)
         return dict(self.params)
 
 

@@ -142,7 +142,7 @@ class Worker(TypedActor):
             )
         try:
             # Re-validated from its JSON form: what leaves the worker is what the contract allows.
-            data = done.result.model_dump(mode="json")
+            data = done.result.model_dump(mode="json", exclude_unset=True)
             result_model.model_validate(data)
         except ValidationError as exc:
             raise ContractError(

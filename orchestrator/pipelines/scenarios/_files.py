@@ -88,7 +88,9 @@ class RunFiles:
 
     def write_scenario(self, scenario: Scenario) -> None:
         atomic_write_json(
-            self.path / SCENARIOS_DIR / f"{scenario.id}.json", scenario.model_dump(mode="json", by_alias=True)
+            self.path / SCENARIOS_DIR / f"{scenario.id}.json",
+            # Only what the file said: checks tell "path alone" from "path and equals: null".
+            scenario.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
 
     def read_scenarios(self) -> dict[str, Scenario]:
