@@ -138,3 +138,17 @@ def test_each_twin_rolls_chaos_from_its_own_stream() -> None:
 
     seeds = {twin_seed(7, name) for name in ("jira", "slack", "okta")}
     assert len(seeds) == 3 and twin_seed(7, "jira") == twin_seed(7, "jira")
+
+
+@pytest.mark.timeout(120)
+def test_a_path_without_equals_means_present_on_the_far_side_of_the_runner(tmp_path: Path) -> None:
+    # Scenarios cross to runners and judges as data; "path alone" must not become "equals null".
+    text = scenario_yaml("file-ticket", "file Lamp").replace(
+        '    user: "file Lamp"\n',
+        '    user: "file Lamp"\n    expect: {status: 200, path: "$.data.keys[0]"}\n',
+    )
+    root = make_project(tmp_path / "desk", {"file-ticket": text})
+    result = run_scenarios(load_config(root, env={}), RunOptions(count=1), judge=True)
+    trajectory = read(result.run_dir / "trajectories" / "file-ticket-001.json")
+    assert trajectory["steps"][0]["status"] == "passed", trajectory["steps"][0]["failures"]
+    assert result.exit_code == 0
