@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from orchestrator.agents.runner._placeholders import Answer, PlaceholderScope, resolve_step
 from orchestrator.agents.runner._settings import SUT_LOG_SUFFIX, SlotSettings
-from orchestrator.agents.runner._slot import Slot
+from orchestrator.agents.runner._slot import MAX_START_FAILURES, Slot
 from orchestrator.agents.runner._sut import SystemUnderTest, sut_environment
 from orchestrator.agents.runner._trajectory import run_trajectory, slot_failure
 from orchestrator.agents.runner._worker import TrajectoryRunner
 
 __all__ = [
+    "MAX_START_FAILURES",
     "SUT_LOG_SUFFIX",
     "Answer",
     "PlaceholderScope",

@@ -114,8 +114,13 @@ def outcome_of(
     *,
     api_calls: int,
     injections: int,
+    slot_failure: bool = False,
 ) -> dict[str, Any]:
-    """The trajectory's ``outcome``: a one-line summary and the counts a report shows."""
+    """The trajectory's ``outcome``: a one-line summary and the counts a report shows.
+
+    ``slot_failure`` is true when the trajectory errored because its slot (the twins or the
+    system under test) could not start: the harness failed, not the system under test's answers.
+    """
     counts = {
         name: sum(step.status == name for step in steps)
         for name in ("passed", "failed", "errored", "skipped")
@@ -137,4 +142,5 @@ def outcome_of(
         "steps_skipped": counts["skipped"],
         "api_calls": api_calls,
         "chaos_injections": injections,
+        "slot_failure": slot_failure,
     }

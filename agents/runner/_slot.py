@@ -6,6 +6,13 @@ port the OS picked), its own system under test when ``[sut]`` starts one (a proc
 served in process; see :mod:`._sut`), and its own Chromium, launched on the first ``browser:``
 step. :meth:`Slot.start` brings them up (twins first: the system under test is given their URLs),
 :meth:`Slot.stop` takes everything down and is safe to call twice or after a failed start.
+
+A slot that cannot start (its twins or its system under test) is tried again by the next
+trajectory, but not forever: after :data:`MAX_START_FAILURES` failed starts in a row (a start, or
+a restart of a system under test that died), it stops trying, and every later trajectory ends
+``errored`` at once with the last start error instead of waiting out another start timeout. A
+start that succeeds resets the count. Such trajectories have ``slot_failure: true`` in their
+``outcome``.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from contextlib import ExitStack
 from orchestrator.agents.runner._browser import SlotBrowser
 from orchestrator.agents.runner._settings import SlotSettings
 from orchestrator.agents.runner._sut import SystemUnderTest
-from orchestrator.agents.runner._trajectory import run_trajectory, slot_failure
+from orchestrator.agents.runner._trajectory import restart_failure, run_trajectory, slot_failure
 from orchestrator.errors import OrchestrateError, UsageError
 from orchestrator.scenarios import Trajectory, TrajectorySpec
 from orchestrator.twins import RunningTwins, TwinRuntime, serve_twins
 
-__all__ = ["Slot"]
+__all__ = ["MAX_START_FAILURES", "Slot"]
+
+MAX_START_FAILURES = 3
+"""Failed starts in a row after which a slot stops trying and errors its trajectories at once."""
 
 
 class Slot:
@@ -35,6 +45,10 @@ class Slot:
         self._stack: ExitStack | None = None
         self._browser: SlotBrowser | None = None
         self._lock = threading.Lock()
+        self._start_failures = 0
+        self._failing = "the slot"
+        """What failed to start last: the twins or the system under test."""
+        self._start_error = ""
 
     @property
     def started(self) -> bool:
@@ -53,6 +67,7 @@ class Slot:
         if self._stack is not None:
             raise UsageError(f"slot {self.name} is already started")
         stack = ExitStack()
+        self._failing = "the twins"
         try:
             if self.settings.twins:
                 self.twins = stack.enter_context(
@@ -67,6 +82,7 @@ class Slot:
                 if self.settings.chaos_profiles is not None:
                     for runtime in self.twins.runtimes.values():
                         runtime.profiles = dict(self.settings.chaos_profiles)
+            self._failing = "the system under test"
             sut = SystemUnderTest(self.settings, slot=self.name, twins=self.twins)
             stack.callback(sut.stop)
             sut.start()
@@ -77,6 +93,7 @@ class Slot:
             stack.close()
             raise
         self._stack = stack
+        self._start_failures = 0
 
     def stop(self) -> None:
         """Stop the browser, the system under test and the twins; joins their threads (idempotent)."""
@@ -93,10 +110,30 @@ class Slot:
             self.sut = None
 
     def ensure_sut(self) -> str | None:
-        """Start the system under test again if it died; what happened, or ``None`` when it was fine."""
+        """Start the system under test again if it died; what happened, or ``None`` when it was fine.
+
+        A restart that fails counts as a failed start of the slot (see the module docstring).
+        """
         if self.sut is None:
             return None
-        return self.sut.ensure_running()
+        try:
+            restarted = self.sut.ensure_running()
+        except Exception as exc:
+            self._failing = "the system under test"
+            self._note_start_failure(restart_failure(exc))
+            raise
+        if restarted is not None:
+            self._start_failures = 0
+        return restarted
+
+    @property
+    def gave_up(self) -> bool:
+        """Whether the slot failed to start :data:`MAX_START_FAILURES` times in a row and stopped trying."""
+        return self._start_failures >= MAX_START_FAILURES
+
+    def _note_start_failure(self, error: str) -> None:
+        self._start_failures += 1
+        self._start_error = error
 
     def sut_alive(self) -> bool:
         return self.sut is not None and self.sut.alive()
@@ -134,13 +171,24 @@ class Slot:
 
     def run(self, spec: TrajectorySpec, *, cancelled: threading.Event | None = None) -> Trajectory:
         """Run one trajectory on this slot, starting the slot first if needed (see :func:`run_trajectory`)."""
+        if self.gave_up:
+            return slot_failure(
+                self.name,
+                spec,
+                f"{self._failing} failed to start {self._start_failures} times in a row, so slot "
+                f"{self.name} no longer tries; last: {self._start_error}",
+            )
         if not self.started:
             try:
                 self.start()
             except OrchestrateError as exc:
-                return slot_failure(self.name, spec, f"slot {self.name} could not start: {exc}")
+                return self._failed_start(spec, f"slot {self.name} could not start: {exc}")
             except Exception as exc:  # the project's own app factory may raise anything
-                return slot_failure(
-                    self.name, spec, f"slot {self.name} could not start: {type(exc).__name__}: {exc}"
+                return self._failed_start(
+                    spec, f"slot {self.name} could not start: {type(exc).__name__}: {exc}"
                 )
         return run_trajectory(self, spec, cancelled=cancelled)
+
+    def _failed_start(self, spec: TrajectorySpec, error: str) -> Trajectory:
+        self._note_start_failure(error)
+        return slot_failure(self.name, spec, error)

@@ -15,6 +15,11 @@ Three ways, from ``[sut]``:
 
 A process or in-process server that died is noticed before the next trajectory and started
 again (:meth:`SystemUnderTest.ensure_running`), and the trajectory records that it was.
+
+A started process writes its output to ``<log_dir>/<slot>-sut.log``. A system under test may
+print what it was given (a twin token, an API key from ``[sut].env``), so once its process has
+stopped (the slot stops, the process is started again, or it failed to start) the log is
+rewritten, atomically, with every such value replaced by ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -31,19 +36,25 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
+
 from orchestrator.agents.runner._settings import SUT_LOG_SUFFIX, SlotSettings
+from orchestrator.artifacts import atomic_write_bytes
 from orchestrator.asgi_server import AsgiServer
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ArtifactError, ConfigError
 from orchestrator.services import RunningTarget, looks_secret, running_target
 from orchestrator.twins import RunningTwins
 
-__all__ = ["SutMode", "SystemUnderTest", "sut_environment"]
+__all__ = ["SutMode", "SystemUnderTest", "scrub_file", "sut_environment"]
+
+log = structlog.get_logger(__name__)
 
 SutMode = Literal["command", "app", "external", "none"]
 
 _TWIN_REFERENCE = re.compile(r"\{twins\.([A-Za-z0-9_.-]+?)\.(url|token)\}")
 _PROBE_TIMEOUT_S = 1.0
 _ASGI_ARITY = 3
+_REDACTED = b"[redacted]"
 
 
 def sut_environment(
@@ -121,6 +132,12 @@ class SystemUnderTest:
         """Values of the environment given to the system under test whose names look secret."""
         return [value for name, value in self.env.items() if value and looks_secret(name)]
 
+    def log_secrets(self) -> list[str]:
+        """What its log must never show: :meth:`secrets` and every token of the slot's twins."""
+        runtimes = self.twins.runtimes.values() if self.twins is not None else ()
+        tokens = [token for runtime in runtimes for token in runtime.known_tokens()]
+        return [*tokens, *self.secrets()]
+
     def start(self) -> None:
         """Start it (a process or an in-process server); an external one only has its URL set."""
         sut = self.settings.sut
@@ -144,6 +161,7 @@ class SystemUnderTest:
                 )
             except BaseException:
                 stack.close()
+                self._scrub_log()
                 raise
             self._stack = stack
             self._target = target
@@ -159,7 +177,10 @@ class SystemUnderTest:
                 server.stop()
         finally:
             if stack is not None:
-                stack.close()
+                try:
+                    stack.close()
+                finally:
+                    self._scrub_log()
         if self.mode != "external":
             self.url = None
 
@@ -182,6 +203,17 @@ class SystemUnderTest:
         self.start()
         self.restarts += 1
         return f"the system under test was started again: {what}"
+
+    def _scrub_log(self) -> None:
+        """Redact the stopped process's log (see the module docstring); a log that cannot be
+        rewritten is removed, since a log with a credential in it is worse than none."""
+        if self.mode != "command":
+            return
+        try:
+            scrub_file(self.log_path, self.log_secrets())
+        except ArtifactError as exc:
+            log.warning("the system under test's log could not be redacted; removing it", error=str(exc))
+            self.log_path.unlink(missing_ok=True)
 
     def _load_app(self) -> Any:
         spec = self.settings.sut.app or ""
@@ -225,6 +257,27 @@ class SystemUnderTest:
                 "return the app (e.g. a Starlette or FastAPI instance) from the factory",
             )
         return app
+
+
+def scrub_file(path: Path, secrets: list[str]) -> bool:
+    """Rewrite ``path`` atomically with every value in ``secrets`` replaced by ``[redacted]``.
+
+    Longer values go first, so a secret that holds a shorter one is redacted whole. Returns
+    whether anything was replaced; a missing file, or one with no secret in it, is left as it is.
+    """
+    try:
+        original = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {path}: {exc}") from exc
+    data = original
+    for secret in sorted({value for value in secrets if value}, key=len, reverse=True):
+        data = data.replace(secret.encode(), _REDACTED)
+    if data == original:
+        return False
+    atomic_write_bytes(path, data)
+    return True
 
 
 def _is_asgi_app(value: Any) -> bool:

@@ -6,9 +6,10 @@ trajectory that could not finish is ``errored`` or ``timed_out``, with an ``erro
 why, never an exception.
 
 1. If the slot's system under test died since the last trajectory, it is started again (a
-   ``system_event`` says so). Every twin of the slot is reset: the scenario's services to its
-   ``context.data`` with the trajectory's seed and chaos, the others to their defaults with chaos
-   off. Trajectories never share state.
+   ``system_event`` says so); if it cannot be, the trajectory ends ``errored`` with
+   ``slot_failure: true`` in its ``outcome``, like one whose slot never started. Every twin of
+   the slot is reset: the scenario's services to its ``context.data`` with the trajectory's seed
+   and chaos, the others to their defaults with chaos off. Trajectories never share state.
 2. The steps run in order, each with its placeholders filled in from earlier answers. A step's
    ``expect`` that does not hold fails the step and the trajectory goes on, unless the step says
    ``stop_on_fail``. A step that cannot be carried out (the system under test unreachable, an
@@ -71,7 +72,7 @@ from orchestrator.twins import TRAJECTORY_HEADER
 if TYPE_CHECKING:
     from orchestrator.agents.runner._slot import Slot
 
-__all__ = ["run_trajectory", "slot_failure"]
+__all__ = ["restart_failure", "run_trajectory", "slot_failure"]
 
 _SETTLE_S = 2.0
 """The longest wait, after a step, for the twins to finish journaling requests made during it."""
@@ -93,9 +94,14 @@ def run_trajectory(
 
 
 def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory:
-    """The record of a trajectory that could not begin (its slot did not start): errored, with the cause."""
+    """The record of a trajectory that could not begin (its slot did not start): errored, with the cause.
+
+    Its ``outcome`` has ``slot_failure: true``, which tells it from a trajectory the system under
+    test's own answers made fail.
+    """
     now = _now()
     scenario = spec.scenario
+    steps = skipped(scenario.steps)
     return Trajectory(
         id=spec.trajectory_id,
         scenario_id=scenario.id,
@@ -111,10 +117,15 @@ def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory
         status="errored",
         error=error,
         chaos_profile=spec.chaos_profile,
-        steps=skipped(scenario.steps),
+        steps=steps,
         events=[TrajectoryEvent(type="error", at_ms=0.0, description=error, detail={"error": error})],
-        outcome={"summary": f"errored: {error}", "steps_passed": 0, "steps_failed": 0, "api_calls": 0},
+        outcome=outcome_of("errored", error, None, steps, api_calls=0, injections=0, slot_failure=True),
     )
+
+
+def restart_failure(exc: BaseException) -> str:
+    """Why a trajectory errored when its slot's system under test died and did not start again."""
+    return f"the system under test could not be started again: {exc}"
 
 
 class _Run:
@@ -136,6 +147,8 @@ class _Run:
         self.ended_at: str | None = None
         self.stopped = False
         """A failed step with ``stop_on_fail`` ended the steps (the trajectory is still completed)."""
+        self.slot_failed = False
+        """The system under test died and could not be started again, so no step ran."""
         self.first_seq: Marks = {}
         self.initial: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.session: Any = None
@@ -169,7 +182,8 @@ class _Run:
         try:
             restarted = self.slot.ensure_sut()
         except Exception as exc:  # a start command or app factory may fail in any way
-            self._end("errored", f"the system under test could not be started again: {exc}")
+            self.slot_failed = True
+            self._end("errored", restart_failure(exc))
             return False
         if restarted is not None:
             self.head.append(self._event("system_event", restarted, detail={"sut": "restarted"}))
@@ -404,7 +418,13 @@ class _Run:
                 },
             },
             outcome=outcome_of(
-                self.status, self.error, self.ended_at, steps, api_calls=api_calls, injections=len(chaos)
+                self.status,
+                self.error,
+                self.ended_at,
+                steps,
+                api_calls=api_calls,
+                injections=len(chaos),
+                slot_failure=self.slot_failed,
             ),
         )
         document = finish_document(
