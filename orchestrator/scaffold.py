@@ -233,6 +233,7 @@ class InitResult:
         """What to do now, each step an ``orchestrate`` command that exists (or a file to edit)."""
         config = self.config_file.name if self.config_file is not None else CONFIG_FILE_NAME
         section = "[tool.orchestrate.targets.web]" if config == PYPROJECT_FILE_NAME else "[targets.web]"
+        sut = "[tool.orchestrate.sut]" if config == PYPROJECT_FILE_NAME else "[sut]"
         return [
             f"Fill in {section} in {config}: base_url, and start_command and health_path "
             "if orchestrate should start the app.",
@@ -240,6 +241,8 @@ class InitResult:
             ".orchestrator/policy/test-profiles.yaml for the profile format).",
             "Open report.html in the run dir `orchestrate runs list` shows; "
             "`orchestrate issues list` lists the issues filed.",
+            f"For scenario runs, fill in {sut} in {config}, check the catalog with "
+            "`orchestrate catalog`, then run `orchestrate validate`.",
         ]
 
     def _show(self, path: Path) -> str:

@@ -275,7 +275,7 @@ def test_init_next_steps_name_commands_that_exist(tmp_path: Path) -> None:
     steps = outcome.stdout.split("Next:\n", 1)[1].splitlines()
     assert steps[0].startswith("  1. Fill in [targets.web] in orchestrate.toml: base_url")
     commands = re.findall(r"`orchestrate ([a-z -]+)`", "\n".join(steps))
-    assert commands == ["test", "runs list", "issues list"]
+    assert commands == ["test", "runs list", "issues list", "catalog", "validate"]
     for command in commands:
         helped = invoke(*command.split(), "--help")
         assert helped.code == 0, command

@@ -135,7 +135,10 @@ class ScenarioProgress:
         verb = "ran" if phase == "ran" else "judged"
         counts = self._counts(tally, scenario_id)
         self._console.print(
-            literal(f"{scenario_id}: {verb} {planned} trajectories" + (f" ({counts})" if counts else "")),
+            literal(
+                f"{scenario_id}: {verb} {planned} {'trajectory' if planned == 1 else 'trajectories'}"
+                + (f" ({counts})" if counts else "")
+            ),
             highlight=False,
             soft_wrap=True,
         )

@@ -24,6 +24,7 @@ from orchestrator.cli._output import (
     print_line,
     print_note,
     print_table,
+    print_warning,
 )
 from orchestrator.cli._scenario_progress import ScenarioProgress
 from orchestrator.scenarios import criterion_label
@@ -41,7 +42,13 @@ _Domain = Annotated[
 ]
 _Count = Annotated[
     int | None,
-    typer.Option("--count", "-n", min=1, help="Trajectories per scenario (default: [scenarios] count, 10)."),
+    typer.Option(
+        "--count",
+        "-n",
+        min=1,
+        max=100_000,
+        help="Trajectories per scenario (default: \\[scenarios] count, 10).",
+    ),
 ]
 _Chaos = Annotated[
     str | None,
@@ -123,7 +130,7 @@ def _execute(
         progress.stop()
 
 
-def _summary(result: ScenarioRunResult, *, as_json: bool, next_command: str | None) -> None:
+def _summary(result: ScenarioRunResult, *, as_json: bool, next_command: str | None, exit_code: int) -> None:
     from orchestrator.satisfaction import rich_table
 
     tally = result.tally
@@ -136,12 +143,17 @@ def _summary(result: ScenarioRunResult, *, as_json: bool, next_command: str | No
             "trajectories": tally.total(tally.finished),
             "errored": tally.total(tally.errored),
             "duration_s": round(result.duration_s, 3),
-            "exit_code": result.exit_code,
+            "exit_code": exit_code,
             "errors": result.errors,
+            "warnings": result.warnings,
         }
         if result.report is not None:
+            overall = result.report.document.get("overall") or {}
+            # Judged counts come from the report (satisfy runs no trajectory itself).
+            document["trajectories"] = overall.get("trajectories", document["trajectories"])
+            document["errored"] = overall.get("errored", document["errored"])
             document["report"] = str(result.report.latest_path)
-            document["overall"] = result.report.document.get("overall")
+            document["overall"] = overall
             document["passed"] = result.report.passed
         print_json(document)
     else:
@@ -151,6 +163,8 @@ def _summary(result: ScenarioRunResult, *, as_json: bool, next_command: str | No
         print_line(_closing_line(result))
         if next_command:
             print_note(f"Next: {next_command}")
+    for warning in result.warnings:
+        print_warning(warning)
     for error in result.errors:
         print_error(error)
 
@@ -196,10 +210,10 @@ def run_command(
 ) -> None:
     """Run scenarios N times each against the system under test, with twins and chaos.
 
-    Scenarios come from .scenarios/catalog/<domain>/<id>.scenario.yaml; the system under test
-    from [sut] in orchestrate.toml. Each slot (--parallel) has its own twins and, with a start
+    Scenarios come from `.scenarios/catalog/<domain>/<id>.scenario.yaml`; the system under test
+    from \\[sut] in orchestrate.toml. Each slot (--parallel) has its own twins and, with a start
     command, its own SUT process; twins are reset and reseeded before every trajectory. The run
-    dir is .scenarios/runs/<YYYY-MM-DD>-<seq>/ with run-manifest.json, trajectories/ and
+    dir is `.scenarios/runs/<YYYY-MM-DD>-<seq>/` with run-manifest.json, trajectories/ and
     events.jsonl. A trajectory that errors is recorded and the run goes on.
 
     Exit code: 0 when the run completed (judge it with `orchestrate satisfy`), 2 for a bad
@@ -209,8 +223,9 @@ def run_command(
     """
     options = _options(scenarios, domain, count, chaos_profile, parallel, seed, resume)
     result = _execute(ctx, options, judge=False, as_json=as_json)
-    _summary(result, as_json=as_json, next_command=f"orchestrate satisfy {result.run_id}")
-    raise typer.Exit(2 if result.exit_code == 2 else 0)
+    code = 2 if result.exit_code == 2 else 0
+    _summary(result, as_json=as_json, next_command=f"orchestrate satisfy {result.run_id}", exit_code=code)
+    raise typer.Exit(code)
 
 
 def satisfy_command(
@@ -223,9 +238,9 @@ def satisfy_command(
 ) -> None:
     """Judge a run's trajectories and report satisfaction per scenario, domain and overall.
 
-    Structured criteria are checked by rules; text criteria by the model of [llm] (without one
+    Structured criteria are checked by rules; text criteria by the model of \\[llm] (without one
     they stay unjudged and the report says how to configure it). Writes judgments/ in the run
-    dir, report.md, .scenarios/reports/latest.json and history/<run>.json, with 95% intervals,
+    dir, report.md, .scenarios/reports/latest.json and `history/<run>.json`, with 95% intervals,
     pass^k, a chaos split and a comparison with the previous run. Judging is idempotent: only
     unjudged trajectories are judged unless --rejudge.
 
@@ -234,8 +249,9 @@ def satisfy_command(
     Example: orchestrate satisfy 2026-11-29-001
     """
     result = _execute(ctx, None, judge=True, run=run, rejudge=rejudge, as_json=as_json)
-    _summary(result, as_json=as_json, next_command=None)
-    raise typer.Exit(2 if result.exit_code == 2 else 0)
+    code = 2 if result.exit_code == 2 else 0
+    _summary(result, as_json=as_json, next_command=None, exit_code=code)
+    raise typer.Exit(code)
 
 
 def validate_command(
@@ -271,7 +287,7 @@ def validate_command(
         atomic_write_text(junit, junit_xml(result.report.document))
         if not as_json:
             print_line(f"JUnit: {junit}")
-    _summary(result, as_json=as_json, next_command=None)
+    _summary(result, as_json=as_json, next_command=None, exit_code=result.exit_code)
     raise typer.Exit(result.exit_code)
 
 

@@ -62,7 +62,7 @@ def gate_command(
     test-profiles), else smoke for web and mac-gate for mac. An unknown target or profile is
     exit 2, listing the known ones.
 
-    The run dir is .orchestrator/runs/<target>-<epoch ms>/, with report.md and report.html (open it
+    The run dir is `.orchestrator/runs/<target>-<epoch ms>/`, with report.md and report.html (open it
     in a browser: findings, screenshots per route, traces). Progress goes to stderr: a live
     display on a terminal, plain lines per phase, route and message otherwise.
 

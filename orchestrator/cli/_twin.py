@@ -50,7 +50,7 @@ def list_command(
 ) -> None:
     """List the twins that can be served: shipped, installed by plugins, and the project's own.
 
-    A project twin lives in .scenarios/twins/<service>/ and replaces a shipped twin of the same
+    A project twin lives in `.scenarios/twins/<service>/` and replaces a shipped twin of the same
     name. A definition that does not load is listed with its problem.
 
     Example: orchestrate twin list --json
@@ -138,7 +138,7 @@ def serve_command(
     """Serve twins on 127.0.0.1 until Ctrl-C, printing how each twin's client connects.
 
     Per twin: the URL its official client takes as-is, a valid token, a line of Python that makes
-    the client, and the admin API (<origin>/__twin/: reset, state, journal, chaos).
+    the client, and the admin API (`<origin>/__twin/`: reset, state, journal, chaos).
 
     Example: orchestrate twin serve github openai --seed 7 --chaos-profile gentle
     """

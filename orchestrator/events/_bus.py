@@ -205,7 +205,8 @@ class _BusActor(TypedActor):
     def _close(self, run_id: str) -> None:
         run = self._runs.pop(run_id, None)
         if run is not None and run.late_events:
-            log.info(
+            # Work still in flight when a run ends (a stopped run's last answers) is not part of it.
+            log.debug(
                 "events after the run's terminal event were not recorded",
                 run_id=run_id,
                 count=run.late_events,

@@ -47,10 +47,15 @@ _SCENARIO_COLUMNS = (
 )
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def escape_markdown(text: object) -> str:
     """``text`` as literal Markdown on one line: markup characters escaped, line breaks as spaces."""
     one_line = _LINE_BREAKS.sub(" ", str(text)).strip()
-    return _MARKUP.sub(r"\\\1", one_line)
+    # Control characters (an ESC that would colour a terminal showing the file) are shown escaped.
+    visible = _CONTROLS.sub(lambda found: repr(found.group())[1:-1], one_line)
+    return _MARKUP.sub(r"\\\1", visible)
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:

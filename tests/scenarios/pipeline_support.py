@@ -3,7 +3,7 @@
 The SUT (``ticketdesk.py``, written into the project and served in process per slot through
 ``[sut] app``) answers ``POST /api/assistant/message``: "file TEXT" creates one OPS issue and
 answers "Filed OPS-N"; "file twice TEXT" creates two (a defect the anti-pattern catches);
-"break" answers 500 and files nothing. It forwards the trajectory header to the twin and
+"break" answers 500 and files nothing; "garbage" answers HTML, not JSON. It forwards the trajectory header to the twin and
 derives a new session's id from it, so seeded runs compare equal.
 """
 
@@ -38,6 +38,8 @@ def create_app(env):
         trajectory = request.headers.get(HEADER, "")
         session = body.get("session_id") or hashlib.sha256(trajectory.encode()).hexdigest()[:16]
         text = body["message"]
+        if text == "garbage":
+            return PlainTextResponse("<html>not an answer</html>")
         if text == "break":
             return JSONResponse({"session_id": session, "answer": "Something broke."}, status_code=500)
         copies = 2 if text.startswith("file twice ") else 1

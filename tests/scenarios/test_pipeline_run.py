@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import ProjectConfig, load_config
+from orchestrator.errors import ConfigError, UsageError
 from orchestrator.pipelines.scenarios import RunOptions, run_scenarios, satisfy_run
 from orchestrator.runs import read_run
 from tests.scenarios.pipeline_support import make_project, scenario_yaml, trajectory_documents
@@ -127,10 +128,46 @@ def test_an_unjudgeable_text_criterion_is_unjudged_and_the_report_says_how_to_ju
     )
     config = load_config(root, env={})
     result = run_scenarios(config, RunOptions(count=2), judge=True)
-    assert result.report is not None and result.exit_code == 1
+    # The gate cannot say pass or fail on what it could not judge: exit 2, with the fix.
+    assert result.report is not None and result.exit_code == 2
+    assert "2 trajectories could not be judged" in result.errors[0] and "[llm] model" in result.errors[0]
     judgment = read(result.run_dir / "judgments" / "file-ticket-001.json")
     assert judgment["verdict"] == "unjudged" and judgment["criteria_unjudged"] == ["The assistant is polite"]
     assert "[llm] model" in (result.run_dir / "report.md").read_text()
+    # satisfy reports without gating, and judges the unjudged ones again once a model is there.
+    again = satisfy_run(config, result.run_id)
+    assert again.errors == [] and again.warnings and again.tally.total(again.tally.judged) == 2
+
+
+@pytest.mark.timeout(120)
+def test_satisfy_refuses_a_run_that_did_not_finish(project: ProjectConfig) -> None:
+    first = run_scenarios(project, RunOptions(count=2))
+    manifest = read(first.run_dir / "run-manifest.json")
+    manifest["status"] = "interrupted"
+    (first.run_dir / "run-manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match=f"orchestrate run --resume {first.run_id}"):
+        satisfy_run(project, first.run_id)
+
+
+@pytest.mark.timeout(120)
+def test_a_run_where_every_trajectory_errored_fails_loudly(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "desk", {"broken": scenario_yaml("broken", "garbage")})
+    result = run_scenarios(load_config(root, env={}), RunOptions(count=2))
+    assert result.status == "failed" and result.exit_code == 2
+    assert "every trajectory errored (2 of 2)" in result.errors[0]
+
+
+@pytest.mark.timeout(60)
+def test_sut_env_mistakes_are_caught_before_a_run_starts(tmp_path: Path) -> None:
+    from tests.scenarios.pipeline_support import CONFIG
+
+    root = make_project(tmp_path / "desk", config=CONFIG.replace("{twins.jira.url}", "{twins.jria.url}"))
+    with pytest.raises(ConfigError, match="did you mean 'jira'"):
+        run_scenarios(load_config(root, env={}), RunOptions(count=1))
+    (root / "orchestrate.toml").write_text(CONFIG.replace("{twins.jira.token}", "{jira_token}"))
+    with pytest.raises(ConfigError, match="not a placeholder orchestrate fills"):
+        run_scenarios(load_config(root, env={}), RunOptions(count=1))
+    assert not (root / ".scenarios" / "runs").exists() or not any((root / ".scenarios" / "runs").iterdir())
 
 
 def test_each_twin_rolls_chaos_from_its_own_stream() -> None:

@@ -60,6 +60,8 @@ class ScenarioRunResult:
     duration_s: float
     report: ScenarioReport | None = None
     errors: list[str] = field(default_factory=list)
+    """What makes the job exit 2 (a run that could not complete, trajectories a gate could not judge)."""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -170,8 +172,11 @@ def run_scenarios(
         except OrchestrateError as exc:
             errors.append(str(exc))
             interrupted = exc if isinstance(exc, RunInterruptedError) else None
+        errors += _loud_failures(files, tally)
         status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
-        report = _finish(config, files, job, plan, tally, status, judged=judge and not errors)
+        report = _finish(config, files, job, plan, tally, status, judged=judge and status == "completed")
+        if report is not None:
+            errors += _unjudged_failure(report)
         job.finish(status, summary=f"{tally.total(tally.finished)} trajectories")
     if interrupted is not None:
         raise interrupted
@@ -204,12 +209,23 @@ def satisfy_run(
     info = find_run([config.scenario_runs_dir], run_id) if run_id else latest_scenario_run(config)
     files = RunFiles(info.path)
     manifest = files.read_manifest()
+    if manifest.get("status") != "completed":
+        done = len(files.trajectory_ids())
+        planned_total = (manifest.get("summary") or {}).get("planned") or sum(
+            int(entry.get("count", 0)) for entry in manifest.get("config", {}).get("scenarios", [])
+        )
+        raise UsageError(
+            f"run {info.run_id} is {manifest.get('status', 'unfinished')} ({done} of {planned_total} "
+            f"trajectories ran); judging part of a run would report a number it does not support. "
+            f"Finish it first: orchestrate run --resume {info.run_id}"
+        )
     scenarios = files.read_scenarios()
     planned = {
         entry["id"]: int(entry.get("count", 0)) for entry in manifest.get("config", {}).get("scenarios", [])
     }
     tally = Tally(planned=planned)
     errors: list[str] = []
+    warnings: list[str] = []
     interrupted: OrchestrateError | None = None
     if on_start is not None:
         on_start(info.run_id, planned)
@@ -232,6 +248,8 @@ def satisfy_run(
         report = report_run(config, files, scenarios) if not errors else None
         if report is not None:
             files.update_manifest(judged_at=_now(), judgment_summary=report.summary, usage=report.usage)
+            # satisfy reports; only validate, the gate, fails on what it could not judge.
+            warnings += _unjudged_failure(report)
         status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
         job.finish(status, summary="judged")
     if interrupted is not None:
@@ -245,6 +263,7 @@ def satisfy_run(
         duration_s=time.monotonic() - started,
         report=report,
         errors=errors,
+        warnings=warnings,
     )
 
 
@@ -266,8 +285,8 @@ def _judge_phase(
         ids = files.trajectory_ids()
         if rejudge:
             return ids
-        judged = files.judged_ids()
-        return [trajectory_id for trajectory_id in ids if trajectory_id not in judged]
+        # Judged already, unless the verdict was "unjudged" (a model configured since, or back up).
+        return [trajectory_id for trajectory_id in ids if not _decided(files, trajectory_id)]
 
     return JudgePhase(
         trajectory_ids=pending,
@@ -276,6 +295,33 @@ def _judge_phase(
         judge_kwargs={"llm_settings": config.llm},
         workers=config.scenarios.judge_parallel,
     )
+
+
+def _loud_failures(files: RunFiles, tally: Tally) -> list[str]:
+    """A run whose every trajectory errored measured nothing: that is a failure, never a number."""
+    ran, errored = tally.total(tally.finished), tally.total(tally.errored)
+    if not ran or errored < ran:
+        return []
+    first = next(iter(files.trajectory_ids()), None)
+    cause = files.read_trajectory(first).error if first is not None else None
+    return [f"every trajectory errored ({errored} of {ran}), so nothing was measured; the first: {cause}"]
+
+
+def _unjudged_failure(report: ScenarioReport) -> list[str]:
+    """Trajectories that could not be judged leave the satisfaction undecided: loud, never a pass or fail."""
+    unjudged = int(report.document.get("overall", {}).get("unjudged") or 0)
+    if not unjudged:
+        return []
+    return [
+        f"{unjudged} trajectories could not be judged, so satisfaction is not known; the reasons are in "
+        f"their judgments (judgments/*.json) and {report.markdown_path.name}. Text criteria need a model: "
+        "set [llm] model (and base_url, api_key_env) in orchestrate.toml, then run `orchestrate satisfy`"
+    ]
+
+
+def _decided(files: RunFiles, trajectory_id: str) -> bool:
+    judgment = files.read_judgment(trajectory_id)
+    return judgment is not None and judgment.verdict != "unjudged"
 
 
 def _start_manifest(files: RunFiles, job: Job, config: ProjectConfig, plan: RunPlan) -> None:

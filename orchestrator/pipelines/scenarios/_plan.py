@@ -10,8 +10,11 @@ seed, counts, chaos and scenarios as they ran) and skips the trajectories whose 
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +191,10 @@ def plan_run(
         chaos_profile = options.chaos_profile or settings.chaos_profile
         parallel = options.parallel or settings.parallel
         deadline = settings.trajectory_timeout_s
-    twins = sorted({service for scenario in chosen for service in scenario.context.services})
+    # A slot serves the scenarios' twins and those the system under test is configured with.
+    twins = sorted(
+        {service for scenario in chosen for service in scenario.context.services} | set(_sut_twins(config))
+    )
     definitions = {name: load_twin(name, config.root) for name in twins}
     profiles: dict[str, ChaosConfig] = load_chaos_profiles(config.root)
     if chaos_profile != NO_CHAOS and chaos_profile not in profiles:
@@ -220,9 +226,57 @@ def plan_run(
     )
 
 
+_TWIN_REFERENCE = re.compile(r"\{twins\.([^{}]*?)\.(url|token)\}")
+_BRACED = re.compile(r"\{[^{}]*\}")
+
+
+def _sut_twins(config: ProjectConfig) -> dict[str, str]:
+    """The twins ``[sut].env`` names (twin to the variable naming it); a reference that cannot
+    work (an unknown twin, another placeholder) is a :class:`ConfigError` before the run starts."""
+    known = discover_twins(config.root)
+    named: dict[str, str] = {}
+    for variable, value in config.sut.env.items():
+        for found in _BRACED.finditer(value):
+            reference = _TWIN_REFERENCE.fullmatch(found.group())
+            if reference is None:
+                raise ConfigError(
+                    config.config_file,
+                    f"sut.env.{variable}",
+                    f"holds {found.group()!r}, which is not a placeholder orchestrate fills",
+                    'use {twins.NAME.url} or {twins.NAME.token}, e.g. JIRA_URL = "{twins.jira.url}"',
+                )
+            twin = reference.group(1)
+            if twin not in known:
+                close = get_close_matches(twin, list(known), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    config.config_file,
+                    f"sut.env.{variable}",
+                    f"names twin {twin!r}, which does not exist",
+                    f"{hint}use one of: {', '.join(sorted(known))}",
+                )
+            named.setdefault(twin, variable)
+    return named
+
+
 def _check_sut(config: ProjectConfig, scenarios: Sequence[Scenario]) -> None:
-    """A step that talks to the system under test needs ``[sut]`` to say where it is."""
+    """A step that talks to the system under test needs ``[sut]`` to say where it is; a start
+    command must name a program that exists."""
     sut = config.sut
+    if sut.start_command:
+        program = sut.start_command[0]
+        cwd = config.resolve(sut.cwd) if sut.cwd else config.root
+        if (
+            program not in ("python", "python3")
+            and shutil.which(program) is None
+            and not (cwd / program).exists()
+        ):
+            raise ConfigError(
+                config.config_file,
+                "sut.start_command",
+                f"starts {program!r}, which is not a program on PATH",
+                'give a program that exists, e.g. start_command = ["python", "app.py", "--port", "{port}"]',
+            )
     if sut.base_url or sut.app:
         if sut.start_command and not sut.base_url:
             raise ConfigError(
