@@ -89,4 +89,4 @@ def test_hostile_chaos_lowers_satisfaction_and_shows_the_duplicate_ticket(tmp_pa
     assert comparison["test"] in ("boschloo", "fisher")
     # Chaos-aware: the split by injected chaos is reported.
     assert scenario(hostile, "slack-to-jira")["with_chaos"]["trajectories"] > 0
-    assert gentle_code in (0, 1)
+    assert gentle_code == 0 and gentle["overall"]["passed"] is True
