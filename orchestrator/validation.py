@@ -10,6 +10,8 @@ is :mod:`orchestrator.userfiles`.
 Only the first error is reported (in the order of the model's fields), because fixing it often
 changes what follows; an unknown key beats a missing one beside it (it is usually the same key,
 misspelt), and the alternatives of a union are reported together, since the user meant only one.
+:func:`explain_validation_errors` phrases every error the same way, for a check that lists all
+the mistakes of a file at once.
 The model is walked along the error's location, so the message can list the known fields beside
 an unknown one and the example can show the field's real default. Values of fields whose names
 look secret (token, password, api key, ...) are never echoed.
@@ -29,7 +31,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 from rapidfuzz import process
@@ -43,6 +45,7 @@ __all__ = [
     "ValidationProblem",
     "config_error_from_validation",
     "explain_validation_error",
+    "explain_validation_errors",
     "format_loc",
     "syntax_for",
 ]
@@ -152,24 +155,63 @@ def explain_validation_error(
     :func:`config_error_from_validation`. ``str()`` of the answer is one line a user can act on.
     """
     located = [(error, _locate(model, error["loc"])) for error in exc.errors(include_url=False)]
+    return _explain_first(located, examples, syntax)[0]
+
+
+def explain_validation_errors(
+    exc: ValidationError,
+    *,
+    examples: Mapping[str, str] | None = None,
+    model: type[BaseModel] | None = None,
+    syntax: Syntax = "toml",
+) -> list[ValidationProblem]:
+    """Every error of ``exc``, each phrased as :func:`explain_validation_error` phrases the first.
+
+    The alternatives of one union still make one problem, and a missing key is left out when an
+    unknown key beside it is reported as its misspelling (the fix renames one to the other).
+    """
+    located = [(error, _locate(model, error["loc"])) for error in exc.errors(include_url=False)]
+    problems: list[ValidationProblem] = []
+    while located:
+        problem, used = _explain_first(located, examples, syntax)
+        problems.append(problem)
+        located = [item for position, item in enumerate(located) if position not in used]
+    return problems
+
+
+def _explain_first(
+    located: list[tuple[ErrorDetails, _Where]], examples: Mapping[str, str] | None, syntax: Syntax
+) -> tuple[ValidationProblem, set[int]]:
+    """The first error of ``located`` phrased, and the positions of the errors that phrase covers."""
     first, where = located[0]
+    used = {0}
     if first["type"] == "missing":
         # A required key is often missing because it was misspelt: the unknown key is the news.
-        typo = [(e, w) for e, w in located if e["type"] == "extra_forbidden" and w.loc[:-1] == where.loc[:-1]]
-        first, where = typo[0] if typo else (first, where)
+        typo = [
+            position
+            for position, (e, w) in enumerate(located)
+            if e["type"] == "extra_forbidden" and w.loc[:-1] == where.loc[:-1]
+        ]
+        if typo:
+            missing = _last_key(where.loc)
+            first, where = located[typo[0]]
+            used = {typo[0], 0} if _closest_field(where) == missing else {typo[0]}
     loc = where.loc
     alternatives = [
-        (e, w) for e, w in located if w.union_at is not None and w.loc[: w.union_at] == loc[: where.union_at]
+        (position, e, w)
+        for position, (e, w) in enumerate(located)
+        if w.union_at is not None and w.loc[: w.union_at] == loc[: where.union_at]
     ]
-    if where.union_at is None or len({w.union_tag for _, w in alternatives}) == 1:
+    if where.union_at is None or len({w.union_tag for _, _, w in alternatives}) == 1:
         # No union, or only one alternative applied (a tagged union): the error is inside it.
         problem = _describe(first, where, syntax)
         fix = _fix(first, where, syntax)
     else:
+        used |= {position for position, _, _ in alternatives}
         loc = loc[: where.union_at]
-        forms = list(dict.fromkeys(_form(e, w, syntax) for e, w in alternatives))
+        forms = list(dict.fromkeys(_form(e, w, syntax) for _, e, w in alternatives))
         uses = list(
-            dict.fromkeys(_noun(e) if len(w.loc) == len(loc) else w.union_tag for e, w in alternatives)
+            dict.fromkeys(_noun(e) if len(w.loc) == len(loc) else w.union_tag for _, e, w in alternatives)
         )
         got = _got(first, loc) if len(where.loc) == len(loc) else ""
         problem = f"matches none of its allowed forms{got}: {'; or '.join(forms)}"
@@ -179,7 +221,7 @@ def explain_validation_error(
     if examples:
         unindexed = format_loc(tuple(part for part in loc if isinstance(part, str)))
         fix = examples.get(field) or examples.get(unindexed) or fix
-    return ValidationProblem(loc, first["type"], field, problem, fix)
+    return ValidationProblem(loc, first["type"], field, problem, fix), used
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +310,10 @@ def _looks_like_tag(part: str) -> bool:
 def _member_named(union: Any, tag: str) -> Any:
     """The alternative of ``union`` that pydantic tagged ``tag``: by type name or discriminator value."""
     for member in get_args(_unwrap(union)) if union is not None else ():
+        if get_origin(member) is Annotated and any(
+            isinstance(meta, Tag) and meta.tag == tag for meta in member.__metadata__
+        ):
+            return get_args(member)[0]  # a member of a union with a callable Discriminator
         if getattr(member, "__name__", None) == tag:
             return member
         if _is_model(member) and any(
@@ -342,9 +388,9 @@ def _fix(error: ErrorDetails, where: _Where, syntax: Syntax) -> str:
     kind, ctx, key = error["type"], error.get("ctx", {}), _last_key(where.loc)
     if kind == "extra_forbidden":
         known = _known_fields(where.owner) if where.owner is not None else []
-        match = process.extractOne(key, known, score_cutoff=60) if known else None
+        match = _closest_field(where)
         if match is not None:
-            return f"rename `{key}` to `{match[0]}`, or remove it"
+            return f"rename `{key}` to `{match}`, or remove it"
         return f"remove `{key}`, or use one of the known fields" if known else f"remove `{key}`"
     if kind in _TABLE_TYPES:
         return _table_fix(where.loc, syntax)
@@ -363,6 +409,13 @@ def _fix(error: ErrorDetails, where: _Where, syntax: Syntax) -> str:
     if kind in ("literal_error", "enum"):
         return f"use one of {ctx.get('expected')}{example}"
     return f"use a valid value{example}" if example else "change the value so that it meets the rule above"
+
+
+def _closest_field(where: _Where) -> str | None:
+    """The known field an unknown key most likely misspells, if one is close enough."""
+    known = _known_fields(where.owner) if where.owner is not None else []
+    match = process.extractOne(_last_key(where.loc), known, score_cutoff=60) if known else None
+    return match[0] if match is not None else None
 
 
 def _form(error: ErrorDetails, where: _Where, syntax: Syntax) -> str:
