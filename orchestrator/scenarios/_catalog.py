@@ -1,28 +1,45 @@
 """The catalog: every scenario file of a project, read and checked as a whole.
 
 Files live at ``.scenarios/catalog/<domain>/<id>.scenario.yaml``. Reading the catalog never
-stops at the first bad file: every file is checked and every problem is reported with its file,
-line, field and fix (:class:`CatalogProblem`), so ``orchestrate catalog`` shows them all at once.
+stops at the first bad file or the first mistake in a file: every file is checked and every
+problem is reported with its file, line, field and fix (:class:`CatalogProblem`), so
+``orchestrate catalog`` shows them all at once.
 
-Beyond each file's own schema, the catalog checks what needs the whole project: the folder is
-the scenario's domain and the file name its id; ids are unique; every service is a twin that
-exists; seed data fits each twin's seed format; step checks and placeholders name steps that
-exist (and come earlier, for placeholders).
+Beyond each file's own schema, the catalog checks what would make a run refuse the scenario or
+judge it wrongly: the folder is the scenario's domain and the file name its id; ids are unique;
+every service is a twin that exists; seed data is for a service and fits that twin's seed
+format; criteria, anti-patterns and twin steps name services of the scenario; step checks name
+steps that exist; and every placeholder resolves the way the runner resolves it (an earlier
+step's ``json.PATH``, ``text`` or ``status``, a ``context.state`` value that is there, a
+service's ``twins.NAME.url`` or ``token``; a JSONPath that compiles; no ``{{`` left unclosed).
+The caller may add its own checks (``check_scenario``: the planner resolves each scenario's
+chaos).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonpath
 import yaml
+from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError, OrchestrateError
-from orchestrator.scenarios._model import Scenario, StepCriterion
-from orchestrator.userfiles import load_structured_file, validate_document
+from orchestrator.scenarios._model import (
+    STEP_ID_REUSED,
+    ApiCallCriterion,
+    Scenario,
+    StepCriterion,
+    TwinStateCriterion,
+    TwinStep,
+    WaitForStep,
+)
+from orchestrator.userfiles import load_structured_file
+from orchestrator.validation import explain_validation_errors, format_loc
 
 __all__ = [
     "CATALOG_SUFFIX",
@@ -38,7 +55,8 @@ CATALOG_SUFFIX = ".scenario.yaml"
 _SUFFIXES = (CATALOG_SUFFIX, ".scenario.yml")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 """``{{ name.path }}`` in any string of a step."""
-_PLACEHOLDER_ROOTS = ("context", "twins")
+_ProblemAt = Callable[[str, str, str], "CatalogProblem"]
+"""Makes the problem at a field of the file being checked: ``(field, problem, fix)``."""
 
 
 @dataclass(frozen=True)
@@ -111,12 +129,14 @@ def load_catalog(
     *,
     twins: Mapping[str, Any] | None = None,
     check_data: Any = None,
+    check_scenario: Callable[[Scenario, Path], Iterable[CatalogProblem]] | None = None,
 ) -> Catalog:
     """Read every scenario file under ``root`` (see the module docstring).
 
     ``twins`` maps the names of the twins that exist to anything (only the names are used);
-    ``check_data(twin, data, path)`` validates seed data and raises :class:`ConfigError`. Both
-    are optional so the catalog can be read without the twins machinery.
+    ``check_data(twin, data, path)`` validates seed data and raises :class:`ConfigError`;
+    ``check_scenario(scenario, path)`` yields more problems of a valid file. All are optional
+    so the catalog can be read without the twins machinery.
     """
     catalog = Catalog(root)
     if not root.is_dir():
@@ -128,6 +148,8 @@ def load_catalog(
         if scenario is None:
             continue
         problems = list(_check(path, root, scenario, seen, twins, check_data))
+        if check_scenario is not None:
+            problems.extend(check_scenario(scenario, path))
         catalog.problems.extend(problems)
         if not problems:
             seen[scenario.id] = path
@@ -137,11 +159,33 @@ def load_catalog(
 
 def _read(path: Path, problems: list[CatalogProblem]) -> Scenario | None:
     try:
-        document = load_structured_file(path)
-        return validate_document(Scenario, document, path=path, syntax="yaml")
+        return Scenario.model_validate(load_structured_file(path))
     except ConfigError as exc:
         problems.append(_problem(path, exc))
-        return None
+    except ValidationError as exc:
+        problems.extend(_invalid(path, exc))
+    return None
+
+
+def _invalid(path: Path, exc: ValidationError) -> Iterator[CatalogProblem]:
+    """Every error of a file that is no valid scenario, each at its own field and line."""
+    first = exc.errors(include_url=False)[0]
+    if first["type"] == STEP_ID_REUSED:  # the model sees it as a whole; the user fixes one step
+        context = first.get("ctx", {})
+        at = f"steps[{context['index']}].id"
+        yield CatalogProblem(
+            path,
+            yaml_line(path, at),
+            at,
+            f"is {context['step_id']!r}, the id of steps[{context['first']}] too (a step without "
+            "an id is step_NN, its position)",
+            "give each step its own id",
+        )
+        return
+    for problem in explain_validation_errors(exc, model=Scenario, syntax="yaml"):
+        yield CatalogProblem(
+            path, yaml_line(path, problem.field), problem.field, problem.problem, problem.fix
+        )
 
 
 def _problem(path: Path, exc: ConfigError) -> CatalogProblem:
@@ -178,17 +222,25 @@ def _check(
         yield problem(
             "id", f"{scenario.id!r} is already used by {seen[scenario.id]}", "give each scenario its own id"
         )
+    services = scenario.context.services
     if twins is not None:
-        for index, service in enumerate(scenario.context.services):
+        for index, service in enumerate(services):
             if service not in twins:
                 yield problem(
                     f"context.services[{index}]",
                     f"names {service!r}, which is not a twin",
                     f"use one of: {', '.join(sorted(twins))}, or add .scenarios/twins/{service}/twin.json",
                 )
+    for twin in scenario.context.data:
+        if twin not in services:
+            yield problem(
+                f"context.data.{twin}",
+                f"is seed data for {twin!r}, which is not in context.services",
+                f"add {twin} to context.services, or remove its data",
+            )
     if check_data is not None:
         for twin, data in scenario.context.data.items():
-            if twins is not None and twin not in twins:
+            if twin not in services or (twins is not None and twin not in twins):
                 continue
             try:
                 check_data(twin, data, path)
@@ -199,10 +251,42 @@ def _check(
                     else f"context.data.{twin}"
                 )
                 yield problem(field_name, exc.problem, exc.fix)
+    yield from _check_services(scenario, problem)
     yield from _check_steps(scenario, problem)
 
 
-def _check_steps(scenario: Scenario, problem: Any) -> Iterable[CatalogProblem]:
+def _check_services(scenario: Scenario, problem: _ProblemAt) -> Iterator[CatalogProblem]:
+    """Criteria, anti-patterns and twin steps may only name the twins the scenario is served."""
+    services = scenario.context.services
+    for field_name, service in _service_uses(scenario):
+        if service not in services:
+            yield problem(
+                field_name,
+                f"names twin {service!r}, which is not in context.services (a check of it would "
+                "never find anything)",
+                f"use one of: {', '.join(services) or 'none'}, or add {service} to context.services",
+            )
+
+
+def _service_uses(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """Every ``(field, service)`` a check or twin step names."""
+    for name in ("satisfaction_criteria", "anti_patterns"):
+        for index, criterion in enumerate(getattr(scenario, name)):
+            if isinstance(criterion, TwinStateCriterion):
+                yield f"{name}[{index}].twin_state.service", criterion.twin_state.service
+            elif isinstance(criterion, ApiCallCriterion):
+                yield f"{name}[{index}].api_call.service", criterion.api_call.service
+    for index, step in enumerate(scenario.steps):
+        if isinstance(step, TwinStep):
+            yield f"steps[{index}].twin.service", step.twin.service
+        elif isinstance(step, WaitForStep):
+            check = step.wait_for.api_call or step.wait_for.twin_state
+            kind = "api_call" if step.wait_for.api_call is not None else "twin_state"
+            if check is not None:
+                yield f"steps[{index}].wait_for.{kind}.service", check.service
+
+
+def _check_steps(scenario: Scenario, problem: _ProblemAt) -> Iterator[CatalogProblem]:
     ids = scenario.step_ids()
     for name in ("satisfaction_criteria", "anti_patterns"):
         for index, criterion in enumerate(getattr(scenario, name)):
@@ -213,29 +297,96 @@ def _check_steps(scenario: Scenario, problem: Any) -> Iterable[CatalogProblem]:
                     f"use one of: {', '.join(ids)}",
                 )
     for index, step in enumerate(scenario.steps):
-        earlier = set(ids[:index])
-        for reference in _placeholders(step.model_dump(mode="json", by_alias=True)):
-            root_name = reference.split(".", 1)[0].split("[", 1)[0]
-            if root_name in _PLACEHOLDER_ROOTS or root_name in earlier:
-                continue
-            later = " (it runs later: a placeholder can only use earlier steps)" if root_name in ids else ""
-            yield problem(
-                f"steps[{index}]",
-                f"uses the placeholder {{{{{reference}}}}}, but {root_name!r} is no earlier step{later}",
-                f"name an earlier step ({', '.join(ids[:index]) or 'none yet'}), context.state.KEY "
-                "or twins.NAME.url",
-            )
+        document = step.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        for where, text in _strings(document, ("steps", index)):
+            field_name = format_loc(where)
+            for found in PLACEHOLDER.finditer(text):
+                wrong = _unresolvable(found.group(1), scenario, ids[:index], ids)
+                if wrong is not None:
+                    yield problem(field_name, f"uses the placeholder {found.group(0)}, {wrong[0]}", wrong[1])
+            remains = PLACEHOLDER.sub("", text)
+            if "{{" in remains:
+                rest = remains[remains.index("{{") :]
+                shown = rest if len(rest) <= 40 else rest[:37] + "..."
+                yield problem(
+                    field_name,
+                    f"opens a placeholder that is never closed: {shown!r} (it would be sent as it is)",
+                    "close it with }}, e.g. {{ask.text}}",
+                )
 
 
-def _placeholders(value: Any) -> Iterable[str]:
+def _strings(value: Any, where: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string inside ``value`` with its location (the runner fills placeholders in each)."""
     if isinstance(value, str):
-        yield from (found.group(1) for found in PLACEHOLDER.finditer(value))
+        yield where, value
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _placeholders(item)
+        for key, item in value.items():
+            yield from _strings(item, (*where, str(key)))
     elif isinstance(value, list):
-        for item in value:
-            yield from _placeholders(item)
+        for position, item in enumerate(value):
+            yield from _strings(item, (*where, position))
+
+
+def _unresolvable(
+    reference: str, scenario: Scenario, earlier: Sequence[str], ids: Sequence[str]
+) -> tuple[str, str] | None:
+    """Why the runner could never resolve ``reference``, and the fix; ``None`` when it may.
+
+    The split into root and rest is the runner's: ``ask[0]`` is step ``ask`` with ``[0]`` after it.
+    """
+    root, dot, rest = reference.partition(".")
+    if "[" in root:
+        root, bracket, tail = root.partition("[")
+        rest = bracket + tail + dot + rest
+    services = scenario.context.services
+    if root == "twins":
+        name, _, what = rest.rpartition(".")
+        if name in services and what in ("url", "token"):
+            return None
+        return (
+            "which names no URL or token of a twin this scenario uses",
+            f"write {{{{twins.NAME.url}}}} or {{{{twins.NAME.token}}}} with NAME one of: "
+            f"{', '.join(services) or 'none (add the twin to context.services)'}",
+        )
+    if root == "context":
+        if rest != "state" and not rest.startswith(("state.", "state[")):
+            return "but context only holds state", "write {{context.state.KEY}}"
+        keys = ", ".join(scenario.context.state) or "none"
+        return _path_problem(
+            "$" + rest[len("state") :], dict(scenario.context.state), f"context.state (its keys: {keys})"
+        )
+    if root not in earlier:
+        later = " (it runs later: a placeholder can only use earlier steps)" if root in ids else ""
+        return (
+            f"but {root!r} is no earlier step{later}",
+            f"name an earlier step ({', '.join(earlier) or 'none yet'}), context.state.KEY or twins.NAME.url",
+        )
+    part, _, tail = rest.partition(".")
+    if part.startswith("json"):
+        return _path_problem("$" + rest[len("json") :], None, "")
+    if part in ("text", "status") and not tail:
+        return None
+    return (
+        f"which reads {rest or 'nothing'} of step {root}",
+        f"use {root}.json.PATH, {root}.text or {root}.status",
+    )
+
+
+def _path_problem(path: str, document: Any, what: str) -> tuple[str, str] | None:
+    """A JSONPath that does not compile, or that finds nothing in a ``document`` known now."""
+    if path == "$":
+        return None
+    try:
+        compiled = jsonpath.compile(path)
+    except jsonpath.JSONPathError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (
+            f"whose path {path} is not JSONPath ({first})",
+            "write a JSONPath after the dot, e.g. .items[0].id",
+        )
+    if document is not None and not compiled.findall(document):
+        return f"whose path {path} finds nothing in {what}", "add the value to context.state, or fix the path"
+    return None
 
 
 # --------------------------------------------------------------------------------- lines

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orchestrator.errors import UsageError
+from pydantic import ValidationError
+from rapidfuzz import process
+
+from orchestrator.errors import ConfigError
 from orchestrator.policy.chaos import ChaosConfig, ChaosModes
 from orchestrator.scenarios._model import ChaosInjection, Scenario
 
@@ -60,46 +63,71 @@ def resolve_chaos(
     """The chaos for ``scenario``'s trajectories (see the module docstring).
 
     ``route_ids`` maps each twin the scenario uses to its route ids. An unknown profile, a rule
-    for a twin the scenario does not use, or a route the twin lacks is a :class:`UsageError`
-    naming the scenario (``source``), the rule and the fix.
+    for a twin the scenario does not use, a route the twin lacks, or rules whose faults on one
+    route add up to more than one draw is a :class:`ConfigError` about ``source`` (the scenario's
+    file, or ``scenario ID`` by default) naming the field (``chaos``, ``chaos[1].route``) and the fix.
     """
     where = source or f"scenario {scenario.id}"
+    items = scenario.chaos if isinstance(scenario.chaos, list) else []
     profile = scenario.chaos_profile
-    rules = scenario.chaos_rules
+    rules = [(index, item) for index, item in enumerate(items) if isinstance(item, ChaosInjection)]
     if profile is None and not rules:
         profile = run_profile
     base: ChaosConfig | None = None
     if profile is not None and profile != NO_CHAOS:
         if profile not in profiles:
-            known = ", ".join([NO_CHAOS, *sorted(profiles)])
-            raise UsageError(f"{where}: unknown chaos profile {profile!r} (known: {known})")
+            field = next((f"chaos[{index}]" for index, item in enumerate(items) if item == profile), "chaos")
+            known = [NO_CHAOS, *sorted(profiles)]
+            close = process.extractOne(profile, known, score_cutoff=60)
+            hint = f"write {close[0]} (the closest name), or another of: " if close else "use one of: "
+            raise ConfigError(
+                where,
+                field,
+                f"names the chaos profile {profile!r}, which does not exist",
+                hint + ", ".join(known),
+            )
         base = profiles[profile]
     if not rules:
         return ResolvedChaos(base, profile if base is not None else None)
     overrides: dict[str, dict[str, Any]] = {
         key: modes.model_dump(exclude_none=True) for key, modes in (base.routes if base else {}).items()
     }
-    for index, rule in enumerate(rules):
+    last_rule: dict[str, int] = {}
+    used = ", ".join(sorted(route_ids))
+    for index, rule in rules:
         if rule.target not in route_ids:
-            raise UsageError(
-                f"{where}: chaos[{index}] targets twin {rule.target!r}, which the scenario does not use; "
-                f"add it to context.services or target one of: {', '.join(sorted(route_ids)) or 'none'}"
+            raise ConfigError(
+                where,
+                f"chaos[{index}].target",
+                f"is {rule.target!r}, a twin the scenario does not use",
+                f"add {rule.target} to context.services, or target one of: {used or 'none'}",
             )
         routes = list(route_ids[rule.target])
         if rule.route is not None:
             if rule.route not in routes:
-                raise UsageError(
-                    f"{where}: chaos[{index}].route {rule.route!r} is not a route of the {rule.target} "
-                    f"twin; use one of: {', '.join(routes)}"
+                raise ConfigError(
+                    where,
+                    f"chaos[{index}].route",
+                    f"is {rule.route!r}, which is not a route of the {rule.target} twin",
+                    f"use one of: {', '.join(routes)}, or leave route out for every route",
                 )
             routes = [rule.route]
         for route in routes:
-            overrides.setdefault(f"{rule.target}.{route}", {}).update(rules_to_modes(rule))
+            key = f"{rule.target}.{route}"
+            overrides.setdefault(key, {}).update(rules_to_modes(rule))
+            last_rule[key] = index
     document = base.model_dump(exclude_none=True) if base is not None else {}
-    try:
-        document["routes"] = {key: ChaosModes.model_validate(modes) for key, modes in overrides.items()}
-        config = ChaosConfig.model_validate(document)
-    except ValueError as exc:
-        raise UsageError(f"{where}: its chaos rules do not fit together: {exc}") from None
+    for key, modes in overrides.items():
+        try:  # one route at a time, so that the error names the route and its rule
+            ChaosConfig.model_validate({**document, "routes": {key: ChaosModes.model_validate(modes)}})
+        except ValidationError as exc:
+            why = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+            raise ConfigError(
+                where,
+                f"chaos[{last_rule[key]}]" if key in last_rule else "chaos",
+                f"does not fit with the other chaos on {key}: {why}",
+                "lower the probabilities of the rules (and the profile) for that route",
+            ) from None
+    config = ChaosConfig.model_validate({**document, "routes": overrides})
     label = f"{profile}+scenario" if base is not None else "scenario"
     return ResolvedChaos(config, label)

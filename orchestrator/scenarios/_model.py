@@ -19,7 +19,10 @@ the rule judge evaluates without a model (``twin_state``, ``api_call``, ``step``
 with a ``label`` that reports show instead of the check itself.
 
 Every model refuses unknown keys, so a misspelt key is an error naming the field, never a
-silently ignored line.
+silently ignored line. A step, criterion or chaos item is told apart by its one action or check
+key (a tagged union), so an error names the field inside the item that is wrong; an item whose
+action key is misspelt (``usr:``) is checked as the action it most likely meant, which reports
+the misspelt key with the rename.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+from rapidfuzz import process
 
 from orchestrator.policy.test_profiles import StepSpec
 
 __all__ = [
     "SCENARIO_ID",
+    "STEP_ID_REUSED",
     "ApiCallCheck",
     "ApiCallCriterion",
     "BrowserStep",
@@ -76,12 +82,31 @@ __all__ = [
 
 SCENARIO_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
 """Kebab-case, 3 to 50 characters: letters, digits and single hyphens inside."""
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 _STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+STEP_ID_REUSED = "step_id_reused"
+"""The error type of a step id used twice; its context holds ``index``, the second step's position."""
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _meant_kind(data: Mapping[Any, Any], kinds: tuple[str, ...], shared: frozenset[str]) -> str | None:
+    """The kind an item without any kind key most likely meant: the one closest to an unknown key.
+
+    Only the error changes: the item still fails, now reporting its misspelt key with the rename
+    (``usr`` -> ``user``) instead of "a step has exactly one action".
+    """
+    best: tuple[str, float] | None = None
+    for key in data:
+        if not isinstance(key, str) or key in shared:
+            continue
+        match = process.extractOne(key, kinds, score_cutoff=60)
+        if match is not None and (best is None or match[1] > best[1]):
+            best = (match[0], match[1])
+    return best[0] if best is not None else None
 
 
 # ------------------------------------------------------------------------------------ counts
@@ -246,6 +271,8 @@ def _criterion_kind(data: Any) -> str | None:
     if not isinstance(data, Mapping):
         return None
     kinds = [kind for kind in _CHECK_KINDS if kind in data]
+    if not kinds:
+        return _meant_kind(data, _CHECK_KINDS, frozenset({"label"}))
     return kinds[0] if len(kinds) == 1 else None
 
 
@@ -423,6 +450,8 @@ def _step_kind(data: Any) -> str | None:
     if not isinstance(data, Mapping):
         return None
     kinds = [kind for kind in _STEP_KINDS if kind in data]
+    if not kinds:
+        return _meant_kind(data, _STEP_KINDS, frozenset(_Step.model_fields))
     return kinds[0] if len(kinds) == 1 else None
 
 
@@ -455,14 +484,9 @@ class Persona(_Strict):
 class ScenarioContext(_Strict):
     state: dict[str, JsonValue] = Field(default_factory=dict, description="Free values for placeholders.")
     services: list[str] = Field(default_factory=list, description="Twins this scenario needs.")
-    data: dict[str, JsonValue] = Field(default_factory=dict, description="Seed data per twin.")
-
-    @model_validator(mode="after")
-    def _data_for_services(self) -> ScenarioContext:
-        stray = sorted(set(self.data) - set(self.services))
-        if stray:
-            raise ValueError(f"data names twin {stray[0]!r}, which is not in services; add it to services")
-        return self
+    data: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Seed data per twin (the catalog checks each is in services)."
+    )
 
 
 ChaosType = Literal[
@@ -489,6 +513,46 @@ class ChaosInjection(_Strict):
         return self
 
 
+def _chaos_item_kind(data: Any) -> str | None:
+    """``profile`` for a name, ``rule`` for a mapping (its union tag); ``None`` otherwise."""
+    if isinstance(data, str):
+        return "profile"
+    return "rule" if isinstance(data, Mapping | ChaosInjection) else None
+
+
+def _chaos_form(data: Any) -> str | None:
+    """``profile`` for a name, ``list`` for a list of names and rules (its union tag)."""
+    if isinstance(data, str):
+        return "profile"
+    return "list" if isinstance(data, list | tuple) else None
+
+
+_ProfileName = Annotated[str, Field(min_length=1), Tag("profile")]
+ChaosItem = Annotated[
+    _ProfileName | Annotated[ChaosInjection, Tag("rule")],
+    Discriminator(
+        _chaos_item_kind,
+        custom_error_type="chaos_item",
+        custom_error_message=(
+            "a chaos item is a profile's name or a rule, e.g. "
+            "[gentle, {type: error, target: jira, probability: 0.2, code: 503}]"
+        ),
+    ),
+]
+Chaos = Annotated[
+    _ProfileName | Annotated[list[ChaosItem], Tag("list")],
+    Discriminator(
+        _chaos_form,
+        custom_error_type="chaos_form",
+        custom_error_message=(
+            "chaos is a profile's name, a list of rules, or both: [gentle, {type: error, target: jira, "
+            "probability: 0.2, code: 503}]"
+        ),
+    ),
+]
+"""A chaos profile's name, or a list of at most one name and any rules."""
+
+
 class JudgeSettings(_Strict):
     model: str | None = Field(default=None, description="Model for this scenario's text criteria.")
     system_prompt: str | None = None
@@ -499,7 +563,7 @@ class Scenario(_Strict):
     """One scenario file (see the module docstring)."""
 
     id: str = Field(examples=["slack-to-jira"], description="Kebab-case, 3-50 characters, unique.")
-    domain: str = Field(min_length=1, examples=["integrations"])
+    domain: str = Field(examples=["integrations"], description="Kebab-case, 1-50 characters; the folder.")
     version: int = Field(default=1, ge=1)
     persona: Persona
     context: ScenarioContext = ScenarioContext()
@@ -507,7 +571,7 @@ class Scenario(_Strict):
     steps: list[ScenarioStep] = Field(min_length=1)
     satisfaction_criteria: list[Criterion] = Field(min_length=1)
     anti_patterns: list[Criterion] = Field(default_factory=list)
-    chaos: str | list[Annotated[str, Field(min_length=1)] | ChaosInjection] | None = Field(
+    chaos: Chaos | None = Field(
         default=None,
         description="A chaos profile's name, a list of chaos rules, or both: [gentle, {type: error, ...}].",
     )
@@ -525,14 +589,28 @@ class Scenario(_Strict):
             )
         return value
 
+    @field_validator("domain")
+    @classmethod
+    def _kebab_domain(cls, value: str) -> str:
+        if not _DOMAIN.fullmatch(value) or "--" in value:
+            raise ValueError(
+                "a domain is kebab-case, 1-50 characters: lowercase letters, digits and -, e.g. integrations"
+            )
+        return value
+
     @model_validator(mode="after")
     def _unique_step_ids(self) -> Scenario:
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for index, step in enumerate(self.steps):
             step_id = step_id_of(step, index)
             if step_id in seen:
-                raise ValueError(f"step id {step_id!r} is used twice; give each step its own id")
-            seen.add(step_id)
+                raise PydanticCustomError(
+                    STEP_ID_REUSED,
+                    "step id '{step_id}' is used twice (steps[{first}] and steps[{index}]); "
+                    "give each step its own id",
+                    {"step_id": step_id, "first": seen[step_id], "index": index},
+                )
+            seen[step_id] = index
         return self
 
     @field_validator("chaos")

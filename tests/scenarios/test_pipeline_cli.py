@@ -67,8 +67,9 @@ def test_catalog_names_file_line_field_and_fix_for_every_bad_file(tmp_path: Path
     done = orchestrate(root, "catalog")
     assert done.returncode == 2
     step_file = root / ".scenarios" / "catalog" / "tickets" / "bad-step.scenario.yaml"
-    line = next(i for i, text in enumerate(step_file.read_text().splitlines(), 1) if "usr:" in text) - 1
-    assert f"{step_file}:{line}: steps[0]: a step has exactly one action" in done.stderr
+    line = next(i for i, text in enumerate(step_file.read_text().splitlines(), 1) if "usr:" in text)
+    assert f"{step_file}:{line}: steps[0].usr: is not a known field" in done.stderr
+    assert "rename `usr` to `user`" in done.stderr
     assert "context.services[1]: names 'nosuch', which is not a twin" in done.stderr
     assert "Fix: " in done.stderr
     assert "fine" in done.stdout

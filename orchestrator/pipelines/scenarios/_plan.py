@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -24,6 +24,7 @@ from orchestrator.policy.chaos import ChaosConfig
 from orchestrator.scenarios import (
     NO_CHAOS,
     Catalog,
+    CatalogProblem,
     ResolvedChaos,
     Scenario,
     TrajectorySpec,
@@ -33,6 +34,7 @@ from orchestrator.scenarios import (
     step_kind,
     trajectory_id,
     trajectory_seed,
+    yaml_line,
 )
 from orchestrator.twins import TwinDefinition, check_seed_data, discover_twins, load_chaos_profiles, load_twin
 
@@ -135,23 +137,44 @@ class RunPlan:
 
 
 def open_catalog(config: ProjectConfig) -> Catalog:
-    """The project's catalog, checked against the twins that exist (problems are collected)."""
+    """The project's catalog, checked against the twins that exist (problems are collected).
+
+    Beyond the catalog's own checks, each scenario's chaos is resolved as a run resolves it (its
+    profile exists, its rules target its twins and their routes, and fit together), so that a
+    scenario ``catalog`` passes is one ``run`` accepts.
+    """
     twins = discover_twins(config.root)
     definitions: dict[str, TwinDefinition] = {}
+    profiles: dict[str, ChaosConfig] = load_chaos_profiles(config.root)
 
-    def check_data(twin: str, data: Any, path: Path) -> None:
+    def definition(twin: str) -> TwinDefinition:
         if twin not in definitions:
             definitions[twin] = load_twin(twin, config.root)
-        definition = definitions[twin]
-        check_seed_data(
-            data,
-            definition.manifest.entities,
-            twin=twin,
-            source=path,
-            checks=definition.seed_checks,
-        )
+        return definitions[twin]
 
-    return load_catalog(config.resolve(config.scenarios.catalog_dir), twins=twins, check_data=check_data)
+    def check_data(twin: str, data: Any, path: Path) -> None:
+        found = definition(twin)
+        check_seed_data(data, found.manifest.entities, twin=twin, source=path, checks=found.seed_checks)
+
+    def check_chaos(scenario: Scenario, path: Path) -> Iterable[CatalogProblem]:
+        services = scenario.context.services
+        if scenario.chaos is None or any(name not in twins for name in services):
+            return []  # no chaos, or a service that is no twin (reported on its own)
+        route_ids = {name: sorted(definition(name).route_ids()) for name in services}
+        try:
+            resolve_chaos(
+                scenario, run_profile=None, profiles=profiles, route_ids=route_ids, source=str(path)
+            )
+        except ConfigError as exc:
+            return [CatalogProblem(path, yaml_line(path, exc.field), exc.field, exc.problem, exc.fix)]
+        return []
+
+    return load_catalog(
+        config.resolve(config.scenarios.catalog_dir),
+        twins=twins,
+        check_data=check_data,
+        check_scenario=check_chaos,
+    )
 
 
 def plan_run(
