@@ -19,6 +19,21 @@ from orchestrator.scenarios._catalog import (
     yaml_line,
 )
 from orchestrator.scenarios._chaos import NO_CHAOS, ResolvedChaos, resolve_chaos, rules_to_modes
+from orchestrator.scenarios._checks import (
+    ApiCallCheck,
+    ApiCallCriterion,
+    Count,
+    CountRange,
+    Criterion,
+    CriterionCheck,
+    StateAssertion,
+    StepCheck,
+    StepCriterion,
+    TwinStateCheck,
+    TwinStateCriterion,
+    count_holds,
+    criterion_label,
+)
 from orchestrator.scenarios._contracts import (
     JUDGE_TRAJECTORY,
     RUN_TRAJECTORY,
@@ -30,38 +45,27 @@ from orchestrator.scenarios._contracts import (
 from orchestrator.scenarios._judgment import JUDGMENT_SCHEMA_VERSION, JudgeKind, Judgment, Verdict
 from orchestrator.scenarios._model import (
     SCENARIO_ID,
-    ApiCallCheck,
-    ApiCallCriterion,
-    BrowserStep,
     ChaosInjection,
-    Count,
-    CountRange,
-    Criterion,
-    CriterionCheck,
-    Expectation,
-    HttpRequest,
-    HttpStep,
     JudgeSettings,
     Persona,
     Scenario,
     ScenarioContext,
+)
+from orchestrator.scenarios._seeds import new_run_seed, trajectory_id, trajectory_seed, twin_seed
+from orchestrator.scenarios._steps import (
+    BrowserStep,
+    Expectation,
+    HttpRequest,
+    HttpStep,
     ScenarioStep,
-    StateAssertion,
-    StepCheck,
-    StepCriterion,
     TwinAction,
-    TwinStateCheck,
-    TwinStateCriterion,
     TwinStep,
     UserStep,
     WaitForSpec,
     WaitForStep,
-    count_holds,
-    criterion_label,
     step_id_of,
     step_kind,
 )
-from orchestrator.scenarios._seeds import new_run_seed, trajectory_id, trajectory_seed, twin_seed
 from orchestrator.scenarios._trajectory import (
     TRAJECTORY_SCHEMA_VERSION,
     ChaosRecord,

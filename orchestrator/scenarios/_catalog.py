@@ -29,15 +29,9 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError, OrchestrateError
-from orchestrator.scenarios._model import (
-    STEP_ID_REUSED,
-    ApiCallCriterion,
-    Scenario,
-    StepCriterion,
-    TwinStateCriterion,
-    TwinStep,
-    WaitForStep,
-)
+from orchestrator.scenarios._checks import ApiCallCriterion, StepCriterion, TwinStateCriterion
+from orchestrator.scenarios._model import Scenario
+from orchestrator.scenarios._steps import STEP_ID_REUSED, TwinStep, WaitForStep
 from orchestrator.userfiles import load_structured_file
 from orchestrator.validation import explain_validation_errors, format_loc
 

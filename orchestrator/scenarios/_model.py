@@ -31,11 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-import jsonpath
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     JsonValue,
@@ -44,444 +40,42 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from rapidfuzz import process
 
-from orchestrator.policy.test_profiles import StepSpec
+from orchestrator.scenarios._checks import (
+    Criterion,
+    ScenarioPart,
+)
+from orchestrator.scenarios._steps import (
+    STEP_ID_REUSED,
+    ScenarioStep,
+    step_id_of,
+)
 
 __all__ = [
     "SCENARIO_ID",
-    "STEP_ID_REUSED",
-    "ApiCallCheck",
-    "ApiCallCriterion",
-    "BrowserStep",
     "ChaosInjection",
-    "Count",
-    "CountRange",
-    "Criterion",
-    "CriterionCheck",
-    "Expectation",
-    "HttpRequest",
-    "HttpStep",
     "JudgeSettings",
     "Persona",
     "Scenario",
     "ScenarioContext",
-    "ScenarioStep",
-    "StateAssertion",
-    "StepCheck",
-    "StepCriterion",
-    "TwinAction",
-    "TwinStateCheck",
-    "TwinStateCriterion",
-    "TwinStep",
-    "UserStep",
-    "WaitForSpec",
-    "WaitForStep",
-    "criterion_label",
 ]
+
 
 SCENARIO_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
 """Kebab-case, 3 to 50 characters: letters, digits and single hyphens inside."""
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
-_STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-STEP_ID_REUSED = "step_id_reused"
-"""The error type of a step id used twice; its context holds ``index``, the second step's position."""
-_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _meant_kind(data: Mapping[Any, Any], kinds: tuple[str, ...], shared: frozenset[str]) -> str | None:
-    """The kind an item without any kind key most likely meant: the one closest to an unknown key.
-
-    Only the error changes: the item still fails, now reporting its misspelt key with the rename
-    (``usr`` -> ``user``) instead of "a step has exactly one action".
-    """
-    best: tuple[str, float] | None = None
-    for key in data:
-        if not isinstance(key, str) or key in shared:
-            continue
-        match = process.extractOne(key, kinds, score_cutoff=60)
-        if match is not None and (best is None or match[1] > best[1]):
-            best = (match[0], match[1])
-    return best[0] if best is not None else None
-
-
-# ------------------------------------------------------------------------------------ counts
-
-
-def _jsonpath(value: str | None) -> str | None:
-    """A JSONPath that compiles (python-jsonpath's RFC 9535 dialect), else a clear error."""
-    if value is None:
-        return None
-    try:
-        jsonpath.compile(value)
-    except jsonpath.JSONPathError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"is not a valid JSONPath ({first}); write it like $.issues[0].summary") from None
-    return value
-
-
-JsonPath = Annotated[str, Field(min_length=1, examples=["$.issues[*]"]), AfterValidator(_jsonpath)]
-"""A JSONPath expression, checked when the file is read."""
-
-
-class CountRange(_Strict):
-    """``{min?, max?}``: a count within bounds (both inclusive)."""
-
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CountRange:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both, e.g. {min: 1, max: 3}")
-        if self.min is not None and self.max is not None and self.max < self.min:
-            raise ValueError(f"max ({self.max}) must not be below min ({self.min})")
-        return self
-
-    def holds(self, value: int) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-
-Count = Annotated[int, Field(ge=0)] | CountRange
-"""An exact count, or ``{min?, max?}``."""
-
-
-def count_holds(expected: Count, value: int) -> bool:
-    """Whether ``value`` meets an exact count or a range."""
-    return value == expected if isinstance(expected, int) else expected.holds(value)
-
-
-# ------------------------------------------------------------------------------- assertions
-
-
-_TESTS = ("equals", "contains", "exists", "count")
-
-
-class StateAssertion(_Strict):
-    """A JSONPath into a document and exactly one test of what it finds.
-
-    ``equals``: the first match equals the value; ``contains``: the first match (text or list)
-    contains the value; ``exists``: something matches (true) or nothing does (false);
-    ``count``: the number of matches.
-    """
-
-    path: JsonPath = Field(description="JSONPath, e.g. $.issues[0].summary")
-    equals: JsonValue = None
-    contains: JsonValue = None
-    exists: bool | None = None
-    count: Count | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_test(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            tests = [key for key in _TESTS if data.get(key) is not None]
-            if not tests and "equals" in data:
-                tests = ["equals"]  # `equals: null` tests for null
-            if len(tests) != 1:
-                raise ValueError(
-                    "give exactly one of equals, contains, exists or count beside path, "
-                    f"e.g. {{path: '$.issues[*]', count: 1}} (got {', '.join(tests) or 'none'})"
-                )
-        return data
-
-    @property
-    def test(self) -> Literal["equals", "contains", "exists", "count"]:
-        """The one test this assertion makes."""
-        for name in ("contains", "exists", "count"):
-            if getattr(self, name) is not None:
-                return name
-        return "equals"
-
-
-class TwinStateCheck(StateAssertion):
-    """``{service, path, equals | contains | exists | count}`` over a twin's whole state."""
-
-    service: str = Field(min_length=1, examples=["jira"])
-
-
-class ApiCallCheck(_Strict):
-    """Requests a twin served during the trajectory, from its journal.
-
-    ``path`` matches the request path exactly, or as a glob with ``*``; ``count`` defaults to
-    "at least one"; ``within_ms`` counts only requests made that soon after the trajectory began.
-    """
-
-    service: str = Field(min_length=1, examples=["jira"])
-    method: str | None = Field(default=None, examples=["POST"])
-    path: str | None = Field(default=None, examples=["/rest/api/2/issue"])
-    status: int | None = Field(default=None, ge=100, le=599)
-    count: Count | None = None
-    within_ms: float | None = Field(default=None, gt=0)
-
-    @field_validator("method")
-    @classmethod
-    def _upper(cls, value: str | None) -> str | None:
-        return value.upper() if value is not None else None
-
-
-class StepCheck(_Strict):
-    """The outcome of a step: its HTTP status, a JSONPath into its JSON answer, or its text."""
-
-    id: str = Field(min_length=1, examples=["step_01"])
-    status: int | None = Field(default=None, ge=100, le=599)
-    path: JsonPath | None = None
-    equals: JsonValue = None
-    contains: str | None = None
-
-    @model_validator(mode="after")
-    def _tests_something(self) -> StepCheck:
-        if self.status is None and self.contains is None and self.path is None:
-            raise ValueError("give status, contains, or path with equals, e.g. {id: step_01, contains: done}")
-        if self.equals is not None and self.path is None:
-            raise ValueError("equals needs a path into the step's JSON answer, e.g. path: $.ok")
-        return self
-
-
-class _Labelled(_Strict):
-    label: str | None = Field(default=None, description="What reports call this check.")
-
-
-class TwinStateCriterion(_Labelled):
-    twin_state: TwinStateCheck
-
-
-class ApiCallCriterion(_Labelled):
-    api_call: ApiCallCheck
-
-
-class StepCriterion(_Labelled):
-    step: StepCheck
-
-
-CriterionCheck = TwinStateCriterion | ApiCallCriterion | StepCriterion
-_CHECK_KINDS = ("twin_state", "api_call", "step")
-
-
-def _criterion_kind(data: Any) -> str | None:
-    """``text`` or the check a criterion holds (its union tag); ``None`` when neither."""
-    if isinstance(data, str):
-        return "text"
-    if isinstance(data, TwinStateCriterion | ApiCallCriterion | StepCriterion):
-        return next(kind for kind in _CHECK_KINDS if kind in type(data).model_fields)
-    if not isinstance(data, Mapping):
-        return None
-    kinds = [kind for kind in _CHECK_KINDS if kind in data]
-    if not kinds:
-        return _meant_kind(data, _CHECK_KINDS, frozenset({"label"}))
-    return kinds[0] if len(kinds) == 1 else None
-
-
-Criterion = Annotated[
-    Annotated[str, Field(min_length=1), Tag("text")]
-    | Annotated[TwinStateCriterion, Tag("twin_state")]
-    | Annotated[ApiCallCriterion, Tag("api_call")]
-    | Annotated[StepCriterion, Tag("step")],
-    Discriminator(
-        _criterion_kind,
-        custom_error_type="criterion_form",
-        custom_error_message=(
-            "a criterion is text for the LLM judge, or one check of twin_state, api_call or step, "
-            "e.g. {twin_state: {service: jira, path: '$.issues[*]', count: 1}}"
-        ),
-    ),
-]
-"""Text for the LLM judge, or one structured check for the rule judge."""
-
-
-def criterion_label(criterion: Criterion) -> str:
-    """How reports name a criterion: its text, its label, or a short rendering of its check."""
-    if isinstance(criterion, str):
-        return criterion
-    if criterion.label:
-        return criterion.label
-    if isinstance(criterion, TwinStateCriterion):
-        check = criterion.twin_state
-        return f"{check.service} state {check.path} {check.test} {_short(getattr(check, check.test))}"
-    if isinstance(criterion, ApiCallCriterion):
-        call = criterion.api_call
-        parts = [call.service, call.method or "*", call.path or "*"]
-        if call.status is not None:
-            parts.append(f"-> {call.status}")
-        if call.count is not None:
-            parts.append(f"count {_short(call.count)}")
-        if call.within_ms is not None:
-            parts.append(f"within {call.within_ms:g} ms")
-        return "api_call " + " ".join(parts)
-    step = criterion.step
-    tests = [
-        f"{name} {_short(getattr(step, name))}"
-        for name in ("status", "path", "equals", "contains")
-        if getattr(step, name) is not None
-    ]
-    return f"step {step.id} " + " ".join(tests)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, CountRange):
-        bounds = [
-            f"{name}: {getattr(value, name)}" for name in ("min", "max") if getattr(value, name) is not None
-        ]
-        return "{" + ", ".join(bounds) + "}"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# ------------------------------------------------------------------------------------ steps
-
-
-class Expectation(_Strict):
-    """What a step's answer must show; unmet, the step is recorded as failed."""
-
-    status: int | None = Field(default=None, ge=100, le=599)
-    path: JsonPath | None = Field(default=None, description="JSONPath into the JSON answer.")
-    equals: JsonValue = None
-    contains: str | None = Field(default=None, description="Text the answer must contain.")
-
-    @model_validator(mode="after")
-    def _sensible(self) -> Expectation:
-        if self.equals is not None and self.path is None:
-            raise ValueError("equals needs a path into the JSON answer, e.g. {path: $.ok, equals: true}")
-        return self
-
-
-class _Step(_Strict):
-    id: str | None = Field(default=None, description="Name used by placeholders; default step_NN.")
-    expect: Expectation | None = None
-    stop_on_fail: bool = Field(default=False, description="End the trajectory when this step fails.")
-
-    @field_validator("id")
-    @classmethod
-    def _step_id(cls, value: str | None) -> str | None:
-        if value is not None and not _STEP_ID.fullmatch(value):
-            raise ValueError(
-                "a step id is letters, digits, _ and -, starting with a letter, e.g. step_01_login"
-            )
-        return value
-
-
-class UserStep(_Step):
-    user: str = Field(min_length=1, description="A message to the assistant endpoint.")
-
-
-class HttpRequest(_Strict):
-    method: str = Field(default="GET", examples=["POST"])
-    path: str = Field(min_length=1, examples=["/api/login"])
-    json_body: JsonValue = Field(default=None, alias="json")
-    headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, value: str) -> str:
-        if value.upper() not in _HTTP_METHODS:
-            raise ValueError(f"method must be one of {', '.join(_HTTP_METHODS)}")
-        return value.upper()
-
-    @field_validator("path")
-    @classmethod
-    def _relative(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("path is relative to the system under test and starts with /, e.g. /api/login")
-        return value
-
-
-class HttpStep(_Step):
-    http: HttpRequest
-
-
-class BrowserStep(_Step):
-    browser: list[StepSpec] = Field(min_length=1)
-
-
-class WaitForSpec(_Strict):
-    api_call: ApiCallCheck | None = None
-    twin_state: TwinStateCheck | None = None
-    timeout_ms: int = Field(default=10_000, gt=0, le=600_000)
-
-    @model_validator(mode="after")
-    def _one(self) -> WaitForSpec:
-        if (self.api_call is None) == (self.twin_state is None):
-            raise ValueError("give exactly one of api_call or twin_state, e.g. {api_call: {service: jira}}")
-        return self
-
-
-class WaitForStep(_Step):
-    wait_for: WaitForSpec
-
-
-class TwinAction(_Strict):
-    service: str = Field(min_length=1)
-    reset: bool | None = None
-    seed: dict[str, JsonValue] | None = None
-    assert_: StateAssertion | None = Field(default=None, alias="assert")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _one(self) -> TwinAction:
-        chosen = [
-            name
-            for name, value in (("reset", self.reset), ("seed", self.seed), ("assert", self.assert_))
-            if value is not None
-        ]
-        if len(chosen) != 1:
-            raise ValueError("give exactly one of reset, seed or assert, e.g. {service: jira, reset: true}")
-        return self
-
-
-class TwinStep(_Step):
-    twin: TwinAction
-
-
-_STEP_KINDS = ("user", "http", "browser", "wait_for", "twin")
-
-
-def _step_kind(data: Any) -> str | None:
-    """The action a step holds (its union tag); ``None`` when it holds none or several."""
-    if isinstance(data, BaseModel):
-        return step_kind(data)  # type: ignore[arg-type]
-    if not isinstance(data, Mapping):
-        return None
-    kinds = [kind for kind in _STEP_KINDS if kind in data]
-    if not kinds:
-        return _meant_kind(data, _STEP_KINDS, frozenset(_Step.model_fields))
-    return kinds[0] if len(kinds) == 1 else None
-
-
-ScenarioStep = Annotated[
-    Annotated[UserStep, Tag("user")]
-    | Annotated[HttpStep, Tag("http")]
-    | Annotated[BrowserStep, Tag("browser")]
-    | Annotated[WaitForStep, Tag("wait_for")]
-    | Annotated[TwinStep, Tag("twin")],
-    Discriminator(
-        _step_kind,
-        custom_error_type="step_action",
-        custom_error_message=(
-            "a step has exactly one action of user, http, browser, wait_for or twin, "
-            "e.g. {id: step_01, user: 'Hello'}"
-        ),
-    ),
-]
 
 
 # ------------------------------------------------------------------------------ the scenario
 
 
-class Persona(_Strict):
+class Persona(ScenarioPart):
     role: str = Field(min_length=1, examples=["support engineer"])
     expertise: str = Field(default="", examples=["novice"])
     goals: list[str] = Field(default_factory=list)
 
 
-class ScenarioContext(_Strict):
+class ScenarioContext(ScenarioPart):
     state: dict[str, JsonValue] = Field(default_factory=dict, description="Free values for placeholders.")
     services: list[str] = Field(default_factory=list, description="Twins this scenario needs.")
     data: dict[str, JsonValue] = Field(
@@ -494,7 +88,7 @@ ChaosType = Literal[
 ]
 
 
-class ChaosInjection(_Strict):
+class ChaosInjection(ScenarioPart):
     """One chaos rule in the list form: ``{type, target, probability, delay_ms?, code?, route?}``."""
 
     type: ChaosType
@@ -553,13 +147,13 @@ Chaos = Annotated[
 """A chaos profile's name, or a list of at most one name and any rules."""
 
 
-class JudgeSettings(_Strict):
+class JudgeSettings(ScenarioPart):
     model: str | None = Field(default=None, description="Model for this scenario's text criteria.")
     system_prompt: str | None = None
     strict_mode: bool = Field(default=False, description="A matched anti-pattern decides, without a model.")
 
 
-class Scenario(_Strict):
+class Scenario(ScenarioPart):
     """One scenario file (see the module docstring)."""
 
     id: str = Field(examples=["slack-to-jira"], description="Kebab-case, 3-50 characters, unique.")
@@ -638,16 +232,3 @@ class Scenario(_Strict):
 
     def step_ids(self) -> list[str]:
         return [step_id_of(step, index) for index, step in enumerate(self.steps)]
-
-
-def step_id_of(step: UserStep | HttpStep | BrowserStep | WaitForStep | TwinStep, index: int) -> str:
-    """A step's id: its own, or ``step_NN`` from its 1-based position."""
-    return step.id or f"step_{index + 1:02d}"
-
-
-def step_kind(step: UserStep | HttpStep | BrowserStep | WaitForStep | TwinStep) -> str:
-    """``user``, ``http``, ``browser``, ``wait_for`` or ``twin``."""
-    for kind in _STEP_KINDS:
-        if kind in type(step).model_fields:
-            return kind
-    raise AssertionError(f"unknown step model {type(step).__name__}")  # pragma: no cover
