@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 
+import httpx
+
 from orchestrator.agents.runner._browser import SlotBrowser
 from orchestrator.agents.runner._settings import SlotSettings
 from orchestrator.agents.runner._sut import SystemUnderTest
@@ -49,6 +51,9 @@ class Slot:
         self._failing = "the slot"
         """What failed to start last: the twins or the system under test."""
         self._start_error = ""
+        self.ssl_context = httpx.create_ssl_context(trust_env=False)
+        """One TLS context for every trajectory's client: loading the CA store costs about as much
+        CPU as a whole trajectory of HTTP on loopback, so it is done once per slot."""
 
     @property
     def started(self) -> bool:

@@ -228,7 +228,9 @@ class _Run:
 
     def _run_steps(self) -> None:
         slot, spec = self.slot, self.spec
-        with httpx.Client(headers={TRAJECTORY_HEADER: spec.trajectory_id}, trust_env=False) as client:
+        with httpx.Client(
+            headers={TRAJECTORY_HEADER: spec.trajectory_id}, trust_env=False, verify=slot.ssl_context
+        ) as client:
             ctx = StepContext(
                 spec=spec,
                 sut=slot.settings.sut,
