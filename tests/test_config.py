@@ -322,8 +322,8 @@ def test_env_naming_no_section_or_going_inside_a_value(tmp_path: Path) -> None:
     assert str(info.value.path) == "environment variable ORCHESTRATE_EVNTS__BATCH_SIZE"
     assert info.value.field == "evnts"
     assert info.value.problem == (
-            "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm"
-        )
+        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm"
+    )
     assert info.value.fix == "rename `evnts` to `events`, or remove it"
 
     with pytest.raises(ConfigError) as info:
@@ -551,7 +551,11 @@ def test_unions_of_tables() -> None:
 @pytest.mark.parametrize(
     ("toml", "field", "problem"),
     [
-        ('[targets.web]\nbase_url = "127.0.0.1:8000"\n', "targets.web.base_url", "absolute http:// or https://"),
+        (
+            '[targets.web]\nbase_url = "127.0.0.1:8000"\n',
+            "targets.web.base_url",
+            "absolute http:// or https://",
+        ),
         ('[targets.web]\nbase_url = "javascript:alert(1)"\n', "targets.web.base_url", "absolute http://"),
         (
             '[issues]\napi_url = "http://oauth2:glpat-SECRET@127.0.0.1:1/api/v4"\n',

@@ -3,8 +3,9 @@
 The SUT (``ticketdesk.py``, written into the project and served in process per slot through
 ``[sut] app``) answers ``POST /api/assistant/message``: "file TEXT" creates one OPS issue and
 answers "Filed OPS-N"; "file twice TEXT" creates two (a defect the anti-pattern catches);
-"break" answers 500 and files nothing; "garbage" answers HTML, not JSON. It forwards the trajectory header to the twin and
-derives a new session's id from it, so seeded runs compare equal.
+"break" answers 500 and files nothing; "garbage" answers HTML, not JSON. It forwards the
+trajectory header to the twin and derives a new session's id from it, so seeded runs compare
+equal.
 """
 
 from __future__ import annotations
