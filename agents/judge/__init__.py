@@ -33,7 +33,6 @@ from orchestrator.agents.judge._rules import (
     check_criterion,
     check_step,
     check_twin_state,
-    json_equal,
 )
 from orchestrator.agents.judge._worker import TrajectoryJudge
 
@@ -53,7 +52,6 @@ __all__ = [
     "check_criterion",
     "check_step",
     "check_twin_state",
-    "json_equal",
     "judge_prompt",
     "judge_trajectory",
     "system_prompt",

@@ -38,6 +38,7 @@ from orchestrator.scenarios import (
     TwinStateCheck,
     TwinStateCriterion,
     count_holds,
+    json_equal,
 )
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "check_criterion",
     "check_step",
     "check_twin_state",
-    "json_equal",
 ]
 
 _SHOWN = 60
@@ -222,19 +222,6 @@ def _step_text(text: str | None, body: Any) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def json_equal(left: Any, right: Any) -> bool:
-    """Equality as JSON means it: booleans are not numbers, ``1 == 1.0``, containers compare deeply."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left is right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
-    return type(left) is type(right) and bool(left == right)
 
 
 def _count_text(count: Any) -> str:

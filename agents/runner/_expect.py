@@ -13,24 +13,11 @@ from typing import Any
 
 import jsonpath
 
-from orchestrator.scenarios import Expectation, StateAssertion, count_holds
+from orchestrator.scenarios import Expectation, StateAssertion, count_holds, json_equal
 
-__all__ = ["assertion_holds", "expectation_failures", "json_equal", "show"]
+__all__ = ["assertion_holds", "expectation_failures", "show"]
 
 _SHOWN = 80
-
-
-def json_equal(left: Any, right: Any) -> bool:
-    """Equality as JSON means it: booleans are not numbers, ``1 == 1.0``, containers compare deeply."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left is right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
-    return type(left) is type(right) and bool(left == right)
 
 
 def show(value: Any) -> str:

@@ -93,7 +93,7 @@ def run_trajectory(
     return _Run(slot, spec, cancelled or threading.Event()).run()
 
 
-def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory:
+def slot_failure(slot_name: str, spec: TrajectorySpec, error: str, *, slot_failed: bool = True) -> Trajectory:
     """The record of a trajectory that could not begin (its slot did not start): errored, with the cause.
 
     Its ``outcome`` has ``slot_failure: true``, which tells it from a trajectory the system under
@@ -119,7 +119,9 @@ def slot_failure(slot_name: str, spec: TrajectorySpec, error: str) -> Trajectory
         chaos_profile=spec.chaos_profile,
         steps=steps,
         events=[TrajectoryEvent(type="error", at_ms=0.0, description=error, detail={"error": error})],
-        outcome=outcome_of("errored", error, None, steps, api_calls=0, injections=0, slot_failure=True),
+        outcome=outcome_of(
+            "errored", error, None, steps, api_calls=0, injections=0, slot_failure=slot_failed
+        ),
     )
 
 

@@ -33,6 +33,7 @@ from orchestrator.scenarios._checks import (
     TwinStateCriterion,
     count_holds,
     criterion_label,
+    json_equal,
 )
 from orchestrator.scenarios._contracts import (
     JUDGE_TRAJECTORY,
@@ -132,6 +133,7 @@ __all__ = [
     "WaitForStep",
     "count_holds",
     "criterion_label",
+    "json_equal",
     "load_catalog",
     "new_run_seed",
     "resolve_chaos",

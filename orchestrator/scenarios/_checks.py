@@ -42,6 +42,7 @@ __all__ = [
     "closest_kind",
     "count_holds",
     "criterion_label",
+    "json_equal",
 ]
 
 
@@ -106,6 +107,22 @@ class CountRange(ScenarioPart):
 
 Count = Annotated[int, Field(ge=0)] | CountRange
 """An exact count, or ``{min?, max?}``."""
+
+
+def json_equal(left: Any, right: Any) -> bool:
+    """What ``equals`` means in every check, for runner and judge alike: equality as JSON means it.
+
+    Booleans are not numbers, ``1 == 1.0``, and containers compare deeply.
+    """
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
+    return type(left) is type(right) and bool(left == right)
 
 
 def count_holds(expected: Count, value: int) -> bool:

@@ -13,9 +13,8 @@ from orchestrator.agents.judge import (
     check_criterion,
     check_step,
     check_twin_state,
-    json_equal,
 )
-from orchestrator.scenarios import ApiCallCheck, Criterion, StepCheck, TwinStateCheck
+from orchestrator.scenarios import ApiCallCheck, Criterion, StepCheck, TwinStateCheck, json_equal
 from tests.scenarios.judge_support import api_call, step, trajectory
 
 TRAJECTORY = trajectory()

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from orchestrator.actors import Conductor, Delegation, Outcome, Worker
+from orchestrator.agents.runner import slot_failure
 from orchestrator.correlation import correlation_scope
 from orchestrator.errors import OrchestrateError
 from orchestrator.messages import RunOutcome, StartRun
@@ -97,24 +98,7 @@ def _now() -> str:
 
 def errored_trajectory(spec: TrajectorySpec, error: str, *, slot: str = "unknown") -> Trajectory:
     """The record of a trajectory whose runner gave no answer: errored, with the cause."""
-    now = _now()
-    return Trajectory(
-        id=spec.trajectory_id,
-        scenario_id=spec.scenario.id,
-        scenario_version=spec.scenario.version,
-        domain=spec.scenario.domain,
-        run_id=spec.run_id,
-        index=spec.index,
-        seed=spec.seed,
-        slot=slot,
-        started_at=now,
-        finished_at=now,
-        duration_ms=0.0,
-        status="errored",
-        error=error,
-        chaos_profile=spec.chaos_profile,
-        outcome={"summary": f"the runner gave no answer: {error}"},
-    )
+    return slot_failure(slot, spec, f"the runner gave no answer: {error}", slot_failed=False)
 
 
 def unjudged(trajectory: Trajectory, reason: str) -> Judgment:
