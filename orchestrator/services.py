@@ -37,6 +37,7 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import structlog
@@ -219,6 +220,7 @@ def running_target(
     cancelled: threading.Event | None = None,
     withheld_env: Collection[str] = (),
     section: str | None = None,
+    redact: Collection[str] = (),
 ) -> Iterator[RunningTarget]:
     """Yield the target, started and healthy if it has a start command; always stop it after.
 
@@ -226,7 +228,9 @@ def running_target(
     so what it started (a shell's child, a dev server's workers) stops with it; a watchdog stops
     the group if this process dies first. ``section`` names the settings in error messages
     (default ``targets.NAME``; ``sut`` for the system under test). ``cancelled`` ends the health
-    wait early when the run is being stopped. ``withheld_env`` names more variables kept from the
+    wait early when the run is being stopped. ``redact`` names values (tokens the command was
+    given) that never reach the log: its output is copied there line by line with each replaced
+    by ``[redacted]``. ``withheld_env`` names more variables kept from the
     command (the tracker's ``token_env``); see :func:`target_environment`. The command's output
     goes to ``log_path`` only; errors point there rather than quoting it, since a target may print
     credentials as it starts.
@@ -247,9 +251,18 @@ def running_target(
     watchdog = _Watchdog()
     try:
         with log_path.open("wb") as output:
+            copier: _RedactingCopy | None = None
             process = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE if redact else output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
+            if redact:
+                assert process.stdout is not None
+                copier = _RedactingCopy(process.stdout, output, redact)
             try:
                 watchdog.guard(process.pid)
                 if base_url is not None:
@@ -265,8 +278,36 @@ def running_target(
                 yield RunningTarget(name, base_url, settings, process.pid)
             finally:
                 _stop(process)
+                if copier is not None:
+                    copier.join()
     finally:
         watchdog.stand_down()
+
+
+class _RedactingCopy:
+    """Copies a process's output to its log as it comes, with secret values replaced."""
+
+    def __init__(self, source: IO[bytes], sink: IO[bytes], secrets: Collection[str]) -> None:
+        # Longest first, so a secret holding a shorter one is redacted whole.
+        self._secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self._source = source
+        self._sink = sink
+        self._thread = threading.Thread(target=self._copy, name="orchestrate-log-redactor", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        with suppress(OSError, ValueError):
+            for line in iter(self._source.readline, b""):
+                for secret in self._secrets:
+                    line = line.replace(secret, b"[redacted]")
+                self._sink.write(line)
+                self._sink.flush()
+
+    def join(self, timeout: float = _STOP_GRACE_S) -> None:
+        """Wait for the output's end (the process group was stopped, so it comes)."""
+        self._thread.join(timeout)
+        with suppress(OSError):
+            self._source.close()
 
 
 def _wait_healthy(

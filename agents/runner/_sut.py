@@ -157,6 +157,7 @@ class SystemUnderTest:
                         log_path=self.log_path,
                         config_file=self.settings.config_file,
                         section="sut",
+                        redact=self.log_secrets(),
                     )
                 )
             except BaseException:

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -179,3 +181,36 @@ def test_changed_files_since_a_ref(tmp_path: Path) -> None:
         changed_files_since(tmp_path, "no-such-ref")
     with pytest.raises(UsageError, match="is not a git ref"):
         changed_files_since(tmp_path, "--output=/tmp/x")
+
+
+TALKER = """
+import http.server, sys
+print("starting with token tok-SECRET-123 and key sk-live-42; not secret: hello", flush=True)
+http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind="127.0.0.1")
+"""
+
+
+@pytest.mark.timeout(60)
+def test_redacted_values_never_reach_the_log_even_while_the_command_runs(tmp_path: Path) -> None:
+    (tmp_path / "talker.py").write_text(TALKER)
+    (tmp_path / "index.html").write_text("<h1>up</h1>")
+    settings = TargetSection(
+        base_url="http://127.0.0.1:{port}",
+        start_command=["python", "talker.py", "{port}"],
+        health_path="/index.html",
+    )
+    log = tmp_path / "target.log"
+    with running_target(
+        "web", settings, root=tmp_path, log_path=log, redact=["tok-SECRET-123", "sk-live-42"]
+    ) as target:
+        assert target.base_url is not None
+        httpx.get(f"{target.base_url}/index.html")
+        # Healthy means the banner was printed before; the copy is line by line, so it is there now
+        # or very soon: wait on it with a deadline.
+        deadline = time.monotonic() + 10
+        while "hello" not in log.read_text() and time.monotonic() < deadline:
+            threading.Event().wait(0.02)
+        running = log.read_text()
+    assert "hello" in running and "[redacted]" in running
+    assert "tok-SECRET-123" not in running and "sk-live-42" not in running
+    assert "tok-SECRET-123" not in log.read_text() and "GET /index.html" in log.read_text()
