@@ -108,7 +108,8 @@ def play(scenario_id: str, probability: float | None = None) -> tuple[bool, bool
     chaos = chaos_of(document, probability)
     with (
         serve_twins(document["context"]["services"], seed=5, data=data) as twins,
-        serve_app(sut.create_app(sut_env(twins, SUT_TWIN_TIMEOUT_S="0.3"))) as origin,
+        # Shorter than the slow-jira chaos (3 s), longer than a first request on a busy machine.
+        serve_app(sut.create_app(sut_env(twins, SUT_TWIN_TIMEOUT_S="1.5"))) as origin,
         httpx.Client(base_url=origin, timeout=10) as client,
     ):
         for name, config in chaos.items():

@@ -46,6 +46,9 @@ def demo(
     chaos: Mapping[str, Mapping[str, Any]] | None = None, **env: str
 ) -> Iterator[tuple[RunningTwins, httpx.Client]]:
     """Twins seeded with ``DATA``, ``chaos`` per twin name, the SUT in process, and a client of the SUT."""
+    # A generous timeout unless a test is about timeouts: a first request on a busy machine can
+    # take longer than the SUT's 1 s default, and that is not what these tests look at.
+    env.setdefault("SUT_TWIN_TIMEOUT_S", "5")
     with (
         serve_twins(["okta", "slack", "jira"], seed=11, data=DATA) as twins,
         serve_app(sut.create_app(sut_env(twins, **env))) as origin,
