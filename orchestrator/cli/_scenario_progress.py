@@ -8,6 +8,7 @@ log shows progress without a line per trajectory. stdout is never touched.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,19 @@ class ScenarioProgress:
 
     def on_plan(self, run_id: str, plan: RunPlan, done: frozenset[str]) -> None:
         self._planned = {planned.scenario.id: planned.count for planned in plan.scenarios}
+        cores = os.cpu_count() or 1
+        if plan.parallel > 2 * cores:
+            # Oversubscribed slots answer late, and a system under test with tight timeouts then
+            # fails differently: the same seed would no longer give the same trajectories.
+            self._console.print(
+                literal(
+                    f"warning: --parallel {plan.parallel} is more than twice the {cores} cores here; "
+                    "slow answers may turn into timeouts and change results between runs of one seed",
+                    "yellow",
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
         resumed = f", {len(done)} already done" if done else ""
         self._console.print(
             literal(

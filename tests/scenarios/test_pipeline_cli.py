@@ -139,3 +139,12 @@ def test_text_criteria_are_judged_by_the_configured_model(tmp_path: Path) -> Non
     assert "sk-twin-valid" not in (result.run_dir / "events.jsonl").read_text()
     events = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
     assert sum(event["event_type"] == "llm.call.completed" for event in events) == 2
+
+
+@pytest.mark.timeout(120)
+def test_oversubscribed_slots_are_warned_about(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "desk")
+    cores = os.cpu_count() or 1
+    done = orchestrate(root, "run", "--count", "1", "--parallel", str(2 * cores + 1))
+    assert done.returncode == 0, done.stderr
+    assert f"is more than twice the {cores} cores" in done.stderr
