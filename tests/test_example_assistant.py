@@ -413,3 +413,15 @@ def test_the_app_runs_from_its_command_line_and_stops_cleanly(root: Path) -> Non
         process.terminate()
         process.wait(timeout=15)
     assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
+
+
+def test_the_coder_reads_task_boxes_and_items_without_a_step(tmp_path: Path) -> None:
+    backlog = tmp_path / "BACKLOG.md"
+    backlog.write_text(
+        "* [ ] [Route] order status is missing\n- [x] [evidence] a/b: no sources\nnot an item\n"
+    )
+    items = coder.read_backlog(backlog)
+    assert [(item.category, coder.switch_for(item)) for item in items] == [
+        ("route", "order_status"),
+        ("evidence", "cite_sources"),
+    ]
