@@ -35,6 +35,8 @@ this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it
     ├── SeedDataError                    twins: a twin's seed check refused its seed data *
     ├── BodyTooLargeError                twins: a request body is over the twin's cap (answered with 413)
     ├── CatalogError                     pipelines.scenarios: scenario files are invalid (file, line, fix)
+    ├── PackError                        packs: a pack or domain scenario file is invalid (file, line, fix)
+    ├── UnresolvedPlaceholderError       packs: a placeholder finds nothing when its step runs (step blocked)
     ├── LlmError                         llm: a model call was refused, or failed past its retries
     │   ├── LlmAnswerError               llm: the answer was not the JSON asked for, also when asked again
     │   └── LlmNotConfiguredError        llm: no model is configured ([llm] model in orchestrate.toml)
