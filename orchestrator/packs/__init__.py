@@ -46,7 +46,8 @@ A **pack** (``*.pack.yaml``) groups scenarios of one domain for the improvement 
       - stock-check.scenario.yaml    # a path relative to the pack file
       - id: returns                  # or a scenario inline (kind: domain may be left out)
         brief: A customer returns an item.
-        steps: [{id: step_01, question: How do I return this?, expect: [{contains: receipt}]}]
+        steps:
+          - {id: step_01, question: "How do I return this?", expect: [{contains: receipt}]}
 
 Scenario ids are unique across a pack. :func:`load_pack` reads a pack and the files it
 references and raises :class:`PackError` listing every problem with its file, line, field and

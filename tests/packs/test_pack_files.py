@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from orchestrator import packs
 from orchestrator.errors import UsageError
 from orchestrator.packs import (
     ContainsExpect,
@@ -509,3 +510,16 @@ def test_exit_codes_follow_the_status() -> None:
         1,
         2,
     ]
+
+
+# ------------------------------------------------------------------------- documented formats
+
+
+def test_the_documented_examples_read_as_they_are(tmp_path: Path) -> None:
+    """The two examples of the package docstring are valid files, so the documentation cannot drift."""
+    blocks = [block.split("\n\n")[0] for block in (packs.__doc__ or "").split("::\n\n")[1:3]]
+    scenario_text, pack_text = (textwrap.dedent(block) for block in blocks)
+    write(tmp_path / "stock-check.scenario.yaml", scenario_text)
+    pack = load_pack(write(tmp_path / "retail.pack.yaml", pack_text))
+    assert [scenario.id for scenario in pack.scenarios] == ["stock-check", "returns"]
+    assert [len(scenario.steps) for scenario in pack.scenarios] == [2, 1]
