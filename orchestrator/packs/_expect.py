@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-import jsonpath
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -23,9 +21,8 @@ from pydantic import (
     Tag,
     model_validator,
 )
-from rapidfuzz import process
 
-from orchestrator.scenarios import CountRange
+from orchestrator.scenarios import CountRange, JsonPath, closest_kind
 
 __all__ = [
     "EXPECT_KINDS",
@@ -55,20 +52,6 @@ class PackPart(BaseModel):
     """Base of every part of a pack or domain scenario file: frozen, unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _jsonpath(value: str) -> str:
-    """A JSONPath that compiles (python-jsonpath's RFC 9535 dialect), else a clear error."""
-    try:
-        jsonpath.compile(value)
-    except jsonpath.JSONPathError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"is not a valid JSONPath ({first}); write it like $.entries[0].item") from None
-    return value
-
-
-JsonPath = Annotated[str, Field(min_length=1, examples=["$.entries[*]"]), AfterValidator(_jsonpath)]
-"""A JSONPath into the answer's ``data``, checked when the file is read."""
 
 
 def _count_form(data: Any) -> str:
@@ -183,13 +166,7 @@ def expect_kind(data: Any) -> str | None:
         return kinds[0] if len(kinds) == 1 else None
     if any(key in data for key in _PATH_TESTS):
         return "path"
-    keys = [key for key in data if isinstance(key, str) and key != "category"]
-    best = max(
-        (match for key in keys if (match := process.extractOne(key, EXPECT_KINDS, score_cutoff=60))),
-        key=lambda match: match[1],
-        default=None,
-    )
-    return best[0] if best is not None else None
+    return closest_kind(data, EXPECT_KINDS, frozenset({"category"}))
 
 
 ExpectItem = Annotated[
