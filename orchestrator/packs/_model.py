@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator,
 
 from orchestrator.packs._expect import ExpectItem, PackPart
 from orchestrator.packs._placeholders import placeholder_problems
-from orchestrator.scenarios import SCENARIO_ID, Persona
+from orchestrator.scenarios import KebabDomain, KebabId, Persona
 
 __all__ = [
     "DEFAULT_GATE",
@@ -30,7 +30,6 @@ __all__ = [
 DEFAULT_GATE = 80
 DEFAULT_MAX_ITERATIONS = 5
 _STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 
 ScenarioIssue = tuple[str, str, str]
 """A problem of a valid-looking scenario: ``(field, problem, fix)``, the field relative to it."""
@@ -59,19 +58,12 @@ class DomainScenario(PackPart):
     """A brief, an optional persona, and steps asked in order in one session."""
 
     kind: Literal["domain"] = "domain"
-    id: str = Field(examples=["stock-check"], description="Kebab-case, 3-50 characters, unique in a pack.")
+    id: KebabId = Field(
+        examples=["stock-check"], description="Kebab-case, 3-50 characters, unique in a pack."
+    )
     brief: str = Field(min_length=1, description="What the scenario is about, for people and the analyst.")
     persona: Persona | None = None
     steps: list[DomainStep] = Field(min_length=1)
-
-    @field_validator("id")
-    @classmethod
-    def _kebab(cls, value: str) -> str:
-        if not SCENARIO_ID.fullmatch(value) or "--" in value:
-            raise ValueError(
-                "an id is kebab-case, 3-50 characters: lowercase letters, digits and -, e.g. stock-check"
-            )
-        return value
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> DomainScenario:
@@ -134,26 +126,8 @@ ScenarioEntry = Annotated[
 class PackFile(PackPart):
     """A ``*.pack.yaml`` file as written: scenarios are inline or paths still to read."""
 
-    id: str = Field(examples=["retail-basics"], description="Kebab-case, 3-50 characters.")
-    domain: str = Field(examples=["retail"], description="Kebab-case, 1-50 characters.")
+    id: KebabId = Field(examples=["retail-basics"], description="Kebab-case, 3-50 characters.")
+    domain: KebabDomain = Field(examples=["retail"], description="Kebab-case, 1-50 characters.")
     scenarios: list[ScenarioEntry] = Field(min_length=1)
     gate: int = Field(default=DEFAULT_GATE, ge=0, le=100, description="Score (0-100) that ends the loop.")
     max_iterations: int = Field(default=DEFAULT_MAX_ITERATIONS, ge=1)
-
-    @field_validator("id")
-    @classmethod
-    def _kebab(cls, value: str) -> str:
-        if not SCENARIO_ID.fullmatch(value) or "--" in value:
-            raise ValueError(
-                "an id is kebab-case, 3-50 characters: lowercase letters, digits and -, e.g. retail-basics"
-            )
-        return value
-
-    @field_validator("domain")
-    @classmethod
-    def _kebab_domain(cls, value: str) -> str:
-        if not _DOMAIN.fullmatch(value) or "--" in value:
-            raise ValueError(
-                "a domain is kebab-case, 1-50 characters: lowercase letters, digits and -, e.g. retail"
-            )
-        return value

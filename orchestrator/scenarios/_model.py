@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     Discriminator,
     Field,
     JsonValue,
@@ -55,6 +56,8 @@ __all__ = [
     "SCENARIO_ID",
     "ChaosInjection",
     "JudgeSettings",
+    "KebabDomain",
+    "KebabId",
     "Persona",
     "Scenario",
     "ScenarioContext",
@@ -64,6 +67,28 @@ __all__ = [
 SCENARIO_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
 """Kebab-case, 3 to 50 characters: letters, digits and single hyphens inside."""
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+
+
+def _kebab_id(value: str) -> str:
+    if not SCENARIO_ID.fullmatch(value) or "--" in value:
+        raise ValueError(
+            "an id is kebab-case, 3-50 characters: lowercase letters, digits and -, e.g. slack-to-jira"
+        )
+    return value
+
+
+def _kebab_domain(value: str) -> str:
+    if not _DOMAIN.fullmatch(value) or "--" in value:
+        raise ValueError(
+            "a domain is kebab-case, 1-50 characters: lowercase letters, digits and -, e.g. integrations"
+        )
+    return value
+
+
+KebabId = Annotated[str, AfterValidator(_kebab_id)]
+"""An id users write (a scenario's, a pack's): kebab-case, 3-50 characters."""
+KebabDomain = Annotated[str, AfterValidator(_kebab_domain)]
+"""A domain's name: kebab-case, 1-50 characters."""
 
 
 # ------------------------------------------------------------------------------ the scenario
@@ -156,8 +181,10 @@ class JudgeSettings(ScenarioPart):
 class Scenario(ScenarioPart):
     """One scenario file (see the module docstring)."""
 
-    id: str = Field(examples=["slack-to-jira"], description="Kebab-case, 3-50 characters, unique.")
-    domain: str = Field(examples=["integrations"], description="Kebab-case, 1-50 characters; the folder.")
+    id: KebabId = Field(examples=["slack-to-jira"], description="Kebab-case, 3-50 characters, unique.")
+    domain: KebabDomain = Field(
+        examples=["integrations"], description="Kebab-case, 1-50 characters; the folder."
+    )
     version: int = Field(default=1, ge=1)
     persona: Persona
     context: ScenarioContext = ScenarioContext()
@@ -173,24 +200,6 @@ class Scenario(ScenarioPart):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     criteria_mode: Literal["any", "all"] = "any"
     judge: JudgeSettings = JudgeSettings()
-
-    @field_validator("id")
-    @classmethod
-    def _kebab(cls, value: str) -> str:
-        if not SCENARIO_ID.fullmatch(value) or "--" in value:
-            raise ValueError(
-                "an id is kebab-case, 3-50 characters: lowercase letters, digits and -, e.g. slack-to-jira"
-            )
-        return value
-
-    @field_validator("domain")
-    @classmethod
-    def _kebab_domain(cls, value: str) -> str:
-        if not _DOMAIN.fullmatch(value) or "--" in value:
-            raise ValueError(
-                "a domain is kebab-case, 1-50 characters: lowercase letters, digits and -, e.g. integrations"
-            )
-        return value
 
     @model_validator(mode="after")
     def _unique_step_ids(self) -> Scenario:
