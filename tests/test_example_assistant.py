@@ -7,12 +7,10 @@ and the app run from its command line.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import importlib.util
 import json
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.loopback import serve_app
+from tests.loopback import serve_app, serve_script
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "assistant"
 ALL_ON = {
@@ -386,33 +384,15 @@ def test_the_coder_command_turns_the_loop_upward(root: Path) -> None:
 
 @pytest.mark.slow
 def test_the_app_runs_from_its_command_line_and_stops_cleanly(root: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, str(root / "app.py"), "--port", "0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            line = pool.submit(process.stdout.readline)
-            try:
-                banner = line.result(timeout=20).strip()
-            except concurrent.futures.TimeoutError:
-                process.kill()
-                raise
-        assert banner.startswith("Inventory assistant on http://127.0.0.1:"), banner
-        origin = banner.rsplit(" ", 1)[-1]
-        with httpx.Client(base_url=origin, timeout=10) as client:
-            health = client.get("/health")  # waits in the listen backlog until the server accepts
-            assert (health.status_code, health.text) == (200, "ok")
-            switch(root, low_stock=True)  # the copy's own capabilities.json, read per request
-            assert ask(client, "which items are below reorder level")["route"] == "low_stock"
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
+    argv = [sys.executable, str(root / "app.py"), "--port", "0"]
+    with (
+        serve_script(argv, cwd=root, banner="Inventory assistant on") as origin,
+        httpx.Client(base_url=origin, timeout=10) as client,
+    ):
+        health = client.get("/health")  # waits in the listen backlog until the server accepts
+        assert (health.status_code, health.text) == (200, "ok")
+        switch(root, low_stock=True)  # the copy's own capabilities.json, read per request
+        assert ask(client, "which items are below reorder level")["route"] == "low_stock"
 
 
 def test_the_coder_reads_task_boxes_and_items_without_a_step(tmp_path: Path) -> None:

@@ -7,10 +7,8 @@ leaves two issues when the slow Jira did apply the first one.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +21,7 @@ import pytest
 from orchestrator.policy.chaos import ChaosConfig
 from orchestrator.twins import RunningTwins, serve_twins
 from tests.integration_example import EXAMPLE, SUT_FILE, TRAJECTORY, journal, sut, sut_env
-from tests.loopback import serve_app
+from tests.loopback import serve_app, serve_script
 
 SUPPORT_TEXT = "Checkout page returns 500 for EU customers\nSeen since the 14:00 deploy."
 DATA: dict[str, Any] = {
@@ -360,40 +358,20 @@ def test_settings_add_the_api_path_to_a_bare_origin_and_refuse_a_bad_timeout() -
 def test_the_sut_runs_from_its_command_line_and_stops_cleanly() -> None:
     with serve_twins(["okta", "slack", "jira"], seed=3, data=DATA) as twins:
         env = {**os.environ, **sut_env(twins)}
-        process = subprocess.Popen(
-            [sys.executable, str(SUT_FILE), "--port", "0"],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                line = pool.submit(process.stdout.readline)
-                try:
-                    banner = line.result(timeout=20).strip()
-                except concurrent.futures.TimeoutError:
-                    process.kill()
-                    raise
-            assert banner.startswith("Demo SUT on http://127.0.0.1:"), banner
-            origin = banner.rsplit(" ", 1)[-1]
-            with httpx.Client(base_url=origin, timeout=10) as client:
-                health = client.get("/health")  # waits in the listen backlog until the server accepts
-                assert (health.status_code, health.text) == (200, "ok")
-                answer = client.post(
-                    "/api/assistant/message",
-                    json={"message": "turn the latest message in #support into a Jira ticket"},
-                    headers={TRAJECTORY: "traj-subprocess"},
-                )
-                assert answer.json()["data"]["issue_key"] == "OPS-1"
-            assert {e["trajectory_id"] for e in journal(twins, "jira")} == {"traj-subprocess"}
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-        assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
-        assert process.poll() is not None
+        argv = [sys.executable, str(SUT_FILE), "--port", "0"]
+        with (
+            serve_script(argv, cwd=EXAMPLE, env=env, banner="Demo SUT on") as origin,
+            httpx.Client(base_url=origin, timeout=10) as client,
+        ):
+            health = client.get("/health")  # waits in the listen backlog until the server accepts
+            assert (health.status_code, health.text) == (200, "ok")
+            answer = client.post(
+                "/api/assistant/message",
+                json={"message": "turn the latest message in #support into a Jira ticket"},
+                headers={TRAJECTORY: "traj-subprocess"},
+            )
+            assert answer.json()["data"]["issue_key"] == "OPS-1"
+        assert {e["trajectory_id"] for e in journal(twins, "jira")} == {"traj-subprocess"}
 
 
 @pytest.mark.slow
