@@ -28,10 +28,9 @@ from contextvars import ContextVar
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +40,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orchestrator._service_config import (
+    AnalystSection,
+    AssistantEndpoints,
+    AssistantFields,
+    AssistantSection,
+    CoderSection,
+    ServiceSection,
+    SutSection,
+    TargetSection,
+    web_url,
+)
 from orchestrator.errors import ConfigError, UsageError
 from orchestrator.userfiles import StrictModel, load_structured_file
 from orchestrator.validation import config_error_from_validation, explain_validation_error
@@ -52,7 +62,11 @@ __all__ = [
     "PYPROJECT_FILE_NAME",
     "SCENARIOS_DIR_NAME",
     "STATE_DIR_NAME",
+    "AnalystSection",
+    "AssistantEndpoints",
     "AssistantFields",
+    "AssistantSection",
+    "CoderSection",
     "ConfigSections",
     "EventsSection",
     "IssuesSection",
@@ -108,123 +122,18 @@ class RunsSection(StrictModel):
 
     ui_dir: Path = Field(default=Path(".orchestrator/runs"), description="Run dirs of `orchestrate test`.")
     scenario_dir: Path = Field(default=Path(".scenarios/runs"), description="Run dirs of `orchestrate run`.")
-
-
-def _web_url(value: str | None, *, what: str) -> str | None:
-    """An absolute http(s) URL with a host and no credentials (``{port}`` may stand for the port)."""
-    if value is None:
-        return None
-    parts = urlsplit(value.replace("{port}", "1"))
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what} must be an absolute http:// or https:// URL")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(f"{what} must not carry credentials (user:password@): give the token in token_env")
-    return value
+    pack_dir: Path = Field(
+        default=Path(".orchestrator/pack-runs"),
+        description="Run dirs (events, run.json) of `orchestrate case | scenario | pack | pack-loop`.",
+    )
+    domain_dir: Path = Field(
+        default=Path("artifacts/domain_runs"),
+        description="Where case, scenario and pack artifacts go: one folder per scenario or pack id.",
+    )
 
 
 def _api_url(value: str | None) -> str | None:
-    return _web_url(value, what="api_url")
-
-
-class ServiceSection(StrictModel):
-    """What starts a service we test and tells when it is up; shared by ``[targets.NAME]`` and ``[sut]``.
-
-    With a ``start_command`` the service is started, ``health_path`` is polled until it answers,
-    and it is always stopped after. A ``{port}`` in ``base_url`` or the command is replaced by a
-    free port the OS picks (also given to the command as ``$PORT``), so runs never collide on a
-    fixed port.
-    """
-
-    start_command: list[str] = Field(default_factory=list, description="argv that starts it; no shell.")
-    cwd: Path | None = Field(default=None, description="Working directory of the start command.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the command.")
-    env_passthrough: list[str] = Field(
-        default_factory=list, description="Secret-looking variables (tokens, keys) the command may still see."
-    )
-    health_path: str = Field(default="/", description="Path that answers 2xx/3xx once it is up.")
-    start_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for health.")
-
-
-_BASE_URL_DOC = "Where the service answers; {port} stands for the free port chosen for it."
-
-
-class TargetSection(ServiceSection):
-    """``[targets.NAME]``: something ``orchestrate test --target NAME`` exercises."""
-
-    driver: str = Field(default="web", description="web, mac, command or a plugin driver's name.")
-    # Declared after driver, so its check knows which driver it is for.
-    base_url: str | None = Field(
-        default=None, examples=["http://127.0.0.1:{port}"], description=_BASE_URL_DOC
-    )
-    app_name: str | None = Field(default=None, description="The macOS app's name (mac driver).")
-    profile: str | None = Field(default=None, description="Profile used when --profile is not given.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _web_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # The web driver needs a URL; a plugin driver may read base_url its own way (a directory).
-        return _web_url(value, what="base_url") if info.data.get("driver") == "web" else value
-
-
-def _endpoint(value: str) -> str:
-    """``METHOD /path`` (the method defaults to GET when only a path is given)."""
-    method, _, path = value.strip().rpartition(" ")
-    method = (method or "GET").upper()
-    if method not in ("GET", "POST", "PUT", "PATCH") or not path.startswith("/"):
-        raise ValueError("must be a method and a path, e.g. POST /api/assistant/message")
-    return f"{method} {path}"
-
-
-class AssistantFields(StrictModel):
-    """Where the assistant's answer keeps each thing: a JSONPath into its JSON response."""
-
-    answer: str = Field(default="$.answer", description="The answer's text.")
-    session_id: str = Field(default="$.session_id", description="The session id to reuse.")
-    data: str = Field(default="$.data", description="Structured data of the answer.")
-    route: str = Field(default="$.route", description="The route or capability that answered.")
-    sources: str = Field(default="$.sources", description="Evidence the answer cites.")
-    capability_missing: str = Field(
-        default="$.capability_missing", description="True when the answer says it lacks the capability."
-    )
-
-
-class SutSection(ServiceSection):
-    """``[sut]``: the system under test of ``orchestrate run``.
-
-    Either a service (``base_url``, optionally started by ``start_command``; each slot of a
-    parallel run starts its own on its own port) or ``app = "module:attr"``, an ASGI app (or a
-    factory taking the environment mapping) served in process per slot on a free port. ``env``
-    values may name twins: ``{twins.jira.url}`` and ``{twins.jira.token}`` become the slot's
-    own twin URL and a valid token.
-    """
-
-    base_url: str | None = Field(
-        default=None, examples=["http://127.0.0.1:{port}"], description=_BASE_URL_DOC
-    )
-    app: str | None = Field(
-        default=None, examples=["myapp.main:app"], description="An ASGI app or factory, module:attr."
-    )
-    health_path: str = Field(default="/health", description="Path that answers 2xx/3xx once it is up.")
-    message_path: Annotated[str, AfterValidator(_endpoint)] = Field(
-        default="POST /api/assistant/message", description="Where `user:` steps send {session_id?, message}."
-    )
-    session_path: Annotated[str, AfterValidator(_endpoint)] = Field(
-        default="GET /api/assistant/session/{session_id}", description="Where a session is read back."
-    )
-    fields: AssistantFields = AssistantFields()
-    request_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait for one answer.")
-
-    @field_validator("app")
-    @classmethod
-    def _module_attr(cls, value: str | None) -> str | None:
-        if value is not None and (value.count(":") != 1 or not all(value.split(":"))):
-            raise ValueError('must be "module:attribute", e.g. "myapp.main:app"')
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _sut_url(cls, value: str | None) -> str | None:
-        return _web_url(value, what="base_url")
+    return web_url(value, what="api_url")
 
 
 class ScenariosSection(StrictModel):
@@ -336,6 +245,9 @@ class ConfigSections(StrictModel):
     sut: SutSection = SutSection()
     scenarios: ScenariosSection = ScenariosSection()
     llm: LlmSection = LlmSection()
+    assistant: AssistantSection = AssistantSection()
+    coder: CoderSection = CoderSection()
+    analyst: AnalystSection = AnalystSection()
 
 
 class ProjectConfig(ConfigSections):
@@ -371,6 +283,24 @@ class ProjectConfig(ConfigSections):
     @property
     def scenario_runs_dir(self) -> Path:
         return self.resolve(self.runs.scenario_dir)
+
+    @property
+    def pack_runs_dir(self) -> Path:
+        return self.resolve(self.runs.pack_dir)
+
+    @property
+    def domain_runs_dir(self) -> Path:
+        """Where the artifacts of cases, domain scenarios and packs go (``artifacts/domain_runs``)."""
+        return self.resolve(self.runs.domain_dir)
+
+    @property
+    def run_roots(self) -> list[Path]:
+        """Every directory run dirs are created in, one per kind of job."""
+        return [self.ui_runs_dir, self.scenario_runs_dir, self.pack_runs_dir]
+
+    def runs_dir_for(self, kind: str) -> Path:
+        """Where run dirs of ``kind`` (``ui``, ``scenario``, ``pack``) are created."""
+        return {"ui": self.ui_runs_dir, "scenario": self.scenario_runs_dir}.get(kind, self.pack_runs_dir)
 
     @property
     def scenarios_dir(self) -> Path:

@@ -174,7 +174,7 @@ def _status_of(error: BaseException) -> str:
 
 def _announce_interrupted(config: ProjectConfig) -> None:
     try:
-        marked = mark_interrupted_runs([config.ui_runs_dir, config.scenario_runs_dir])
+        marked = mark_interrupted_runs(config.run_roots)
     except OrchestrateError as exc:
         # Bookkeeping of other runs never stops this one; they are judged again next time.
         log.warning("runs whose process died could not be marked interrupted", error=str(exc))
@@ -215,8 +215,7 @@ def open_job(
         if reopen is not None:
             run_dir = reopen_run(reopen)
         else:
-            root = config.ui_runs_dir if kind == "ui" else config.scenario_runs_dir
-            run_dir = create_run(root, kind, target=target, metadata=metadata)
+            run_dir = create_run(config.runs_dir_for(kind), kind, target=target, metadata=metadata)
         heartbeat = _Heartbeat(run_dir, heartbeat_s)
         job = Job(run_dir, bus, heartbeat, reopened=reopen is not None)
         try:

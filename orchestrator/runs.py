@@ -72,7 +72,7 @@ __all__ = [
     "touch_heartbeat",
 ]
 
-RunKind = Literal["ui", "scenario"]
+RunKind = Literal["ui", "scenario", "pack"]
 
 MANIFEST_NAME = "run.json"
 EVENTS_NAME = "events.jsonl"
@@ -128,7 +128,7 @@ class RunInfo:
     """
 
     run_id: str
-    kind: Literal["ui", "scenario", "unknown"]
+    kind: Literal["ui", "scenario", "pack", "unknown"]
     path: Path
     created_at: datetime
     status: str
@@ -161,10 +161,10 @@ def create_run(
     finished_at, owner, heartbeat_at). The manifest names this process as the run's ``owner``.
     """
     root = Path(root)
-    if target is not None or kind == "ui":
+    if target is not None or kind in ("ui", "pack"):
         target = _valid_target(target)
-    if kind not in ("ui", "scenario"):
-        raise UsageError(f"unknown run kind {kind!r}: use 'ui' or 'scenario'")
+    if kind not in ("ui", "scenario", "pack"):
+        raise UsageError(f"unknown run kind {kind!r}: use 'ui', 'scenario' or 'pack'")
     extra = dict(metadata or {})
     clashes = sorted(_RESERVED_FIELDS & extra.keys())
     if clashes:
@@ -175,7 +175,11 @@ def create_run(
     except OSError as exc:
         raise ArtifactError(f"cannot create the runs folder {root}: {exc}") from exc
 
-    path = _mkdir_ui(root, _valid_target(target), created) if kind == "ui" else _mkdir_scenario(root, created)
+    path = (
+        _mkdir_scenario(root, created)
+        if kind == "scenario"
+        else _mkdir_ui(root, _valid_target(target), created)
+    )
     run = RunDir(run_id=path.name, path=path, kind=kind)
     manifest: dict[str, Any] = {
         "run_id": run.run_id,
@@ -221,7 +225,7 @@ def reopen_run(path: StrPath) -> RunDir:
         manifest.update(status=RUNNING, owner=current_owner(), reopened_at=reopened, finished_at=None)
         manifest.pop("heartbeat_at", None)
         atomic_write_json(path / MANIFEST_NAME, manifest)
-    kind: RunKind = "scenario" if info.kind == "scenario" else "ui"
+    kind: RunKind = "ui" if info.kind == "unknown" else info.kind
     return RunDir(run_id=info.run_id, path=path, kind=kind)
 
 
@@ -554,9 +558,9 @@ def _manifest_lock(run_path: Path) -> Iterator[None]:
         os.close(fd)  # closing the last descriptor releases the lock
 
 
-def _kind_of(name: str, declared: Any) -> Literal["ui", "scenario", "unknown"]:
-    if declared == "ui":
-        return "ui"
+def _kind_of(name: str, declared: Any) -> Literal["ui", "scenario", "pack", "unknown"]:
+    if declared in ("ui", "pack"):
+        return "ui" if declared == "ui" else "pack"
     if declared == "scenario" or _SCENARIO_ID_RE.fullmatch(name):
         return "scenario"
     if _UI_ID_RE.fullmatch(name):

@@ -322,7 +322,8 @@ def test_env_naming_no_section_or_going_inside_a_value(tmp_path: Path) -> None:
     assert str(info.value.path) == "environment variable ORCHESTRATE_EVNTS__BATCH_SIZE"
     assert info.value.field == "evnts"
     assert info.value.problem == (
-        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm"
+        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm, "
+        "assistant, coder, analyst"
     )
     assert info.value.fix == "rename `evnts` to `events`, or remove it"
 
@@ -369,7 +370,8 @@ def test_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     error = config_error(tmp_path, "[evnts]\nbatch_size = 5\n")
     assert error.field == "evnts"
     assert error.problem == (
-        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm"
+        "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm, "
+        "assistant, coder, analyst"
     )
     assert "`events`" in error.fix
 

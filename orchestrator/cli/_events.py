@@ -101,7 +101,7 @@ def payload_summary(payload: Mapping[str, Any], width: int = 60) -> str:
 
 def _unknown_run(store: EventStore, config: ProjectConfig, run_id: str) -> OrchestrateError:
     """The error for a run the index does not have: not indexed yet, or no such run at all."""
-    on_disk = {info.run_id for info in list_runs([config.ui_runs_dir, config.scenario_runs_dir])}
+    on_disk = {info.run_id for info in list_runs(config.run_roots)}
     if run_id in on_disk:
         return EventStoreError(f"the events of run {run_id!r} are not indexed yet; {_REINDEX_FIX}")
     known = on_disk | {row.run_id for row in store.runs()}
@@ -219,7 +219,7 @@ def timeline_command(
 
 def _events_files(config: ProjectConfig) -> list[Path]:
     """Every run's ``events.jsonl`` under both run roots (the same run dirs `runs list` shows)."""
-    roots = [config.ui_runs_dir, config.scenario_runs_dir]
+    roots = config.run_roots
     return sorted({info.events_path for info in list_runs(roots) if info.events_path.is_file()})
 
 

@@ -47,16 +47,19 @@ class KindChoice(StrEnum):
 
     ui = "ui"
     scenario = "scenario"
+    pack = "pack"
 
 
 def _roots(config: ProjectConfig) -> list[Path]:
-    return [config.ui_runs_dir, config.scenario_runs_dir]
+    return config.run_roots
 
 
 def _kind_of(info: RunInfo, config: ProjectConfig) -> str:
     """The manifest's kind; for a dir without a readable manifest, the root it sits in."""
     if info.kind != "unknown":
         return info.kind
+    if info.path.parent == config.pack_runs_dir:
+        return "pack"
     return "ui" if info.path.parent == config.ui_runs_dir else "scenario"
 
 
