@@ -24,10 +24,26 @@ within a category by scenario, then step.
 **User decision**: the first that applies: a ``decision: true`` step that is not accepted; the
 last ``stall_limit`` coder runs did not raise the score; the score fell after the last coder run;
 the last coder run changed files outside ``allowed_paths``.
+
+**As a worker and with a model**: the :class:`Analyst` actor offers the ``analyse_iteration``
+capability (:data:`ANALYSE_ITERATION`: an :class:`AnalysisRequest` in, an :class:`AnalysisDone`
+out). With a model configured in ``[llm]`` it asks the LLM analyst (:func:`llm_analyse`), which
+judges the score and the backlog while the facts stay the rules': counts from the outcomes, no
+item for a step that did not run, and every decision the rules require kept (see
+:func:`settle_answer`). In ``auto`` mode a failed model call falls back to the rules, saying why.
 """
 
 from __future__ import annotations
 
+from orchestrator.agents.analyst._contracts import ANALYSE_ITERATION, AnalysisDone, AnalysisRequest
+from orchestrator.agents.analyst._llm import (
+    PROMPT_VERSION,
+    AnalystAnswer,
+    analysis_prompt,
+    analyst_system_prompt,
+    llm_analyse,
+    settle_answer,
+)
 from orchestrator.agents.analyst._model import (
     SCHEMA_VERSION,
     Analysis,
@@ -48,14 +64,22 @@ from orchestrator.agents.analyst._rules import (
     score,
     step_credit,
 )
+from orchestrator.agents.analyst._worker import Analyst, AnalystMode
 from orchestrator.agents.analyst._write import ANALYSIS_FILE, BACKLOG_FILE, backlog_markdown, write_analysis
 
 __all__ = [
+    "ANALYSE_ITERATION",
     "ANALYSIS_FILE",
     "BACKLOG_FILE",
     "FORMULA",
+    "PROMPT_VERSION",
     "SCHEMA_VERSION",
     "Analysis",
+    "AnalysisDone",
+    "AnalysisRequest",
+    "Analyst",
+    "AnalystAnswer",
+    "AnalystMode",
     "AnalystSettings",
     "BacklogItem",
     "ExpectationResult",
@@ -63,12 +87,16 @@ __all__ = [
     "StatusCounts",
     "StepOutcome",
     "analyse",
+    "analysis_prompt",
+    "analyst_system_prompt",
     "backlog_markdown",
     "build_backlog",
     "count_statuses",
     "decision_reason",
+    "llm_analyse",
     "outside_allowed",
     "score",
+    "settle_answer",
     "step_credit",
     "write_analysis",
 ]
