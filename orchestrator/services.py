@@ -42,7 +42,7 @@ from typing import IO
 import httpx
 import structlog
 
-from orchestrator.config import SutSection, TargetSection
+from orchestrator.config import AssistantSection, SutSection, TargetSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 
 __all__ = [
@@ -98,7 +98,7 @@ except (ProcessLookupError, PermissionError):
 """
 
 
-ServiceSettings = TargetSection | SutSection
+ServiceSettings = TargetSection | SutSection | AssistantSection
 """The settings of a service we start: a UI gate target or the scenario job's system under test."""
 
 

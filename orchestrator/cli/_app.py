@@ -12,6 +12,7 @@ from orchestrator.cli._context import CliContext
 from orchestrator.cli._events import events_app
 from orchestrator.cli._init import init_command
 from orchestrator.cli._issues import issues_app
+from orchestrator.cli._pack import case_command, pack_command, pack_loop_command, scenario_command
 from orchestrator.cli._runs import runs_app
 from orchestrator.cli._scenarios import catalog_command, run_command, satisfy_command, validate_command
 from orchestrator.cli._test import gate_command
@@ -82,6 +83,10 @@ app.command("run")(run_command)
 app.command("satisfy")(satisfy_command)
 app.command("validate")(validate_command)
 app.command("catalog")(catalog_command)
+app.command("case")(case_command)
+app.command("scenario")(scenario_command)
+app.command("pack")(pack_command)
+app.command("pack-loop")(pack_loop_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(events_app, name="events")
 app.add_typer(twin_app, name="twin")

@@ -1,0 +1,274 @@
+"""The improvement loop's entry points: :func:`run_domain_job` (``case``, ``scenario``, ``pack``)
+and :func:`run_pack_loop` (``pack-loop``).
+
+Both go through the one job runner (:func:`~orchestrator.jobs.open_job`): a run dir under
+``[runs] pack_dir`` with the events of every step, the conductor, the real final status. The
+assistant is started (when it has a start command) before the conductor and always stopped
+after. Artifacts go under ``[runs] domain_dir`` (``artifacts/domain_runs``): a case or a single
+scenario into ``<scenario_id>/``, a pack into ``<pack_id>/``, a loop's iterations into
+``<pack_id>/iterations/<NN>/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.agents.analyst import AnalystSettings
+from orchestrator.config import ProjectConfig
+from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError, UsageError
+from orchestrator.events import Subscriber
+from orchestrator.jobs import open_job
+from orchestrator.packs import DomainScenario, Pack, StepStatus, exit_code
+from orchestrator.pipelines.pack._assistant import AssistantService, ask_settings
+from orchestrator.pipelines.pack._conductor import PackConductor, PackPlan, Progress
+from orchestrator.pipelines.pack._loop import LoopConductor, LoopPlan
+from orchestrator.pipelines.pack._loop_state import LoopState, read_loop_state, write_loop_state
+from orchestrator.pipelines.pack._pack_files import PackResult
+from orchestrator.runs import find_run
+
+__all__ = ["LOOP_EXIT_CODES", "PackJobResult", "run_domain_job", "run_pack_loop"]
+
+LOOP_EXIT_CODES = {"gate_met": 0, "requires_user_decision": 1, "max_iterations": 1, "blocked": 2}
+"""The exit code of ``pack-loop`` by why it stopped."""
+
+
+@dataclass
+class PackJobResult:
+    """How a case, scenario, pack or loop job ended: its run, artifacts folder and exit code."""
+
+    run_id: str
+    run_dir: Path
+    directory: Path
+    result: PackResult | None = None
+    loop: LoopState | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> StepStatus | None:
+        return self.result.status if self.result is not None else None
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        if self.loop is not None:
+            return LOOP_EXIT_CODES.get(self.loop.stop_reason or "blocked", 2)
+        return exit_code(self.result.status) if self.result is not None else 2
+
+
+def _plan(
+    config: ProjectConfig,
+    pack_id: str,
+    scenarios: Sequence[DomainScenario],
+    directory: Path,
+    *,
+    parallel: int,
+    single: bool,
+    source: Path | None,
+    env: Mapping[str, str],
+    log_dir: Path,
+) -> PackPlan:
+    if parallel < 1:
+        raise UsageError(f"--parallel must be at least 1, not {parallel}")
+    ask = ask_settings(config, env)
+    return PackPlan(
+        pack_id=pack_id,
+        scenarios=list(scenarios),
+        directory=directory,
+        parallel=parallel,
+        ask=ask,
+        service=AssistantService(config, log_dir=log_dir, secrets=ask.secrets),
+        config=config,
+        single=single,
+        source=str(source) if source is not None else None,
+        briefs={scenario.id: scenario.brief for scenario in scenarios},
+    )
+
+
+def run_domain_job(
+    config: ProjectConfig,
+    scenarios: Sequence[DomainScenario],
+    *,
+    pack_id: str | None = None,
+    source: Path | None = None,
+    parallel: int = 1,
+    on_progress: Progress | None = None,
+    on_event: Subscriber | None = None,
+    on_start: Callable[[str, Path], None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PackJobResult:
+    """Ask ``scenarios`` once: a pack when ``pack_id`` is given, else the one scenario (or case).
+
+    ``on_start(run_id, artifacts folder)`` is called once the run exists. A framework failure
+    (the assistant would not start, a run that was stopped) is raised after the run was marked.
+    """
+    single = pack_id is None
+    if single and len(scenarios) != 1:
+        raise UsageError("a job without a pack asks exactly one scenario")
+    name = pack_id if pack_id is not None else scenarios[0].id
+    directory = config.domain_runs_dir / name
+    environment = os.environ if env is None else env
+    with open_job(config, "pack", target=name, metadata={"job": "pack" if not single else "scenario"}) as job:
+        if on_event is not None:
+            job.bus.subscribe(on_event)
+        plan = _plan(
+            config,
+            name,
+            scenarios,
+            directory,
+            parallel=parallel,
+            single=single,
+            source=source,
+            env=environment,
+            log_dir=job.path,
+        )
+        if on_start is not None:
+            on_start(job.run_id, directory)
+        try:
+            plan.service.start()
+            job.run(
+                PackConductor,
+                objective=f"ask {len(scenarios)} scenario(s) of {name}",
+                plan=plan,
+                on_progress=on_progress,
+            )
+        finally:
+            plan.service.stop()
+    return PackJobResult(run_id=job.run_id, run_dir=job.path, directory=directory, result=plan.last_result)
+
+
+def _coder_ignore(config: ProjectConfig, repo: Path) -> list[str]:
+    """Our own folders inside the coder's repository, never counted as the coder's changes."""
+    ignored = []
+    for path in (config.domain_runs_dir, config.state_dir, config.pack_runs_dir, config.events_db.parent):
+        try:
+            relative = path.resolve().relative_to(repo.resolve())
+        except ValueError:
+            continue
+        if relative.parts:
+            ignored.append(relative.as_posix())
+    return sorted(set(ignored))
+
+
+def _loop_plan(config: ProjectConfig, root: Path, state: LoopState) -> LoopPlan:
+    coder = config.coder
+    if not coder.command:
+        raise ConfigError(
+            config.config_file,
+            "coder.command",
+            "is empty, so the loop has nothing to change the assistant with",
+            'set [coder] command = ["python", "coder.py", "--backlog", "{backlog}", "--repo", "{repo}"] '
+            "(or your coding agent's command line); `orchestrate pack` runs the pack without a coder",
+        )
+    repo = config.resolve(coder.repo or config.assistant.cwd or ".")
+    if not repo.is_dir():
+        raise ConfigError(
+            config.config_file, "coder.repo", f"{repo} is not a folder", "name the assistant's repository"
+        )
+    return LoopPlan(
+        root=root,
+        state=state,
+        analyst=AnalystSettings(stall_limit=config.analyst.stall_limit, allowed_paths=coder.allowed_paths),
+        coder_command=list(coder.command),
+        repo=repo,
+        coder_timeout_s=coder.timeout_s,
+        env_passthrough=list(coder.env_passthrough),
+        coder_ignore=_coder_ignore(config, repo),
+    )
+
+
+def run_pack_loop(
+    config: ProjectConfig,
+    pack: Pack,
+    *,
+    gate: int | None = None,
+    max_iterations: int | None = None,
+    resume: bool = False,
+    parallel: int = 1,
+    on_progress: Progress | None = None,
+    on_event: Subscriber | None = None,
+    on_start: Callable[[str, Path, LoopState], None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PackJobResult:
+    """Run the improvement loop on ``pack`` (``orchestrate pack-loop``); see :mod:`._loop`.
+
+    ``gate`` and ``max_iterations`` default to the pack's (then 80 and 5). With ``resume``, the
+    saved ``loop_state.json`` is continued in its own run; a loop that already stopped is
+    reported as it ended. Without, an earlier loop's state is replaced (its iterations' files
+    stay until overwritten).
+    """
+    root = config.domain_runs_dir / pack.id
+    if gate is not None and not 0 <= gate <= 100:
+        raise UsageError(f"--gate must be between 0 and 100, not {gate}")
+    if max_iterations is not None and max_iterations < 1:
+        raise UsageError(f"--max-iterations must be at least 1, not {max_iterations}")
+    saved = read_loop_state(root) if resume else None
+    if resume and saved is None:
+        raise UsageError(
+            f"there is no loop to resume: {root / 'loop_state.json'} does not exist; "
+            f"start one with `orchestrate pack-loop {pack.path}`"
+        )
+    if saved is not None and saved.pack_id != pack.id:
+        raise UsageError(f"{root / 'loop_state.json'} is the loop of pack {saved.pack_id!r}, not {pack.id!r}")
+    environment = os.environ if env is None else env
+    reopen = None
+    if saved is not None:
+        try:
+            reopen = find_run([config.pack_runs_dir], saved.run_id).path
+        except OrchestrateError:
+            reopen = None
+    with open_job(config, "pack", target=pack.id, metadata={"job": "pack loop"}, reopen=reopen) as job:
+        if on_event is not None:
+            job.bus.subscribe(on_event)
+        if saved is not None:
+            state = saved
+            state.run_id = job.run_id
+            if gate is not None:
+                state.gate = gate
+            if max_iterations is not None:
+                state.max_iterations = max_iterations
+        else:
+            state = LoopState(
+                pack_id=pack.id,
+                gate=gate if gate is not None else pack.gate,
+                max_iterations=max_iterations if max_iterations is not None else pack.max_iterations,
+                run_id=job.run_id,
+            )
+        loop = _loop_plan(config, root, state)
+        plan = _plan(
+            config,
+            pack.id,
+            pack.scenarios,
+            root,
+            parallel=parallel,
+            single=False,
+            source=pack.path,
+            env=environment,
+            log_dir=job.path,
+        )
+        if on_start is not None:
+            on_start(job.run_id, root, state)
+        if state.stop_reason is not None:
+            job.finish("completed", summary=f"already stopped: {state.stop_reason}")
+            return PackJobResult(run_id=job.run_id, run_dir=job.path, directory=root, loop=state)
+        write_loop_state(root, state)
+        try:
+            plan.service.start()
+            job.run(
+                LoopConductor,
+                objective=f"improve the assistant on pack {pack.id} until score {state.gate}",
+                plan=plan,
+                loop=loop,
+                on_progress=on_progress,
+            )
+        except RunInterruptedError:
+            write_loop_state(root, state)
+            raise
+        finally:
+            plan.service.stop()
+    return PackJobResult(
+        run_id=job.run_id, run_dir=job.path, directory=root, loop=state, result=plan.last_result
+    )
