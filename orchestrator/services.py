@@ -44,6 +44,7 @@ import structlog
 
 from orchestrator.config import AssistantSection, SutSection, TargetSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
+from orchestrator.subprocess_tools import with_our_python
 
 __all__ = [
     "RunningTarget",
@@ -195,10 +196,7 @@ class _Watchdog:
 
 
 def _command(settings: ServiceSettings, port: str, section: str, config_file: Path | None) -> list[str]:
-    argv = [part.replace("{port}", port) for part in settings.start_command]
-    if argv[0] in ("python", "python3"):
-        # The Python that runs orchestrate (a venv's, usually), so the target sees the same packages.
-        argv[0] = sys.executable
+    argv = with_our_python([part.replace("{port}", port) for part in settings.start_command])
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
         raise ConfigError(
             config_file,

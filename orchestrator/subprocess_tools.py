@@ -34,6 +34,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -54,6 +55,7 @@ __all__ = [
     "run_tool",
     "summarise_args",
     "validate_argument",
+    "with_our_python",
 ]
 
 DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024
@@ -126,6 +128,19 @@ def child_env(
     env = dict(os.environ if base is None else base)
     env.update(extra or {})
     return env
+
+
+def with_our_python(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a leading ``python`` or ``python3`` replaced by the interpreter running us.
+
+    Commands users configure (a target's start command, a coding agent) often start with
+    ``python``; the one that runs orchestrate (a venv's, usually) has the packages they expect,
+    and a bare ``python`` may not even exist on the machine.
+    """
+    args = list(argv)
+    if args and args[0] in ("python", "python3"):
+        args[0] = sys.executable
+    return args
 
 
 def resolve_program(

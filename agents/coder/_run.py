@@ -27,7 +27,7 @@ from orchestrator.agents.coder._contracts import CoderDone, CoderRequest
 from orchestrator.artifacts import atomic_write_bytes, atomic_write_json
 from orchestrator.errors import UsageError
 from orchestrator.services import looks_secret
-from orchestrator.subprocess_tools import Emit, run_tool
+from orchestrator.subprocess_tools import Emit, run_tool, with_our_python
 
 __all__ = [
     "PLACEHOLDERS",
@@ -162,7 +162,7 @@ def run_coder(
         "repo": request.repo,
         "iteration": str(request.iteration),
     }
-    argv = fill_placeholders(request.command, values)
+    argv = with_our_python(fill_placeholders(request.command, values))
     environment, secrets = coder_environment(request.env_passthrough, base=env)
     ignore = [*request.ignore, *_inside(output_dir, repo)]
 

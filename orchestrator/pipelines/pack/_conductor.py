@@ -180,7 +180,13 @@ class PackConductor(Conductor):
                 answer = blocked_scenario(scenario, f"the domain runner gave no answer: {cause}")
             with lock:
                 done[scenario.id] = answer
-            self.tell("scenario", scenario=scenario.id, status=answer.status, steps=len(answer.outcomes))
+            self.tell(
+                "scenario",
+                scenario=scenario.id,
+                status=answer.status,
+                steps=len(answer.outcomes),
+                iteration=iteration,
+            )
 
         timeout = (
             max(len(s.steps) for s in plan.scenarios) * 2 * plan.ask.assistant.timeout_s + _SCENARIO_GRACE_S
