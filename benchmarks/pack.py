@@ -30,7 +30,7 @@ of both, which other load on the machine hardly moves (the assistant's CPU is no
 ``--profile`` instead runs the pack once under cProfile (every thread of this process, by CPU
 time) and prints where the time goes. The last line is one JSON object.
 
-    python benchmarks/pack.py [--steps 50] [--rounds 5] [--parallel 1] [--profile]
+    python benchmarks/pack.py [--steps 50] [--rounds 9] [--parallel 1] [--profile]
 """
 
 from __future__ import annotations
@@ -378,7 +378,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--steps", type=int, default=50, help="steps of the generated pack")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--rounds", type=int, default=9, help="rounds (medians; a round is short, so odd and many)"
+    )
     parser.add_argument("--parallel", type=int, default=1, help="domain runners (and bare workers)")
     parser.add_argument("--profile", action="store_true", help="profile one pack job instead")
     args = parser.parse_args()
