@@ -12,7 +12,7 @@ headers and returns the values to redact.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,12 +23,16 @@ from orchestrator._service_config import AssistantEndpoints, AssistantFields, he
 from orchestrator.errors import ConfigError
 
 __all__ = [
+    "REDACTED",
     "AssistantReply",
     "message_request",
     "read_reply",
     "resolve_headers",
+    "scrub_secrets",
     "session_request",
 ]
+
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -113,3 +117,24 @@ def resolve_headers(
             value = value.replace(f"{{env.{variable}}}", secret)
         resolved[name] = value
     return resolved, secrets
+
+
+def scrub_secrets(value: Any, secrets: Sequence[str]) -> Any:
+    """A copy of a JSON value with every occurrence of each secret in its strings (keys too) replaced.
+
+    Applied to an answer as soon as it arrives, so nothing derived from it (a check's detail, a
+    shortened summary, an outcome handed to the analyst or a model) can carry a token the
+    assistant echoed, or a part of one.
+    """
+    tokens = [secret for secret in secrets if secret]
+    if not tokens:
+        return value
+    if isinstance(value, str):
+        for token in tokens:
+            value = value.replace(token, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {scrub_secrets(key, tokens): scrub_secrets(item, tokens) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_secrets(item, tokens) for item in value]
+    return value

@@ -42,6 +42,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
+def _upper(bound: int | None) -> str:
+    return "∞" if bound is None else str(bound)
+
+
 def _result(item: ExpectItem, met: bool, detail: str) -> ExpectationResult:
     return ExpectationResult(
         kind=expect_kind(item) or "unknown", category=item.effective_category, met=met, detail=detail
@@ -62,7 +66,7 @@ def _path(item: PathExpect, data: Any) -> ExpectationResult:
         wanted = (
             str(item.count)
             if isinstance(item.count, int)
-            else f"{item.count.min if item.count.min is not None else 0}..{item.count.max or '∞'}"
+            else f"{item.count.min if item.count.min is not None else 0}..{_upper(item.count.max)}"
         )
         return _result(
             item, count_holds(item.count, len(matches)), f"{item.path}: {len(matches)} found, wanted {wanted}"

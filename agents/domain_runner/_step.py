@@ -18,7 +18,13 @@ import httpx
 
 from orchestrator.agents.analyst import ExpectationResult
 from orchestrator.agents.domain_runner._checks import capability_signalled, check_expectations, step_status
-from orchestrator.assistant_api import AssistantReply, message_request, read_reply, session_request
+from orchestrator.assistant_api import (
+    AssistantReply,
+    message_request,
+    read_reply,
+    scrub_secrets,
+    session_request,
+)
 from orchestrator.config import AssistantSection
 from orchestrator.packs import (
     DomainStep,
@@ -106,9 +112,9 @@ def _send(run: StepRun, client: httpx.Client, settings: AskSettings, session_id:
     run.elapsed_ms = (time.monotonic() - started) * 1000
     run.http_status = response.status_code
     try:
-        run.raw = response.json()
+        run.raw = scrub_secrets(response.json(), settings.secrets)
     except ValueError:
-        run.raw = response.text
+        run.raw = scrub_secrets(response.text, settings.secrets)
         kind = response.headers.get("content-type", "no content type")
         run.error = f"the answer is not JSON (HTTP {response.status_code}, {kind})"
         return False
@@ -129,7 +135,7 @@ def _read_session(run: StepRun, client: httpx.Client, settings: AskSettings, ses
             headers=dict(settings.headers),
             timeout=settings.assistant.timeout_s,
         )
-        run.session = response.json()
+        run.session = scrub_secrets(response.json(), settings.secrets)
         if response.status_code >= 400:
             run.session_error = f"HTTP {response.status_code} from {method} {path}"
     except (httpx.HTTPError, ValueError) as exc:

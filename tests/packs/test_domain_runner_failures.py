@@ -214,7 +214,9 @@ def test_a_header_token_reaches_the_assistant_and_no_file_or_event(tmp_path: Pat
         )
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in fake.received)
     assert len(fake.received) == 4  # two messages, two session reads
-    assert TOKEN in fake.messages()[1].body["message"]  # the answer was used, then redacted
+    # The answer is redacted as it arrives: an echoed token never travels on, not even back to it.
+    assert "[redacted]" in fake.messages()[1].body["message"]
+    assert TOKEN not in fake.messages()[1].body["message"]
     assert result.status == "needs_exact_capability"
     assert "[redacted]" in step_file(tmp_path, "step_01", "assistant_response.json")["body"]["answer"]
     assert events.types("trajectory.agent_action")
@@ -228,11 +230,6 @@ def test_a_header_naming_an_unset_variable_is_a_config_error() -> None:
     assert "[assistant].headers.Authorization" in message and "ASSISTANT_TOKEN" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="values are shortened before secrets are redacted (an expectation's detail at 120 "
-    "characters, an event's answer at 160), so a token across the cut leaks its first characters",
-)
 def test_a_token_cut_by_a_shortened_value_leaks_none_of_its_characters(tmp_path: Path) -> None:
     section = AssistantSection(timeout_s=10, headers={"Authorization": "Bearer {env.TOKEN}"})
     headers, secrets = resolve_headers(section.headers, {"TOKEN": TOKEN})
@@ -259,10 +256,6 @@ def test_a_token_cut_by_a_shortened_value_leaks_none_of_its_characters(tmp_path:
     assert_nowhere(TOKEN[:8], tmp_path, events)  # ...but not its cut-off head
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_checks._path shows `count: {max: 0}` as 'wanted 0..∞' (max or '∞' treats 0 as no limit)",
-)
 def test_a_count_with_max_zero_says_so_in_its_detail(tmp_path: Path) -> None:
     step = {
         "id": "step_01",
@@ -276,10 +269,6 @@ def test_a_count_with_max_zero_says_so_in_its_detail(tmp_path: Path) -> None:
     assert check.detail == "$.entries[*]: 6 found, wanted 0..0"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_scenario._outcome hands the analyst each step's error and expectation details unredacted",
-)
 def test_the_outcomes_for_the_analyst_carry_no_token(tmp_path: Path) -> None:
     section = AssistantSection(timeout_s=10, headers={"Authorization": "Bearer {env.TOKEN}"})
     headers, secrets = resolve_headers(section.headers, {"TOKEN": TOKEN})
