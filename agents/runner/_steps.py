@@ -22,13 +22,14 @@ import json
 from typing import Any
 
 import httpx
-import jsonpath
 from playwright.async_api import Error as PlaywrightError
 
 from orchestrator.agents.runner._browser import step_label
 from orchestrator.agents.runner._context import StepContext, StepOutcome
 from orchestrator.agents.runner._placeholders import Answer
+from orchestrator.assistant_api import message_request, read_reply
 from orchestrator.chromium import BrowserLaunchError, first_line
+from orchestrator.errors import ConfigError
 from orchestrator.scenarios import BrowserStep, HttpStep, UserStep
 from orchestrator.twins import TRAJECTORY_HEADER, summarize
 
@@ -98,22 +99,9 @@ def _exchange(method: str, path: str, response: httpx.Response, body: Any, has_j
     }
 
 
-def _first(path: str, document: Any, field: str) -> Any:
-    try:
-        matches = jsonpath.findall(path, document)
-    except jsonpath.JSONPathError as exc:
-        raise ValueError(
-            f"[sut].fields.{field} = {path!r} is not a JSONPath ({exc}); write it like $.answer"
-        ) from None
-    return matches[0] if matches else None
-
-
 def run_user_step(step: UserStep, ctx: StepContext) -> StepOutcome:
     """Send a message to the assistant endpoint in the trajectory's session."""
-    method, _, path = ctx.sut.message_path.partition(" ")
-    body: dict[str, Any] = {"message": step.user}
-    if ctx.session_id is not None:
-        body = {"session_id": ctx.session_id, **body}
+    method, path, body = message_request(ctx.sut, step.user, ctx.session_id)
     request: dict[str, Any] = {"method": method, "path": path, "json": body}
     sent = _send(ctx, method, path, request, json=body)
     if isinstance(sent, StepOutcome):
@@ -127,18 +115,13 @@ def run_user_step(step: UserStep, ctx: StepContext) -> StepOutcome:
             "a user step needs the assistant's JSON answer",
             request=request,
         )
-    fields = ctx.sut.fields
     try:
-        session = _first(fields.session_id, answer, "session_id")
-        text = _first(fields.answer, answer, "answer")
-        route = _first(fields.route, answer, "route")
-        missing = _first(fields.capability_missing, answer, "capability_missing")
-    except ValueError as exc:
+        reply = read_reply(answer, ctx.sut.fields, section="sut")
+    except ConfigError as exc:
         return StepOutcome.ended("errored", str(exc), request=request)
-    if ctx.session_id is None and isinstance(session, str | int) and not isinstance(session, bool):
-        ctx.session_id = str(session)
-    if text is not None and not isinstance(text, str):
-        text = json.dumps(text, ensure_ascii=False)
+    if ctx.session_id is None and reply.session_id is not None:
+        ctx.session_id = reply.session_id
+    text = reply.text
     outcome = StepOutcome(
         status="passed",
         request=request,
@@ -147,8 +130,8 @@ def run_user_step(step: UserStep, ctx: StepContext) -> StepOutcome:
         description=f"user: {_short(step.user)}",
         detail=_exchange(method, path, sent, answer, True),
     )
-    if route is not None:
-        outcome.agent = {"route": route, **({"capability_missing": missing} if missing is not None else {})}
+    if reply.route is not None:
+        outcome.agent = {"route": reply.route, "capability_missing": reply.capability_missing}
     return outcome
 
 

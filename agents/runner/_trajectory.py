@@ -33,7 +33,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx
 
@@ -49,6 +48,7 @@ from orchestrator.agents.runner._record import (
 )
 from orchestrator.agents.runner._steps import run_browser_step, run_http_step, run_user_step
 from orchestrator.agents.runner._twin_steps import belongs_to, run_twin_step, run_wait_step
+from orchestrator.assistant_api import session_request
 from orchestrator.errors import ConfigError
 from orchestrator.scenarios import (
     BrowserStep,
@@ -340,8 +340,7 @@ class _Run:
         """The session as the system under test reports it after the last step, or ``None``."""
         if ctx.session_id is None or ctx.sut_url is None or self.clock.passed():
             return None
-        method, _, path = ctx.sut.session_path.partition(" ")
-        path = path.replace("{session_id}", quote(ctx.session_id, safe=""))
+        method, path = session_request(ctx.sut, ctx.session_id)
         try:
             response = ctx.client.request(
                 method, ctx.sut_url + path, timeout=self.clock.cap(ctx.sut.request_timeout_s)
