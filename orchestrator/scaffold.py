@@ -51,6 +51,8 @@ max_pending = 50000                # events queued before emitters pause for the
 [runs]
 ui_dir = ".orchestrator/runs"      # run dirs of `orchestrate test`
 scenario_dir = ".scenarios/runs"   # run dirs of `orchestrate run`
+pack_dir = ".orchestrator/pack-runs"   # run dirs of `orchestrate case | scenario | pack | pack-loop`
+domain_dir = "artifacts/domain_runs"   # their artifacts: one folder per case, scenario or pack
 
 [issues]
 backend = "local"                  # local, github, gitlab, gh or glab
@@ -96,6 +98,36 @@ max_tokens = 1024                  # longest answer
 # session_path = "GET /api/assistant/session/{session_id}"
 # request_timeout_s = 30.0
 # fields = { answer = "$.answer", session_id = "$.session_id", data = "$.data", route = "$.route" }
+
+# The assistant `orchestrate case | scenario | pack | pack-loop` ask. Fill it in and remove the "# ".
+# With start_command it is started on a free port and restarted after each coder run of the loop.
+# [assistant]
+# base_url = "http://127.0.0.1:{port}"
+# start_command = ["python", "app.py", "--port", "{port}"]   # argv, no shell; omit if it runs already
+# cwd = "."
+# env = {}
+# env_passthrough = []
+# health_path = "/health"
+# start_timeout_s = 30.0
+# message_path = "POST /api/assistant/message"             # body {session_id?, message}
+# session_path = "GET /api/assistant/session/{session_id}"
+# timeout_s = 60.0                 # one answer's longest wait
+# headers = { Authorization = "Bearer {env.ASSISTANT_TOKEN}" }   # {env.NAME}: from the environment, redacted
+# capability_missing_pattern = "(?i)I can't do that yet"          # text that says a capability is missing
+# fields = { answer = "$.answer", session_id = "$.session_id", data = "$.data", route = "$.route", sources = "$.sources", capability_missing = "$.capability_missing" }
+
+# The coding agent `orchestrate pack-loop` runs on the analyst's backlog (argv, no shell).
+# {backlog}, {analysis}, {repo} and {iteration} are filled in. Remove the "# " to use it.
+# [coder]
+# command = ["python", "coder.py", "--backlog", "{backlog}", "--repo", "{repo}"]
+# repo = "."                       # default: [assistant] cwd, else this directory
+# timeout_s = 1800.0
+# allowed_paths = []               # globs it may change; a change elsewhere stops the loop for you
+# env_passthrough = []             # secret-looking variables (its API key) it may still see
+
+[analyst]
+mode = "auto"                      # auto: the [llm] model when one is set, else rules; rules; llm
+stall_limit = 2                    # coder runs in a row without a gain before you must decide
 
 # The web app `orchestrate test` exercises (target web). Fill it in and remove the leading "# ":
 # base_url is required; with start_command, orchestrate starts the app for each run, waits until
