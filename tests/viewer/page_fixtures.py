@@ -16,7 +16,9 @@ __all__ = [
     "Step",
     "detail_document",
     "long_detail",
+    "pack_loop_detail",
     "run_summary",
+    "scenario_detail",
     "seeded_detail",
     "seeded_runs",
 ]
@@ -345,6 +347,8 @@ def seeded_detail(run_id: str = "run-0003-seeded") -> dict[str, Any]:
         ],
         "report": "artifacts/ui/report.md",
         "traces": ["artifacts/ui/trace-home.zip"],
+        "screenshots": [{"name": "home", "path": "captures/home.png", "ok": True}],
+        "problems": ["captures/about.json could not be read: not JSON"],
     }
     return detail_document(summary, steps, job=job)
 
@@ -360,3 +364,66 @@ def long_detail(run_id: str = "run-0005-long", steps: int = 120) -> dict[str, An
         for i, status in enumerate(statuses)
     ]
     return detail_document(run_summary(run_id, status="completed"), plan)
+
+
+def _few_steps() -> list[Step]:
+    return [Step("llm:judge", "completed", 800, 400, 60), Step("tool:http.get", "completed", 120)]
+
+
+def scenario_detail(run_id: str = "run-0006-scenario") -> dict[str, Any]:
+    """A scenario run: trajectories per scenario with verdicts, one under chaos."""
+    job = {
+        "kind": "scenario",
+        "scenarios": [
+            {
+                "id": "refund-request",
+                "trajectories": [
+                    {
+                        "id": "refund-request-0",
+                        "verdict": "satisfied",
+                        "chaos": False,
+                        "status": "completed",
+                        "duration_ms": 1_400,
+                    },
+                    {
+                        "id": "refund-request-1",
+                        "verdict": "unsatisfied",
+                        "chaos": True,
+                        "status": "completed",
+                        "duration_ms": 2_100,
+                    },
+                ],
+            },
+            {
+                "id": "order-status",
+                "trajectories": [
+                    {
+                        "id": "order-status-0",
+                        "verdict": None,
+                        "chaos": False,
+                        "status": "failed",
+                        "duration_ms": None,
+                    }
+                ],
+            },
+        ],
+        "problems": [],
+    }
+    return detail_document(run_summary(run_id, kind="scenario"), _few_steps(), job=job)
+
+
+def pack_loop_detail(run_id: str = "run-0002-pack") -> dict[str, Any]:
+    """A pack loop: a score per iteration and why it stopped."""
+    job = {
+        "kind": "pack_loop",
+        "directory": "runs/run-0002-pack",
+        "iterations": [
+            {"n": 1, "score": 0.42, "status": "completed"},
+            {"n": 2, "score": 0.61, "status": "completed"},
+            {"n": 3, "score": 0.6, "status": "completed"},
+        ],
+        "stop_reason": "plateau",
+        "stop_detail": "no gain over 0.02 in 2 iterations",
+        "problems": [],
+    }
+    return detail_document(run_summary(run_id, kind="pack_loop", target=None), _few_steps(), job=job)

@@ -26,8 +26,17 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route as StarletteRoute
 
 from orchestrator.chromium import launch_chromium
+from orchestrator.viewer import inline_page
 from tests.loopback import serve_app
-from tests.viewer.page_fixtures import HOSTILE_TEXT, long_detail, run_summary, seeded_detail, seeded_runs
+from tests.viewer.page_fixtures import (
+    HOSTILE_TEXT,
+    long_detail,
+    pack_loop_detail,
+    run_summary,
+    scenario_detail,
+    seeded_detail,
+    seeded_runs,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +44,8 @@ STATIC = Path(__file__).resolve().parents[2] / "orchestrator" / "viewer" / "stat
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SEEDED = "run-0003-seeded"
 LONG = "run-0005-long"
+SCENARIO = "run-0006-scenario"
+PACK = "run-0002-pack"
 
 
 @dataclass
@@ -43,7 +54,12 @@ class FakeApi:
 
     runs: list[dict[str, Any]] = field(default_factory=seeded_runs)
     details: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {SEEDED: seeded_detail(SEEDED), LONG: long_detail(LONG)}
+        default_factory=lambda: {
+            SEEDED: seeded_detail(SEEDED),
+            LONG: long_detail(LONG),
+            SCENARIO: scenario_detail(SCENARIO),
+            PACK: pack_loop_detail(PACK),
+        }
     )
     streams: list[asyncio.Queue[dict[str, Any]]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -445,25 +461,10 @@ def test_a_new_run_appears_live_and_an_open_run_refreshes(api: tuple[FakeApi, st
     in_browser(check)
 
 
-def export_html(detail: dict[str, Any]) -> str:
-    """The page with its script, styles and one detail document inlined, as an export writes it."""
-    data = json.dumps(detail).replace("</", "<\\/")
-    script = (STATIC / "app.js").read_text().replace("</", "<\\/")
-    html = (STATIC / "index.html").read_text()
-    html = html.replace(
-        '<link rel="stylesheet" href="/static/style.css">',
-        f"<style>{(STATIC / 'style.css').read_text()}</style>",
-    )
-    return html.replace(
-        '<script src="/static/app.js" defer></script>',
-        f"<script>window.__ORCHESTRATE_TRACE__ = {data};</script><script>{script}</script>",
-    )
-
-
 @pytest.mark.timeout(60)
 def test_an_export_renders_from_the_inlined_document_with_no_network(tmp_path: Path) -> None:
     detail = seeded_detail(SEEDED)
-    html = export_html(detail)
+    html = inline_page(STATIC, json.dumps(detail))
     assert "/static/" not in html
     document_url = "http://export.invalid/trace.html"
 
@@ -507,5 +508,38 @@ def test_user_text_with_markup_shows_literally(api: tuple[FakeApi, str]) -> None
         await expect(page.locator(".trace-finding strong")).to_have_text(HOSTILE_TEXT)
         assert await page.locator(".trace-app b, .trace-app script").count() == 0
         assert await page.evaluate("window.__viewerInjected === undefined")
+
+    in_browser(check)
+
+
+@pytest.mark.timeout(60)
+def test_scenario_and_pack_loop_runs_show_their_job_panels(api: tuple[FakeApi, str]) -> None:
+    fake, origin = api
+    scenarios = fake.details[SCENARIO]["job"]["scenarios"]
+
+    async def check(page: Page) -> None:
+        await page.goto(f"{origin}/#/runs/{SCENARIO}")
+        await expect(page.locator(".trace-scenario h3")).to_have_text([s["id"] for s in scenarios])
+        refund = page.locator(".trace-scenario", has_text="refund-request")
+        await expect(refund.locator(".trace-trajectory")).to_have_count(2)
+        await expect(refund.locator(".trace-verdict--satisfied")).to_have_text("satisfied")
+        chaos = refund.locator(".trace-trajectory", has=page.locator(".trace-chaos-badge"))
+        await expect(chaos).to_contain_text("refund-request-1")
+        await expect(chaos.locator(".trace-verdict")).to_have_text("unsatisfied")
+        await expect(
+            page.locator(".trace-scenario", has_text="order-status").locator(".trace-verdict")
+        ).to_have_text("no verdict")
+
+        await page.goto(f"{origin}/#/runs/{PACK}")
+        rows = page.locator(".trace-pack-iteration")
+        await expect(rows).to_have_count(3)
+        await expect(rows.nth(1)).to_contain_text("0.61")
+        await expect(page.locator(".trace-pack-bar")).to_have_count(3)
+        heights = await page.locator(".trace-pack-bar").evaluate_all(
+            "bs => bs.map(b => Number(b.getAttribute('height')))"
+        )
+        assert heights[1] == max(heights)
+        await expect(page.locator(".trace-pack-stop")).to_contain_text("plateau")
+        await expect(page.locator(".trace-pack-stop")).to_contain_text("no gain over 0.02")
 
     in_browser(check)

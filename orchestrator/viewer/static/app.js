@@ -713,10 +713,13 @@
   // ---- job panel ---------------------------------------------------------------------------------
 
   function jobPanel(job) {
-    if (Array.isArray(job.findings)) return uiJob(job);
-    if (Array.isArray(job.scenarios)) return scenarioJob(job);
-    if (Array.isArray(job.iterations)) return packJob(job);
-    return el("pre", { text: JSON.stringify(job, null, 2) });
+    let body;
+    if (Array.isArray(job.findings)) body = uiJob(job);
+    else if (Array.isArray(job.scenarios)) body = scenarioJob(job);
+    else if (Array.isArray(job.iterations)) body = packJob(job);
+    else body = el("pre", { text: JSON.stringify(job, null, 2) });
+    const problems = (job.problems || []).map((p) => el("li", { text: typeof p === "string" ? p : JSON.stringify(p) }));
+    return el("div", {}, [body, problems.length ? el("ul", { class: "trace-job-problems" }, problems) : null]);
   }
 
   function pathLink(path, label) {
@@ -731,6 +734,16 @@
       ...(job.traces || []).map((trace, i) => el("span", { class: "trace-job-trace" }, ["Playwright trace: ", pathLink(trace, `trace ${i + 1}`)])),
     ].flat());
     box.append(links);
+    if ((job.screenshots || []).length) {
+      box.append(
+        el("ul", { class: "trace-job-screenshots" }, job.screenshots.map((shot) =>
+          el("li", { class: `trace-job-screenshot trace-job-screenshot--${shot.ok ? "ok" : "failed"}` }, [
+            el("span", { text: `${shot.name || "capture"}: ` }),
+            pathLink(shot.path),
+          ]),
+        )),
+      );
+    }
     if (!job.findings.length) box.append(el("p", { class: "trace-empty", text: "No findings." }));
     for (const finding of job.findings) {
       const shot = finding.evidence_path || finding.screenshot;
@@ -767,6 +780,9 @@
             el("span", { class: `trace-verdict trace-verdict--${trajectory.verdict}`, text: trajectory.verdict || "no verdict" }),
             trajectory.chaos ? el("span", { class: "trace-chaos-badge", text: "chaos" }) : null,
             trajectory.status ? el("span", { class: "trace-muted", text: trajectory.status }) : null,
+            trajectory.duration_ms !== null && trajectory.duration_ms !== undefined
+              ? el("span", { class: "trace-muted", text: fmtDuration(trajectory.duration_ms) })
+              : null,
           ]),
         );
       }
