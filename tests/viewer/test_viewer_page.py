@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route as StarletteRoute
 
 from orchestrator.chromium import launch_chromium
+from orchestrator.events import EventBus
 from orchestrator.viewer import inline_page
 from tests.loopback import serve_app
 from tests.viewer.page_fixtures import (
@@ -37,6 +38,7 @@ from tests.viewer.page_fixtures import (
     seeded_detail,
     seeded_runs,
 )
+from tests.viewer.viewer_support import project, seed_story, serve
 
 pytestmark = pytest.mark.browser
 
@@ -543,3 +545,33 @@ def test_scenario_and_pack_loop_runs_show_their_job_panels(api: tuple[FakeApi, s
         await expect(page.locator(".trace-pack-stop")).to_contain_text("no gain over 0.02")
 
     in_browser(check)
+
+
+@pytest.mark.timeout(60)
+def test_the_page_draws_a_run_served_by_the_real_api(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    bus = EventBus(config.events_db)
+    try:
+        run_id = seed_story(config, bus, terminal="failed", kind="ui")
+        with serve(config) as served:
+
+            async def check(page: Page) -> None:
+                problems: list[str] = []
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                await page.goto(f"{served.url}/#/")
+                row = page.locator(f".trace-run-row[data-run-id='{run_id}']")
+                await expect(row.locator(".trace-run-status--failed")).to_be_visible()
+                await row.locator(".trace-run-toggle").click()
+                await expect(page.locator(".trace-delegation-band--failed")).to_have_count(1)
+                await expect(page.locator(".trace-delegation-band--blocked")).to_have_count(1)
+                await expect(page.locator("svg .trace-worker-node").first).to_be_visible()
+                await expect(page.locator(".trace-lifecycle-chip--finding").first).to_be_visible()
+                await expect(page.locator(".trace-traj-grid .trace-traj-cell--failed").first).to_be_visible()
+                output = page.locator(".trace-token-bar .trace-token-segment--output")
+                await expect(output.first).to_be_visible()
+                assert problems == []
+
+            in_browser(check)
+    finally:
+        bus.stop()
