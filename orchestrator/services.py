@@ -30,7 +30,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -45,6 +44,7 @@ import structlog
 from orchestrator.config import AssistantSection, SutSection, TargetSection
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError
 from orchestrator.subprocess_tools import with_our_python
+from orchestrator.watchdog import GroupWatchdog
 
 __all__ = [
     "RunningTarget",
@@ -59,8 +59,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _STOP_GRACE_S = 5.0
-_WATCHDOG_GRACE_S = 2.0
-_WATCHDOG_EXIT_S = 10.0
 TRACKER_TOKEN_ENVS = ("GITHUB_TOKEN", "GITLAB_TOKEN")
 # Timeouts and rate limits clear up by themselves; any other 4xx answer is final.
 _RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
@@ -72,32 +70,6 @@ _SECRET_WORD = re.compile(
     r"TOKEN$|SECRET|PASSW(OR)?D|^PASS$|^PAT$|APIKEY|^KEY$|CREDENTIALS?$|COOKIE|^AUTH$|AUTHORI[SZ]ATION|PRIVATE",
     re.IGNORECASE,
 )
-
-# The watchdog: reads the target's process group from stdin, then waits for end-of-file. Data
-# before it ("stop") means orchestrate stopped the target itself; a bare end-of-file means
-# orchestrate is gone, so the group is stopped. It ignores the terminal's SIGINT and SIGHUP,
-# which are meant for orchestrate (and end it, which is what it waits for).
-_WATCHDOG = """\
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-signal.signal(signal.SIGHUP, signal.SIG_IGN)
-line = sys.stdin.buffer.readline()
-if not line.endswith(b"\\n"):
-    sys.exit(0)
-group = int(line)
-if sys.stdin.buffer.read():
-    sys.exit(0)
-try:
-    os.killpg(group, signal.SIGTERM)
-    deadline = time.monotonic() + float(sys.argv[1])
-    while time.monotonic() < deadline:
-        os.killpg(group, 0)
-        time.sleep(0.05)
-    os.killpg(group, signal.SIGKILL)
-except (ProcessLookupError, PermissionError):
-    pass
-"""
-
 
 ServiceSettings = TargetSection | SutSection | AssistantSection
 """The settings of a service we start: a UI gate target or the scenario job's system under test."""
@@ -161,40 +133,6 @@ def target_environment(
     return env
 
 
-class _Watchdog:
-    """A process that stops the target's process group if this process ends without doing so."""
-
-    def __init__(self) -> None:
-        # Its own session: a Ctrl-C or hang-up meant for orchestrate never reaches it.
-        self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(_WATCHDOG_GRACE_S)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def guard(self, group: int) -> None:
-        """Watch ``group`` from now on."""
-        assert self._process.stdin is not None
-        self._process.stdin.write(f"{group}\n".encode("ascii"))
-        self._process.stdin.flush()
-
-    def stand_down(self) -> None:
-        """The target was stopped here: let the watchdog exit without signalling anything."""
-        stdin = self._process.stdin
-        assert stdin is not None
-        with suppress(BrokenPipeError, OSError):
-            stdin.write(b"stop")
-        with suppress(BrokenPipeError, OSError):
-            stdin.close()
-        try:
-            self._process.wait(timeout=_WATCHDOG_EXIT_S)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
 def _command(settings: ServiceSettings, port: str, section: str, config_file: Path | None) -> list[str]:
     argv = with_our_python([part.replace("{port}", port) for part in settings.start_command])
     if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
@@ -246,7 +184,7 @@ def running_target(
     env = target_environment(settings, port=port, withheld=withheld_env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # The watchdog first, so the target is guarded from the moment it exists.
-    watchdog = _Watchdog()
+    watchdog = GroupWatchdog()
     try:
         with log_path.open("wb") as output:
             copier: _RedactingCopy | None = None

@@ -44,6 +44,7 @@ from typing import IO, Any, Literal, Protocol
 
 from orchestrator.actors import tool_call
 from orchestrator.errors import UsageError
+from orchestrator.watchdog import GroupWatchdog
 
 __all__ = [
     "DEFAULT_OUTPUT_CAP",
@@ -206,6 +207,7 @@ def run_tool(
     cancelled: threading.Event | None = None,
     emit: Emit | None = None,
     tool_name: str | None = None,
+    guard: bool = False,
 ) -> ToolResult:
     """Run ``argv`` in ``cwd`` and return what happened; never raises for the program's behaviour.
 
@@ -214,6 +216,8 @@ def run_tool(
     ``env`` is the child's whole environment (see :func:`child_env`); its ``PATH`` is where a bare
     program name is looked up. ``stdin`` is written to the program's standard input (else it
     reads an empty one); with ``kill_on_overflow``, output past ``output_cap`` stops the program.
+    With ``guard``, a :class:`~orchestrator.watchdog.GroupWatchdog` stops the program's group if
+    this process dies first (a long-running agent must never outlive a killed run).
     """
     if not argv:
         raise UsageError("no program to run: the command is empty")
@@ -222,7 +226,7 @@ def run_tool(
     name = tool_name or Path(args[0]).name
     with tool_call(emit, name, summary=summarise_args(args)) as call:
         result = _run(
-            args, cwd, timeout_s, environment, allowed, output_cap, kill_on_overflow, stdin, cancelled
+            args, cwd, timeout_s, environment, allowed, output_cap, kill_on_overflow, stdin, cancelled, guard
         )
         call.details.update(outcome=result.outcome, exit_code=result.returncode)
         if not result.ok:
@@ -240,6 +244,7 @@ def _run(
     kill_on_overflow: bool,
     stdin: bytes | None,
     cancelled: threading.Event | None,
+    guard: bool = False,
 ) -> ToolResult:
     started = time.monotonic()
 
@@ -254,6 +259,42 @@ def _run(
         return ToolResult(
             args, "not_found", None, b"", b"", elapsed_ms(), error=f"{args[0]} not found {where}"
         )
+    watchdog = GroupWatchdog() if guard else None
+    try:
+        return _run_started(
+            args,
+            program,
+            cwd,
+            timeout_s,
+            env,
+            output_cap,
+            kill_on_overflow,
+            stdin,
+            cancelled,
+            watchdog,
+            started,
+        )
+    finally:
+        if watchdog is not None:
+            watchdog.stand_down()
+
+
+def _run_started(
+    args: tuple[str, ...],
+    program: str,
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str],
+    output_cap: int,
+    kill_on_overflow: bool,
+    stdin: bytes | None,
+    cancelled: threading.Event | None,
+    watchdog: GroupWatchdog | None,
+    started: float,
+) -> ToolResult:
+    def elapsed_ms() -> float:
+        return (time.monotonic() - started) * 1000
+
     try:
         proc = subprocess.Popen(
             [program, *args[1:]],
@@ -268,6 +309,8 @@ def _run(
         return ToolResult(
             args, "not_found", None, b"", b"", elapsed_ms(), error=f"cannot start {args[0]}: {exc}"
         )
+    if watchdog is not None:
+        watchdog.guard(proc.pid)
     if proc.stdout is None or proc.stderr is None:  # pragma: no cover - PIPE guarantees both
         raise RuntimeError("subprocess pipes were not created")
     overflow = threading.Event()

@@ -17,6 +17,7 @@ of the request (sorted, capped, no clock), so one request always asks the same q
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -204,6 +205,21 @@ def _grounded(item: BacklogItem, step: StepOutcome) -> BacklogItem:
     return item.model_copy(update={"evidence": known or list(step.evidence_paths)})
 
 
+def score_ceiling(outcomes: Sequence[StepOutcome]) -> int:
+    """The most a model may score: no credit for blocked steps, and 100 only when all are accepted.
+
+    A model judges quality, not facts: a step that got no answer cannot earn anything, whatever a
+    model (or an answer injected into its prompt) claims.
+    """
+    if not outcomes:
+        return 0
+    answered = sum(1 for outcome in outcomes if outcome.status != "blocked")
+    ceiling = int(Decimal(100 * answered / len(outcomes)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if any(outcome.status != "accepted" for outcome in outcomes):
+        ceiling = min(ceiling, 99)
+    return ceiling
+
+
 def settle_answer(request: AnalysisRequest, answer: AnalystAnswer, *, model: str) -> Analysis:
     """The analysis from the model's ``answer``, with the facts of ``request`` enforced.
 
@@ -212,6 +228,10 @@ def settle_answer(request: AnalysisRequest, answer: AnalystAnswer, *, model: str
     first when they require a decision.
     """
     steps = {(outcome.scenario, outcome.step): outcome for outcome in request.outcomes}
+    ceiling = score_ceiling(request.outcomes)
+    if answer.score > ceiling:
+        _log.warning("analyst.score.capped", model=model, claimed=answer.score, ceiling=ceiling)
+        answer = answer.model_copy(update={"score": ceiling})
     backlog = []
     for item in answer.backlog:
         step = steps.get((item.scenario, item.step))
@@ -233,8 +253,9 @@ def settle_answer(request: AnalysisRequest, answer: AnalystAnswer, *, model: str
     else:
         reason = None
     formula = (
-        f"score judged by the model {model} (prompt {PROMPT_VERSION}); for reference, the rule "
-        f"formula gives {score(request.outcomes)}: {FORMULA}"
+        f"score judged by the model {model} (prompt {PROMPT_VERSION}), at most {ceiling} (the share "
+        f"of steps answered without being blocked; 100 only when every step is accepted); for "
+        f"reference, the rule formula gives {score(request.outcomes)}: {FORMULA}"
     )
     return Analysis(
         score=answer.score,

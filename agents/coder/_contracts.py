@@ -44,6 +44,11 @@ class CoderRequest(ContractModel):
         default=[], description="secret-looking variables the command may still see"
     )
     ignore: list[str] = Field(default=[], description="paths relative to repo never counted as changes")
+    withheld_env: list[str] = Field(
+        default=[],
+        description="variables kept from the command and redacted from its output, whatever their names "
+        "(the assistant's header tokens, the model's API key)",
+    )
 
     @field_validator("repo", "output_dir")
     @classmethod

@@ -82,20 +82,25 @@ def fill_placeholders(command: Sequence[str], values: Mapping[str, str]) -> list
 
 
 def coder_environment(
-    passthrough: Collection[str] = (), *, base: Mapping[str, str] | None = None
+    passthrough: Collection[str] = (),
+    *,
+    base: Mapping[str, str] | None = None,
+    withheld: Collection[str] = (),
 ) -> tuple[dict[str, str], list[str]]:
     """The command's environment and the secret values to redact from what it prints.
 
     The environment is ``base`` (default: this process's) without the variables whose names
-    :func:`looks_secret`, except those in ``passthrough``. The values are those of every
-    secret-looking variable, passed through or not, longest first.
+    :func:`looks_secret` or that ``withheld`` names (the assistant's header tokens, the model's
+    key, whatever their names), except those in ``passthrough``. The values are those of every
+    secret-looking or withheld variable, passed through or not, longest first.
     """
     source = os.environ if base is None else base
     allowed = set(passthrough)
+    kept_back = set(withheld)
     env: dict[str, str] = {}
     secrets: set[str] = set()
     for name, value in source.items():
-        secret = looks_secret(name)
+        secret = looks_secret(name) or name in kept_back
         if secret and len(value) >= _MIN_SECRET_LENGTH and value.lower() not in _NOT_SECRET_VALUES:
             secrets.add(value)
         if not secret or name in allowed:
@@ -163,7 +168,7 @@ def run_coder(
         "iteration": str(request.iteration),
     }
     argv = with_our_python(fill_placeholders(request.command, values))
-    environment, secrets = coder_environment(request.env_passthrough, base=env)
+    environment, secrets = coder_environment(request.env_passthrough, base=env, withheld=request.withheld_env)
     ignore = [*request.ignore, *_inside(output_dir, repo)]
 
     before = take_snapshot(repo, ignore=ignore)
@@ -175,6 +180,7 @@ def run_coder(
         emit=emit,
         tool_name="coder",
         cancelled=cancelled,
+        guard=True,
     )
     after = take_snapshot(repo, ignore=ignore, previous=before)
     diff_stat = git_diff_stat(repo, ignore=ignore, env=environment, emit=emit)
@@ -196,5 +202,7 @@ def run_coder(
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
     )
-    atomic_write_json(output_dir / RECORD_FILE, {"schema_version": SCHEMA_VERSION, **done.model_dump()})
+    if result.outcome != "cancelled":
+        # A record means "this run finished": a cancelled one must run again when the loop resumes.
+        atomic_write_json(output_dir / RECORD_FILE, {"schema_version": SCHEMA_VERSION, **done.model_dump()})
     return done

@@ -38,6 +38,8 @@ class DomainRunner(Worker):
         self._client = httpx.Client(follow_redirects=False)
 
     def handle(self, request: WorkRequest, params: DomainScenarioRequest) -> Done[DomainScenarioDone]:
+        # A scenario is a session of its own: no cookie of an earlier one may carry over.
+        self._client.cookies.clear()
         result = run_domain_scenario(
             params.scenario,
             client=self._client,

@@ -123,12 +123,16 @@ def case_command(
         typer.Option(
             "--expect",
             "-e",
-            help="What the answer must show (repeatable): contains:TEXT, not_contains:TEXT, route:NAME, "
-            "evidence:N, max_ms:N, path:JSONPATH=VALUE, path:JSONPATH exists, path:JSONPATH count=N.",
+            help="What the answer must show (repeatable): `contains:TEXT`, `not_contains:TEXT`, "
+            "`route:NAME`, `evidence:N`, `max_ms:N`, `path:JSONPATH=VALUE` (equals), `path:JSONPATH?` "
+            "(exists), `path:JSONPATH#N` or `#MIN..MAX` (count).",
         ),
     ] = None,
     case_id: Annotated[
-        str | None, typer.Option("--id", help="The case's id and artifacts folder (default: case-<hash>).")
+        str | None,
+        typer.Option(
+            "--id", help="The case's id and artifacts folder (default: `case-<hash of the question>`)."
+        ),
     ] = None,
     as_json: _Json = False,
 ) -> None:
@@ -234,29 +238,35 @@ def pack_loop_command(
 
     Example: orchestrate pack-loop packs/inventory.pack.yaml --max-iterations 4 --gate 80
     """
+    from orchestrator.errors import RunInterruptedError
     from orchestrator.packs import load_pack
     from orchestrator.pipelines.pack import run_pack_loop
 
     config = cli_context(ctx).config
     pack = load_pack(path)
-    result = run_pack_loop(
-        config,
-        pack,
-        gate=gate,
-        max_iterations=max_iterations,
-        resume=resume,
-        parallel=parallel,
-        on_progress=_Progress(quiet=as_json),
-    )
+    try:
+        result = run_pack_loop(
+            config,
+            pack,
+            gate=gate,
+            max_iterations=max_iterations,
+            resume=resume,
+            parallel=parallel,
+            on_progress=_Progress(quiet=as_json),
+        )
+    except RunInterruptedError as exc:
+        summary = config.domain_runs_dir / pack.id / "loop_summary.md"
+        print_error(f"{exc}; go on with: orchestrate pack-loop {path} --resume (see {summary})")
+        raise typer.Exit(2) from None
     state = result.loop
     assert state is not None
     if as_json:
         print_json(_document(result))
-    else:
-        for record in state.iterations:
-            if record.score is not None:
-                print_line(f"iteration {record.n}: score {record.score} ({record.status})")
-        print_line(_stop_line(state, result.directory))
-    if state.stop_reason == "blocked" and not as_json:
+        raise typer.Exit(result.exit_code)
+    for record in state.iterations:
+        if record.score is not None:
+            print_line(f"iteration {record.n}: score {record.score} ({record.status})")
+    if state.stop_reason == "blocked":
         print_error(f"the improvement loop is blocked: {state.stop_detail}")
+    print_line(_stop_line(state, result.directory))
     raise typer.Exit(result.exit_code)

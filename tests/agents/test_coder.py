@@ -325,3 +325,41 @@ def test_a_request_must_use_absolute_paths_and_a_command(tmp_path: Path, repo: P
         request(tmp_path, repo, python("pass"), ignore=["../outside"])
     with pytest.raises(UsageError, match="not a folder"):
         run_coder(request(tmp_path, repo, python("pass"), repo=str(tmp_path / "missing")))
+
+
+def test_withheld_variables_are_kept_back_and_redacted_whatever_their_names(
+    tmp_path: Path, repo: Path
+) -> None:
+    env = {**os.environ, "INVENTORY_HEADER": "hdr-value-1234567"}
+    command = script(
+        tmp_path,
+        "import os\nprint('header', os.environ.get('INVENTORY_HEADER'))\nprint('hdr-value-1234567')\n",
+    )
+    done = run_coder(request(tmp_path, repo, command, withheld_env=["INVENTORY_HEADER"]), env=env)
+    assert Path(done.stdout_path).read_text("utf-8") == "header None\n[redacted]\n"
+
+
+def test_a_cancelled_run_leaves_no_record_so_it_runs_again(tmp_path: Path, repo: Path) -> None:
+    import threading
+
+    started = tmp_path / "started"
+    command = script(
+        tmp_path,
+        f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\ntime.sleep(60)\n",
+    )
+    cancelled = threading.Event()
+
+    def cancel_once_started() -> None:
+        # Waits on the file with a deadline: the command runs in its own process.
+        for _ in range(600):
+            if started.exists():
+                break
+            cancelled.wait(0.05)
+        cancelled.set()
+
+    helper = threading.Thread(target=cancel_once_started)
+    helper.start()
+    done = run_coder(request(tmp_path, repo, command), cancelled=cancelled)
+    helper.join(timeout=30)
+    assert done.outcome == "cancelled" and not done.ok
+    assert not (Path(done.stdout_path).parent / RECORD_FILE).exists()

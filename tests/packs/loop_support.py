@@ -39,12 +39,18 @@ def example_copy(tmp_path: Path, **sections: dict[str, Any]) -> Path:
     """A copy of the example in ``tmp_path/assistant``; ``sections`` replace keys of its orchestrate.toml."""
     root = tmp_path / "assistant"
     shutil.copytree(EXAMPLE, root, ignore=_IGNORED)
-    if sections:
-        document = tomllib.loads((root / "orchestrate.toml").read_text(encoding="utf-8"))
-        for name, values in sections.items():
-            document.setdefault(name, {}).update(values)
-        (root / "orchestrate.toml").write_text(_toml(document), encoding="utf-8")
+    set_config(root, **sections)
     return root
+
+
+def set_config(root: Path, **sections: dict[str, Any]) -> None:
+    """Replace keys of ``root/orchestrate.toml``, section by section."""
+    if not sections:
+        return
+    document = tomllib.loads((root / "orchestrate.toml").read_text(encoding="utf-8"))
+    for name, values in sections.items():
+        document.setdefault(name, {}).update(values)
+    (root / "orchestrate.toml").write_text(_toml(document), encoding="utf-8")
 
 
 def _value(value: Any) -> str:
@@ -102,16 +108,26 @@ def loop_dir(root: Path) -> Path:
 
 KILLER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, pathlib, signal, sys, threading, time
     from orchestrator.config import load_config
     from orchestrator.packs import load_pack
     from orchestrator.pipelines.pack import run_pack_loop
 
-    root, what, iteration, phase = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    root, what, iteration, phase, signum, when = sys.argv[1:7]
+    iteration, signum = int(iteration), int(signum)
+
+    def kill_when_there(path):
+        deadline = time.monotonic() + 60
+        while not pathlib.Path(path).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signum)
 
     def progress(kind, details):
         if kind == what and details.get("iteration") == iteration and details.get("phase", phase) == phase:
-            os.kill(os.getpid(), signal.SIGKILL)
+            if when == "-":
+                os.kill(os.getpid(), signum)
+            else:
+                threading.Thread(target=kill_when_there, args=(when,), daemon=True).start()
 
     config = load_config(root)
     run_pack_loop(config, load_pack(os.path.join(root, "packs", "inventory.pack.yaml")), on_progress=progress)
@@ -120,21 +136,31 @@ KILLER = textwrap.dedent(
 )
 
 
-def run_killed_at(root: Path, what: str, iteration: int, phase: str = "-") -> None:
-    """Run the loop in a child that SIGKILLs itself at the progress event ``what`` of ``iteration``.
+def run_killed_at(
+    root: Path,
+    what: str,
+    iteration: int,
+    phase: str = "-",
+    *,
+    signum: int = signal.SIGKILL,
+    kill_when: Path | None = None,
+) -> int:
+    """Run the loop in a child that sends itself ``signum`` at the progress event ``what`` of ``iteration``.
 
     ``what`` is ``phase`` (the start of ``phase``), ``scenario`` (a scenario answered during the
-    run phase) or ``coded`` (the coder finished, before the state is saved).
+    run phase) or ``coded`` (the coder finished, before the state is saved). With ``kill_when``,
+    the signal comes once that file exists (a coder that started). Returns the child's exit code
+    (``-9`` for SIGKILL; a SIGTERM ends the run as interrupted).
     """
     script = root.parent / "loop_killer.py"
     script.write_text(KILLER, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, str(script), str(root), what, str(iteration), phase],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == -signal.SIGKILL, done.stderr.decode(errors="replace")[-2000:]
+    argv = [sys.executable, str(script), str(root), what, str(iteration), phase, str(int(signum))]
+    argv.append(str(kill_when) if kill_when is not None else "-")
+    done = subprocess.run(argv, cwd=root, env=env, capture_output=True, timeout=120, check=False)
+    stderr = done.stderr.decode(errors="replace")[-2000:]
+    if signum == signal.SIGKILL:
+        assert done.returncode == -signal.SIGKILL, stderr
+    else:
+        assert done.returncode not in (0, 3), stderr
+    return done.returncode

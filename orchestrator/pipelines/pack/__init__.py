@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from orchestrator.pipelines.pack._assistant import AssistantService, ask_settings
 from orchestrator.pipelines.pack._conductor import PackConductor, PackPlan, Progress, blocked_scenario
-from orchestrator.pipelines.pack._job import LOOP_EXIT_CODES, PackJobResult, run_domain_job, run_pack_loop
+from orchestrator.pipelines.pack._job import (
+    LOOP_EXIT_CODES,
+    PackJobResult,
+    pack_digest,
+    pack_lock,
+    run_domain_job,
+    run_pack_loop,
+)
 from orchestrator.pipelines.pack._loop import OUTCOMES_FILE, LoopConductor, LoopPlan, iteration_dir
 from orchestrator.pipelines.pack._loop_state import (
     LOOP_STATE_FILE,
@@ -51,6 +58,8 @@ __all__ = [
     "blocked_scenario",
     "iteration_dir",
     "loop_summary",
+    "pack_digest",
+    "pack_lock",
     "publish_latest",
     "read_loop_state",
     "run_domain_job",

@@ -234,7 +234,8 @@ class PackConductor(Conductor):
             timeout=request.timeout_s + 60,
         )
         outcome = outcomes[0]
-        if outcome.ok:
+        if outcome.result is not None and outcome.result.data:
+            # A coder that failed (timed out, not found) still says what it did and changed.
             return outcome.done(CODE_BACKLOG).result
         failure = outcome.failure
         return f"{failure.kind}: {failure.error}" if failure is not None else "the coder gave no answer"

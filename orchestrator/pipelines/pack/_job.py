@@ -11,12 +11,21 @@ scenario into ``<scenario_id>/``, a pack into ``<pack_id>/``, a loop's iteration
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+from filelock import FileLock, Timeout
+
+from orchestrator._service_config import header_variables
 from orchestrator.agents.analyst import AnalystSettings
+from orchestrator.agents.coder import PLACEHOLDERS, fill_placeholders
 from orchestrator.config import ProjectConfig
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError, UsageError
 from orchestrator.events import Subscriber
@@ -24,12 +33,19 @@ from orchestrator.jobs import open_job
 from orchestrator.packs import DomainScenario, Pack, StepStatus, exit_code
 from orchestrator.pipelines.pack._assistant import AssistantService, ask_settings
 from orchestrator.pipelines.pack._conductor import PackConductor, PackPlan, Progress
-from orchestrator.pipelines.pack._loop import LoopConductor, LoopPlan
-from orchestrator.pipelines.pack._loop_state import LoopState, read_loop_state, write_loop_state
+from orchestrator.pipelines.pack._loop import LoopConductor, LoopPlan, iteration_dir
+from orchestrator.pipelines.pack._loop_state import (
+    LOOP_STATE_FILE,
+    LOOP_SUMMARY_FILE,
+    LoopState,
+    read_loop_state,
+    write_loop_state,
+)
 from orchestrator.pipelines.pack._pack_files import PackResult
 from orchestrator.runs import find_run
+from orchestrator.subprocess_tools import with_our_python
 
-__all__ = ["LOOP_EXIT_CODES", "PackJobResult", "run_domain_job", "run_pack_loop"]
+__all__ = ["LOOP_EXIT_CODES", "PackJobResult", "pack_digest", "pack_lock", "run_domain_job", "run_pack_loop"]
 
 LOOP_EXIT_CODES = {"gate_met": 0, "requires_user_decision": 1, "max_iterations": 1, "blocked": 2}
 """The exit code of ``pack-loop`` by why it stopped."""
@@ -111,7 +127,10 @@ def run_domain_job(
     name = pack_id if pack_id is not None else scenarios[0].id
     directory = config.domain_runs_dir / name
     environment = os.environ if env is None else env
-    with open_job(config, "pack", target=name, metadata={"job": "pack" if not single else "scenario"}) as job:
+    with (
+        pack_lock(directory),
+        open_job(config, "pack", target=name, metadata={"job": "pack" if not single else "scenario"}) as job,
+    ):
         if on_event is not None:
             job.bus.subscribe(on_event)
         plan = _plan(
@@ -153,6 +172,34 @@ def _coder_ignore(config: ProjectConfig, repo: Path) -> list[str]:
     return sorted(set(ignored))
 
 
+def _check_coder_command(config: ProjectConfig, command: list[str], repo: Path) -> None:
+    """Refuse a coder command that cannot run before the loop spends iterations finding out."""
+    try:
+        argv = with_our_python(fill_placeholders(command, dict.fromkeys(PLACEHOLDERS, "x")))
+    except UsageError as exc:
+        raise ConfigError(
+            config.config_file, "coder.command", str(exc), "use only the placeholders named"
+        ) from None
+    program = argv[0]
+    found = shutil.which(program) if os.sep not in program else str(repo / program)
+    if found is None or not Path(found).exists():
+        raise ConfigError(
+            config.config_file,
+            "coder.command",
+            f"{program!r} is not a program on PATH or in {repo}",
+            "name a coding agent that is installed, e.g. "
+            'command = ["python", "coder.py", "--backlog", "{backlog}"]',
+        )
+
+
+def _withheld(config: ProjectConfig) -> list[str]:
+    """Variables the coder never sees, whatever their names: header tokens, the model's key."""
+    names = {name for value in config.assistant.headers.values() for name in header_variables(value)}
+    if config.llm.api_key_env:
+        names.add(config.llm.api_key_env)
+    return sorted(names)
+
+
 def _loop_plan(config: ProjectConfig, root: Path, state: LoopState) -> LoopPlan:
     coder = config.coder
     if not coder.command:
@@ -168,6 +215,7 @@ def _loop_plan(config: ProjectConfig, root: Path, state: LoopState) -> LoopPlan:
         raise ConfigError(
             config.config_file, "coder.repo", f"{repo} is not a folder", "name the assistant's repository"
         )
+    _check_coder_command(config, list(coder.command), repo)
     return LoopPlan(
         root=root,
         state=state,
@@ -177,7 +225,76 @@ def _loop_plan(config: ProjectConfig, root: Path, state: LoopState) -> LoopPlan:
         coder_timeout_s=coder.timeout_s,
         env_passthrough=list(coder.env_passthrough),
         coder_ignore=_coder_ignore(config, repo),
+        withheld_env=_withheld(config),
     )
+
+
+def pack_digest(pack: Pack) -> str:
+    """A fingerprint of what a pack asks (its scenarios, steps, questions and expectations)."""
+    document = [scenario.model_dump(mode="json") for scenario in pack.scenarios]
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+@contextmanager
+def pack_lock(root: Path) -> Iterator[None]:
+    """Hold ``<root>/.lock`` for a job on this folder; another job on it is refused at once."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UsageError(
+            f"another orchestrate job is using {root} (its .lock is held); wait for it to finish, "
+            "or stop it first"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _archive_previous_loop(root: Path) -> Path | None:
+    """Move an earlier loop's state and iterations to ``previous/<its run id>/`` (never deleted)."""
+    old = read_loop_state(root) if (root / LOOP_STATE_FILE).exists() else None
+    leftovers = [root / name for name in ("iterations", LOOP_STATE_FILE, LOOP_SUMMARY_FILE)]
+    if not any(path.exists() for path in leftovers):
+        return None
+    name = old.run_id if old is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = root / "previous" / name
+    target.mkdir(parents=True, exist_ok=True)
+    for path in leftovers:
+        if path.exists():
+            path.rename(target / path.name)
+    return target
+
+
+def _reopen_stopped(state: LoopState) -> None:
+    """Let a loop that stopped go on with ``--resume`` when the reason for stopping no longer holds."""
+    last = state.iterations[-1] if state.iterations else None
+    score = last.score if last is not None and last.score is not None else 0
+    reason = state.stop_reason
+    if reason == "gate_met" and score >= state.gate:
+        return
+    if reason == "max_iterations" and state.iteration >= state.max_iterations:
+        return
+    if reason == "blocked" and last is not None and last.restarted is False:
+        state.phase = "restart"  # the assistant is started afresh; try the next iteration
+    else:
+        # The user decided, or raised a limit: the coder works on the last backlog next.
+        state.phase = "code"
+        state.coder_failures_in_row = 0
+        if last is not None and last.coder is not None and last.coder.ok:
+            state.phase = "restart"  # its change was reviewed: measure it
+    state.stop_reason = None
+    state.stop_detail = None
+
+
+def _set_aside_coder_record(root: Path, state: LoopState) -> None:
+    """Before the coder runs again in an iteration, keep its earlier record beside, not in the way."""
+    folder = iteration_dir(root, state.iteration) / "coder"
+    if folder.exists():
+        folder.rename(folder.with_name(f"coder-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"))
+    state.current().coder = None
 
 
 def run_pack_loop(
@@ -196,30 +313,58 @@ def run_pack_loop(
     """Run the improvement loop on ``pack`` (``orchestrate pack-loop``); see :mod:`._loop`.
 
     ``gate`` and ``max_iterations`` default to the pack's (then 80 and 5). With ``resume``, the
-    saved ``loop_state.json`` is continued in its own run; a loop that already stopped is
-    reported as it ended. Without, an earlier loop's state is replaced (its iterations' files
-    stay until overwritten).
+    saved ``loop_state.json`` is continued in its own run, at its next phase; a loop that stopped
+    goes on when the reason no longer holds (a higher ``--max-iterations`` or ``--gate``, a
+    decision taken, a blocked assistant or coder fixed), else it is reported as it ended.
+    Without ``resume``, an earlier loop's state and iterations move to ``previous/<run id>/``.
+    Only one job at a time works on a pack's folder.
     """
     root = config.domain_runs_dir / pack.id
     if gate is not None and not 0 <= gate <= 100:
         raise UsageError(f"--gate must be between 0 and 100, not {gate}")
     if max_iterations is not None and max_iterations < 1:
         raise UsageError(f"--max-iterations must be at least 1, not {max_iterations}")
+    with pack_lock(root):
+        return _run_pack_loop(
+            config, pack, root, gate, max_iterations, resume, parallel, on_progress, on_event, on_start, env
+        )
+
+
+def _run_pack_loop(
+    config: ProjectConfig,
+    pack: Pack,
+    root: Path,
+    gate: int | None,
+    max_iterations: int | None,
+    resume: bool,
+    parallel: int,
+    on_progress: Progress | None,
+    on_event: Subscriber | None,
+    on_start: Callable[[str, Path, LoopState], None] | None,
+    env: Mapping[str, str] | None,
+) -> PackJobResult:
     saved = read_loop_state(root) if resume else None
     if resume and saved is None:
         raise UsageError(
-            f"there is no loop to resume: {root / 'loop_state.json'} does not exist; "
+            f"there is no loop to resume: {root / LOOP_STATE_FILE} does not exist; "
             f"start one with `orchestrate pack-loop {pack.path}`"
         )
-    if saved is not None and saved.pack_id != pack.id:
-        raise UsageError(f"{root / 'loop_state.json'} is the loop of pack {saved.pack_id!r}, not {pack.id!r}")
+    digest = pack_digest(pack)
+    if saved is not None and (saved.pack_id != pack.id or (saved.pack_digest or digest) != digest):
+        raise UsageError(
+            f"{pack.path} changed since the loop in {root} started (its scenarios, steps or expectations "
+            "differ), so its scores could not be compared; start a new loop without --resume"
+        )
     environment = os.environ if env is None else env
+    _loop_plan(config, root, LoopState(pack_id=pack.id, gate=0, max_iterations=1, run_id="check"))
     reopen = None
     if saved is not None:
         try:
             reopen = find_run([config.pack_runs_dir], saved.run_id).path
         except OrchestrateError:
             reopen = None
+    else:
+        _archive_previous_loop(root)
     with open_job(config, "pack", target=pack.id, metadata={"job": "pack loop"}, reopen=reopen) as job:
         if on_event is not None:
             job.bus.subscribe(on_event)
@@ -230,9 +375,14 @@ def run_pack_loop(
                 state.gate = gate
             if max_iterations is not None:
                 state.max_iterations = max_iterations
+            if state.stop_reason is not None:
+                _reopen_stopped(state)
+                if state.stop_reason is None and state.phase == "code":
+                    _set_aside_coder_record(root, state)
         else:
             state = LoopState(
                 pack_id=pack.id,
+                pack_digest=digest,
                 gate=gate if gate is not None else pack.gate,
                 max_iterations=max_iterations if max_iterations is not None else pack.max_iterations,
                 run_id=job.run_id,

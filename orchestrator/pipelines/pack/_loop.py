@@ -24,6 +24,7 @@ from orchestrator.agents.analyst import (
     AnalystSettings,
     IterationHistory,
     StepOutcome,
+    outside_allowed,
     write_analysis,
 )
 from orchestrator.agents.coder import RECORD_FILE, CoderDone, CoderRequest
@@ -64,6 +65,8 @@ class LoopPlan:
     coder_timeout_s: float
     env_passthrough: list[str]
     coder_ignore: list[str]
+    withheld_env: list[str]
+    """Variables kept from the coder whatever their names: header tokens, the model's key."""
 
 
 class LoopConductor(PackConductor):
@@ -191,13 +194,8 @@ class LoopConductor(PackConductor):
         folder = iteration_dir(self.loop.root, n)
         output = folder / _CODER_DIR
         self.tell("phase", iteration=n, phase="code")
-        finished = output / RECORD_FILE
-        if finished.is_file():
-            # The coder finished before the loop was stopped: its record stands, it never runs twice.
-            done: CoderDone | str = CoderDone.model_validate(
-                {k: v for k, v in orjson.loads(finished.read_bytes()).items() if k != "schema_version"}
-            )
-        else:
+        done: CoderDone | str | None = _finished_coder(output / RECORD_FILE)
+        if done is None:
             done = self.code(
                 CoderRequest(
                     command=self.loop.coder_command,
@@ -209,6 +207,7 @@ class LoopConductor(PackConductor):
                     timeout_s=self.loop.coder_timeout_s,
                     env_passthrough=self.loop.env_passthrough,
                     ignore=self.loop.coder_ignore,
+                    withheld_env=self.loop.withheld_env,
                 )
             )
         record = self.state.current()
@@ -216,6 +215,15 @@ class LoopConductor(PackConductor):
         ok = record.coder.ok
         self.state.coder_failures_in_row = 0 if ok else self.state.coder_failures_in_row + 1
         self.tell("coded", iteration=n, ok=ok, changed=record.coder.changed_paths, error=record.coder.error)
+        outside = outside_allowed(record.coder.changed_paths, self.loop.analyst.allowed_paths)
+        if outside:
+            # Before the restart: a change nobody allowed is never measured, let alone shipped.
+            self._end_loop(
+                "requires_user_decision",
+                f"the coder changed files outside [coder] allowed_paths: {', '.join(outside)}; "
+                "review them, then go on with --resume (or undo them)",
+            )
+            return
         if self.state.coder_failures_in_row >= _CODER_FAILURES_TO_BLOCK:
             self._end_loop(
                 "blocked",
@@ -241,6 +249,15 @@ class LoopConductor(PackConductor):
         self.state.phase = "run"
         self.state.current()
         self._save()
+
+
+def _finished_coder(record: Path) -> CoderDone | None:
+    """The coder run this iteration already finished (its record), so it never runs twice."""
+    if not record.is_file():
+        return None
+    document = {k: v for k, v in orjson.loads(record.read_bytes()).items() if k != "schema_version"}
+    done = CoderDone.model_validate(document)
+    return None if done.outcome == "cancelled" else done
 
 
 def _coder_record(done: CoderDone | str) -> CoderRecord:

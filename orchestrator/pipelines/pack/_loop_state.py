@@ -76,6 +76,8 @@ class LoopState(_Record):
 
     schema_version: Literal[1] = 1
     pack_id: str
+    pack_digest: str | None = None
+    """A fingerprint of the pack's scenarios: ``--resume`` refuses a pack that changed since."""
     gate: int = Field(ge=0, le=100)
     max_iterations: int = Field(ge=1)
     run_id: str
