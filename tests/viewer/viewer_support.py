@@ -296,6 +296,10 @@ class SseReader:
         self._lines = response.iter_lines()
         self.frames: list[Frame] = []
 
+    def rest(self) -> list[str]:
+        """Every line still to come, once the server has ended the response."""
+        return list(self._lines)
+
     def events(self) -> list[Frame]:
         return [frame for frame in self.frames if frame.event == "event"]
 
