@@ -49,6 +49,7 @@ from orchestrator._service_config import (
     ServiceSection,
     SutSection,
     TargetSection,
+    header_variables,
     web_url,
 )
 from orchestrator.errors import ConfigError, UsageError
@@ -79,6 +80,7 @@ __all__ = [
     "SutSection",
     "TargetSection",
     "find_project_root",
+    "header_variables",
     "load_config",
     "policy_dir_of",
 ]

@@ -114,7 +114,8 @@ max_tokens = 1024                  # longest answer
 # timeout_s = 60.0                 # one answer's longest wait
 # headers = { Authorization = "Bearer {env.ASSISTANT_TOKEN}" }   # {env.NAME}: from the environment, redacted
 # capability_missing_pattern = "(?i)I can't do that yet"          # text that says a capability is missing
-# fields = { answer = "$.answer", session_id = "$.session_id", data = "$.data", route = "$.route", sources = "$.sources", capability_missing = "$.capability_missing" }
+# fields = { answer = "$.answer", session_id = "$.session_id", data = "$.data", route = "$.route",
+#            sources = "$.sources", capability_missing = "$.capability_missing" }   # one line in TOML
 
 # The coding agent `orchestrate pack-loop` runs on the analyst's backlog (argv, no shell).
 # {backlog}, {analysis}, {repo} and {iteration} are filled in. Remove the "# " to use it.

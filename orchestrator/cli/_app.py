@@ -15,6 +15,7 @@ from orchestrator.cli._issues import issues_app
 from orchestrator.cli._pack import case_command, pack_command, pack_loop_command, scenario_command
 from orchestrator.cli._runs import runs_app
 from orchestrator.cli._scenarios import catalog_command, run_command, satisfy_command, validate_command
+from orchestrator.cli._serve import export_command, serve_command
 from orchestrator.cli._test import gate_command
 from orchestrator.cli._twin import twin_app
 from orchestrator.logs import configure_logging
@@ -87,6 +88,8 @@ app.command("case")(case_command)
 app.command("scenario")(scenario_command)
 app.command("pack")(pack_command)
 app.command("pack-loop")(pack_loop_command)
+app.command("serve")(serve_command)
+app.command("export")(export_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(events_app, name="events")
 app.add_typer(twin_app, name="twin")

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
@@ -53,7 +54,7 @@ from orchestrator.viewer._model import (
 )
 from orchestrator.viewer._stream import StreamSettings, event_stream
 
-__all__ = ["STATIC_DIR", "HttpProblemError", "ViewerState", "create_app", "run_detail", "stop_streams"]
+__all__ = ["STATIC_DIR", "ViewerState", "create_app", "run_detail", "stop_streams"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The page's files, shipped in the package."""
@@ -61,15 +62,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 _MAX_LIMIT = 5000
 _MAX_SEQ = 2**63 - 1
-
-
-class HttpProblemError(Exception):
-    """A request the app refuses, with its status and the message the client reads."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def _json(document: Any, status: int = 200) -> Response:
@@ -110,7 +102,7 @@ class ViewerState:
     def store(self) -> EventStore:
         if self._store is None:
             if self._closed:
-                raise HttpProblemError(503, "the viewer is stopping")
+                raise HTTPException(503, "the viewer is stopping")
             self.open()
         assert self._store is not None
         return self._store
@@ -119,7 +111,7 @@ class ViewerState:
     def reader(self) -> IndexReader:
         if self._reader is None:
             if self._closed:
-                raise HttpProblemError(503, "the viewer is stopping")
+                raise HTTPException(503, "the viewer is stopping")
             self.open()
         assert self._reader is not None
         return self._reader
@@ -135,16 +127,16 @@ def _int_param(request: Request, name: str, default: int | None, low: int, high:
     try:
         value = int(raw)
     except ValueError:
-        raise HttpProblemError(422, f"{name} must be a whole number, not {raw!r}") from None
+        raise HTTPException(422, f"{name} must be a whole number, not {raw!r}") from None
     if not low <= value <= high:
-        raise HttpProblemError(422, f"{name} must be between {low} and {high}, not {value}")
+        raise HTTPException(422, f"{name} must be between {low} and {high}, not {value}")
     return value
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...]) -> str | None:
     raw = request.query_params.get(name) or None
     if raw is not None and raw not in choices:
-        raise HttpProblemError(422, f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+        raise HTTPException(422, f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
 
 
@@ -158,12 +150,12 @@ def _info(row: RunRow) -> RunInfo | None:
 def _row(state: ViewerState, run_id: str) -> RunRow:
     row = state.store.run(run_id)
     if row is None:
-        raise HttpProblemError(404, f"no run {run_id!r} in the event index {state.config.events_db}")
+        raise HTTPException(404, f"no run {run_id!r} in the event index {state.config.events_db}")
     return row
 
 
 def run_detail(state: ViewerState, run_id: str, *, bucket: int = DEFAULT_BUCKET) -> dict[str, Any]:
-    """The detail document of ``run_id`` (404 :class:`HttpProblemError` when the index has no such run)."""
+    """The detail document of ``run_id``; a 404 ``HTTPException`` when the index has no such run."""
     row = _row(state, run_id)
     info = _info(row)
     events = state.store.query(run_id=run_id, limit=None)
@@ -180,7 +172,7 @@ def _runs(state: ViewerState, request: Request) -> Response:
     if before is not None:
         position = next((index for index, row in enumerate(rows) if row.run_id == before), None)
         if position is None:
-            raise HttpProblemError(422, f"before names no known run: {before!r}")
+            raise HTTPException(422, f"before names no known run: {before!r}")
         rows = rows[position + 1 :]
     chosen: list[tuple[RunRow, RunInfo | None]] = []
     more = False
@@ -226,11 +218,11 @@ def _run_events(state: ViewerState, run_id: str) -> tuple[RunRow, list[Event]]:
 def _run_file(state: ViewerState, run_id: str, relative: str) -> Response:
     info = _info(_row(state, run_id))
     if info is None:
-        raise HttpProblemError(404, f"run {run_id!r} has no run dir")
+        raise HTTPException(404, f"run {run_id!r} has no run dir")
     root = info.path.resolve()
     target = (root / relative).resolve()
     if not target.is_relative_to(root) or not target.is_file():
-        raise HttpProblemError(404, f"run {run_id!r} has no file {relative!r}")
+        raise HTTPException(404, f"run {run_id!r} has no file {relative!r}")
     return FileResponse(target)
 
 
@@ -239,12 +231,12 @@ def _stream(state: ViewerState, request: Request) -> Response:
     since = _int_param(request, "since_seq", None, 0, _MAX_SEQ)
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if since is not None and run_id is None:
-        raise HttpProblemError(422, "since_seq needs run_id: seqs count within one run")
+        raise HTTPException(422, "since_seq needs run_id: seqs count within one run")
     if last_id:
         try:
             cursor = int(last_id)
         except ValueError:
-            raise HttpProblemError(
+            raise HTTPException(
                 422, f"Last-Event-ID must be a cursor this stream sent, not {last_id!r}"
             ) from None
     elif run_id is not None and since is not None:
@@ -266,11 +258,11 @@ def _stream(state: ViewerState, request: Request) -> Response:
 def _page(name: str) -> Response:
     path = STATIC_DIR / name
     if name not in _STATIC_FILES:
-        raise HttpProblemError(404, f"no static file {name!r}")
+        raise HTTPException(404, f"no static file {name!r}")
     if not path.is_file():
         if name == "index.html":
             return _problem(503, f"the viewer's page is not installed: {path} is missing")
-        raise HttpProblemError(404, f"no static file {name!r}")
+        raise HTTPException(404, f"no static file {name!r}")
     return FileResponse(path, media_type=_STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
 
 
@@ -306,8 +298,8 @@ def _route(path: str, handler: Callable[[Request], Response]) -> Route:
     async def endpoint(request: Request) -> Response:
         try:
             return handler(request)
-        except HttpProblemError as problem:
-            return _problem(problem.status, problem.detail)
+        except HTTPException as problem:
+            return _problem(problem.status_code, problem.detail)
 
     return Route(path, endpoint, methods=["GET"])
 

@@ -13,12 +13,13 @@ import re
 from pathlib import Path
 
 import orjson
+from starlette.exceptions import HTTPException
 
 from orchestrator.artifacts import StrPath, atomic_write_text
 from orchestrator.config import ProjectConfig
 from orchestrator.errors import ArtifactError, EventStoreError
 from orchestrator.runs import run_not_found
-from orchestrator.viewer._app import STATIC_DIR, HttpProblemError, ViewerState, run_detail
+from orchestrator.viewer._app import STATIC_DIR, ViewerState, run_detail
 from orchestrator.viewer._stream import StreamSettings
 
 __all__ = ["export_html", "inline_page"]
@@ -75,7 +76,7 @@ def export_html(config: ProjectConfig, run_id: str, path: StrPath, *, static_dir
     try:
         try:
             detail = run_detail(state, run_id)
-        except HttpProblemError:
+        except HTTPException:
             known = {row.run_id for row in state.store.runs()}
             raise run_not_found(run_id, known, f"the event index {config.events_db}") from None
     finally:

@@ -23,10 +23,9 @@ from pathlib import Path
 import orjson
 from filelock import FileLock, Timeout
 
-from orchestrator._service_config import header_variables
 from orchestrator.agents.analyst import AnalystSettings
 from orchestrator.agents.coder import PLACEHOLDERS, fill_placeholders
-from orchestrator.config import ProjectConfig
+from orchestrator.config import ProjectConfig, header_variables
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError, UsageError
 from orchestrator.events import Subscriber
 from orchestrator.jobs import open_job
