@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import re
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,6 @@ from tests.viewer.viewer_support import project, seed_story, serve
 pytestmark = pytest.mark.browser
 
 STATIC = Path(__file__).resolve().parents[2] / "orchestrator" / "viewer" / "static"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 SEEDED = "run-0003-seeded"
 LONG = "run-0005-long"
 SCENARIO = "run-0006-scenario"
@@ -228,8 +226,6 @@ def test_the_run_list_shows_every_run_with_status_pills_and_filters(
         await expect(page.locator(".trace-traj-grid")).to_be_visible()
 
     in_browser(check)
-    DOCS.mkdir(exist_ok=True)
-    shutil.copyfile(tmp_path / "viewer-run-list.png", DOCS / "viewer-run-list.png")
 
 
 @pytest.mark.timeout(60)
@@ -316,8 +312,6 @@ def test_the_run_detail_draws_every_element_and_modifier(api: tuple[FakeApi, str
         await page.screenshot(path=str(tmp_path / "viewer-run-detail.png"), full_page=True)
 
     in_browser(check)
-    DOCS.mkdir(exist_ok=True)
-    shutil.copyfile(tmp_path / "viewer-run-detail.png", DOCS / "viewer-run-detail.png")
 
 
 @pytest.mark.timeout(60)
