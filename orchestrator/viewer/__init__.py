@@ -35,6 +35,7 @@ from orchestrator.viewer._model import (
     worst,
 )
 from orchestrator.viewer._stream import StreamSettings, sse_frame
+from orchestrator.viewer._trajectory_view import trajectory_events
 
 __all__ = [
     "DEFAULT_BUCKET",
@@ -66,5 +67,6 @@ __all__ = [
     "sse_frame",
     "stop_streams",
     "tool_calls",
+    "trajectory_events",
     "worst",
 ]

@@ -53,6 +53,7 @@ from orchestrator.viewer._model import (
     run_summary,
 )
 from orchestrator.viewer._stream import StreamSettings, event_stream
+from orchestrator.viewer._trajectory_view import trajectory_events
 
 __all__ = ["STATIC_DIR", "ViewerState", "create_app", "run_detail", "stop_streams"]
 
@@ -154,13 +155,25 @@ def _row(state: ViewerState, run_id: str) -> RunRow:
     return row
 
 
-def run_detail(state: ViewerState, run_id: str, *, bucket: int = DEFAULT_BUCKET) -> dict[str, Any]:
-    """The detail document of ``run_id``; a 404 ``HTTPException`` when the index has no such run."""
+def run_detail(
+    state: ViewerState, run_id: str, *, bucket: int = DEFAULT_BUCKET, trajectory: str | None = None
+) -> dict[str, Any]:
+    """The detail document of ``run_id``; a 404 ``HTTPException`` when the index has no such run.
+
+    With ``trajectory``, the detail of that one trajectory of a scenario run: its events only
+    (:func:`trajectory_events`), under the run's summary.
+    """
     row = _row(state, run_id)
     info = _info(row)
     events = state.store.query(run_id=run_id, limit=None)
     summary = run_summary(row, info, facts_from_events(events))
-    return detail_document(summary, events, job_panel(state.config, info, summary["kind"]), bucket=bucket)
+    job = job_panel(state.config, info, summary["kind"])
+    if trajectory is None:
+        return detail_document(summary, events, job, bucket=bucket)
+    chosen = trajectory_events(events, trajectory)
+    if not chosen:
+        raise HTTPException(404, f"run {run_id!r} has no events of trajectory {trajectory!r}")
+    return {**detail_document(summary, chosen, job, bucket=bucket), "trajectory": trajectory}
 
 
 def _runs(state: ViewerState, request: Request) -> Response:
@@ -322,7 +335,10 @@ def create_app(
         return _int_param(request, "bucket", DEFAULT_BUCKET, 1, 10_000) or DEFAULT_BUCKET
 
     def detail(request: Request) -> Response:
-        return _json(run_detail(state, request.path_params["run_id"], bucket=bucket_of(request)))
+        trajectory = request.query_params.get("trajectory") or None
+        return _json(
+            run_detail(state, request.path_params["run_id"], bucket=bucket_of(request), trajectory=trajectory)
+        )
 
     def graph(request: Request) -> Response:
         row, events = _run_events(state, request.path_params["run_id"])

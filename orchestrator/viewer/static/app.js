@@ -25,6 +25,7 @@
     knownRuns: new Set(),
     detail: null,
     detailId: null,
+    trajectoryId: null,
     mode: "status",
     threshold: 5000,
     eventPrefix: "",
@@ -138,10 +139,13 @@
 
   function route() {
     if (state.exported) return renderDetail();
+    const one = /^#\/runs\/([^/]+)\/trajectories\/(.+)$/.exec(location.hash);
+    if (one) return openDetail(decodeURIComponent(one[1]), decodeURIComponent(one[2]));
     const match = /^#\/runs\/(.+)$/.exec(location.hash);
-    if (match) return openDetail(decodeURIComponent(match[1]));
+    if (match) return openDetail(decodeURIComponent(match[1]), null);
     state.detail = null;
     state.detailId = null;
+    state.trajectoryId = null;
     return loadRuns();
   }
 
@@ -269,12 +273,13 @@
 
   // ---- run detail --------------------------------------------------------------------------------
 
-  async function openDetail(runId) {
-    if (state.detailId !== runId) {
+  async function openDetail(runId, trajectoryId) {
+    if (state.detailId !== runId || state.trajectoryId !== trajectoryId) {
       state.selectedSeq = null;
       state.eventPrefix = "";
     }
     state.detailId = runId;
+    state.trajectoryId = trajectoryId;
     mount(el("p", { class: "trace-empty", text: "Loading run…" }));
     await refreshDetail(runId);
   }
@@ -282,7 +287,8 @@
   async function refreshDetail(runId) {
     let detail;
     try {
-      detail = await getJSON(`/runs/${encodeURIComponent(runId)}`);
+      const only = state.trajectoryId ? `?trajectory=${encodeURIComponent(state.trajectoryId)}` : "";
+      detail = await getJSON(`/runs/${encodeURIComponent(runId)}${only}`);
     } catch (error) {
       if (state.detailId === runId) showError(`Could not load run ${runId}: ${error.message}`);
       return;
@@ -298,6 +304,15 @@
     const head = el("div", { class: "trace-detail-head" }, [
       state.exported ? null : el("a", { class: "trace-back", href: "#/", text: "← runs" }),
       el("h1", { class: "trace-detail-title", text: run.run_id }),
+      d.trajectory
+        ? el("span", { class: "trace-trajectory-title" }, [
+            el("span", { text: "trajectory " }),
+            el("code", { text: d.trajectory }),
+            state.exported
+              ? null
+              : el("a", { class: "trace-back", href: `#/runs/${encodeURIComponent(run.run_id)}`, text: " (whole run)" }),
+          ])
+        : null,
       statusPill(run.status),
       el("span", { class: "trace-run-kind", text: KINDS[run.kind] || run.kind }),
       run.target ? el("span", { class: "trace-run-target", text: run.target }) : null,
@@ -776,7 +791,13 @@
       for (const trajectory of scenario.trajectories) {
         list.append(
           el("li", { class: "trace-trajectory" }, [
-            el("code", { text: trajectory.id }),
+            state.exported || !state.detail
+              ? el("code", { text: trajectory.id })
+              : el("a", {
+                  class: "trace-trajectory-link",
+                  href: `#/runs/${encodeURIComponent(state.detail.run.run_id)}/trajectories/${encodeURIComponent(trajectory.id)}`,
+                  text: trajectory.id,
+                }),
             el("span", { class: `trace-verdict trace-verdict--${trajectory.verdict}`, text: trajectory.verdict || "no verdict" }),
             trajectory.chaos ? el("span", { class: "trace-chaos-badge", text: "chaos" }) : null,
             trajectory.status ? el("span", { class: "trace-muted", text: trajectory.status }) : null,
