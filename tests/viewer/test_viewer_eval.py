@@ -187,7 +187,9 @@ async def check_pack(case: Case, client: httpx.Client, page: Page, url: str) -> 
     case.check(len(trajectory) > 0, f"{len(trajectory)} trajectory events")
     rows = [row["key"] for row in detail["grid"]["rows"]]
     case.check(any(key.startswith("delegation:domain-runner") for key in rows), f"grid rows {rows}")
+    outcome = case.facts.get("result_status")
     case.check(detail["job"]["kind"] == "pack", "a pack job panel")
+    case.check(detail["job"]["iterations"][0]["status"] == outcome, f"the panel says the pack was {outcome}")
 
     await open_detail(page, url, case.run_id)
     await expect(page.locator(".trace-delegation-band")).to_have_count(3)
@@ -198,6 +200,8 @@ async def check_pack(case: Case, client: httpx.Client, page: Page, url: str) -> 
     case.checks.append("the event list filters to the trajectory events")
     await page.locator(".trace-event-filter").fill("")
     await expect(page.locator(".trace-pack-iteration")).to_have_count(1)
+    await expect(page.locator(".trace-pack-iteration")).to_contain_text(str(outcome))
+    case.checks.append(f"the page's job panel shows the pack {outcome}")
 
 
 async def check_failing(case: Case, client: httpx.Client, page: Page, url: str) -> None:
@@ -295,7 +299,9 @@ def test_eval_suite_on_real_jobs(tmp_path: Path) -> None:
 
     def pack_job() -> str:
         pack = load_pack(root / PACK)
-        return run_domain_job(config, list(pack.scenarios), pack_id=pack.id).run_id
+        result = run_domain_job(config, list(pack.scenarios), pack_id=pack.id)
+        cases["pack"].facts["result_status"] = result.status
+        return result.run_id
 
     def sigterm_job() -> str:
         run_id, code = run_sigterm(root)
