@@ -14,7 +14,8 @@ rest. The viewer (``create_app``, as ``orchestrate serve`` makes it) is then ser
    process, on a read-only connection to the same database,
    ``SELECT line FROM events WHERE run_id=? ORDER BY seq LIMIT 500`` for the same run and every
    line parsed with ``orjson.loads`` (the rows the API answers with, as Python objects; no HTTP,
-   no validation, no re-encoding). ``api_vs_sql`` is api / sql (target: at most 3).
+   no validation, no re-encoding). ``api_vs_sql`` is api / sql (target: at most 3). The HTTP
+   round trip alone (``GET /health``, same server and client) is printed beside it.
 2. ``runs_api_ms``: ``GET /runs?limit=50``, the list the page opens with (target: under 100).
 3. ``detail_render_ms``: the system Chromium (headless, through Playwright) opens
    ``/#/runs/<the big run>`` in a new page until the trajectory grid is drawn (its
@@ -207,6 +208,23 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def bare_read(conn: sqlite3.Connection, sql: str, run_id: str) -> tuple[list[Any], float]:
+    """The floor's rows (each line parsed) and the seconds they took."""
+    began = time.perf_counter()
+    rows = [orjson.loads(line) for (line,) in conn.execute(sql, (run_id,))]
+    return rows, time.perf_counter() - began
+
+
+def http_floor(client: httpx.Client, repeat: int) -> float:
+    """Median ms of ``GET /health``: a round trip through the same server and client, no data."""
+    times: list[float] = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        client.get("/health").raise_for_status()
+        times.append(time.perf_counter() - began)
+    return median_ms(times)
+
+
 def events_figures(client: httpx.Client, db: Path, run_ids: list[str], repeat: int) -> tuple[float, float]:
     """Median ms of the events API and of its SQL floor, over the same runs in the same order."""
     floor = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -216,14 +234,17 @@ def events_figures(client: httpx.Client, db: Path, run_ids: list[str], repeat: i
     sql_times: list[float] = []
     try:
         for turn, run_id in enumerate(chosen):
+            # Each connection has its own page cache: whichever reads a run first pays for it, so
+            # the two take turns going first.
+            if turn % 2:
+                rows, read = bare_read(floor, sql, run_id)
             began = time.perf_counter()
             response = client.get("/logs/events", params={"run_id": run_id, "limit": 500})
             answered = time.perf_counter() - began
             response.raise_for_status()
             api_count = len(response.json()["events"])
-            began = time.perf_counter()
-            rows = [orjson.loads(line) for (line,) in floor.execute(sql, (run_id,))]
-            read = time.perf_counter() - began
+            if not turn % 2:
+                rows, read = bare_read(floor, sql, run_id)
             if api_count != len(rows):
                 raise SystemExit(f"run {run_id}: the API sent {api_count} events, SQLite holds {len(rows)}")
             if turn >= WARMUP:
@@ -395,6 +416,8 @@ def main() -> None:
                     f"bare SQLite + orjson {events_sql:.2f} ms (x{events_api / events_sql:.2f})",
                     flush=True,
                 )
+                health = http_floor(client, args.repeat)
+                print(f"/health (the HTTP round trip alone): {health:.2f} ms", flush=True)
                 runs_api = runs_figure(client, args.repeat)
                 print(f"/runs?limit=50: {runs_api:.2f} ms", flush=True)
                 delays = stream_delays(url, store.config, args.repeat)
@@ -423,6 +446,7 @@ def main() -> None:
         "detail_render_ms": round(median_ms(renders), 1),
         "stream_delay_ms": round(median_ms(delays), 1),
         "detail_api_ms": round(detail_api, 1),
+        "health_api_ms": round(health, 3),
         "seed_s": round(store.seconds, 1),
         "events": args.events,
         "runs": args.runs,
