@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from orchestrator.events import Event, RunRow
+from orchestrator.events import TERMINAL_EVENT_TYPES, Event, RunRow
 from orchestrator.runs import RunInfo
 
 __all__ = [
@@ -225,6 +225,16 @@ class _Delegation:
         }
 
 
+def _ended(events: Sequence[Event]) -> bool:
+    """Whether the run has its terminal event: after it, nothing is still in flight."""
+    return any(event.event_type in TERMINAL_EVENT_TYPES for event in events)
+
+
+def _settled(status: str, ended: bool) -> str:
+    """A call left without an outcome when its run ended (stopped, crashed) counts as failed."""
+    return "failed" if ended and status == "inflight" else status
+
+
 def _delegations(events: Sequence[Event]) -> list[_Delegation]:
     by_call: dict[str, _Delegation] = {}
     order: list[_Delegation] = []
@@ -244,6 +254,9 @@ def _delegations(events: Sequence[Event]) -> list[_Delegation]:
             if item.task_id is None:
                 item.task_id = _correlated(event, "task_id")
                 item.worker_id = _text(event.payload.get("worker_id")) or None
+    ended = _ended(events)
+    for item in order:
+        item.outcome = _settled(item.outcome, ended)
     return order
 
 
@@ -258,13 +271,14 @@ class _Task:
     events: list[Event] = field(default_factory=list)
     worker_id: str | None = None
     call_id: str | None = None
+    run_ended: bool = False
 
     @property
     def status(self) -> str:
         kinds = {event.event_type for event in self.events}
         if "worker.task.failed" in kinds:
             return "failed"
-        return "completed" if "worker.task.completed" in kinds else "inflight"
+        return "completed" if "worker.task.completed" in kinds else _settled("inflight", self.run_ended)
 
     @property
     def end(self) -> Event | None:
@@ -276,11 +290,12 @@ class _Task:
 
 def _tasks(events: Sequence[Event]) -> list[_Task]:
     tasks: dict[str, _Task] = {}
+    ended = _ended(events)
     for event in events:
         if not event.event_type.startswith("worker.task."):
             continue
         task_id = _correlated(event, "task_id") or f"actor:{event.actor}"
-        task = tasks.setdefault(task_id, _Task(task_id))
+        task = tasks.setdefault(task_id, _Task(task_id, run_ended=ended))
         task.events.append(event)
         task.worker_id = task.worker_id or _text(event.payload.get("worker_id")) or None
         if event.event_type == "worker.task.started":
@@ -360,15 +375,16 @@ def _duration(pair: _Pair) -> float | None:
     return measured
 
 
-def _llm_status(pair: _Pair) -> str:
+def _llm_status(pair: _Pair, ended: bool) -> str:
     if pair.end is None:
-        return "inflight"
+        return _settled("inflight", ended)
     return "failed" if pair.end.event_type == "llm.call.failed" else "completed"
 
 
 def llm_calls(events: Sequence[Event], *, slow_ms: float = SLOW_MS) -> list[dict[str, Any]]:
     """One card per model call (``llm.call.*`` paired by ``trace_id``)."""
     cards = []
+    ended = _ended(events)
     for pair in _pairs(events, ("llm.call.",), "trace_id"):
         first = pair.first
         payload = {**(pair.start.payload if pair.start else {}), **(pair.end.payload if pair.end else {})}
@@ -381,7 +397,7 @@ def llm_calls(events: Sequence[Event], *, slow_ms: float = SLOW_MS) -> list[dict
                 "actor": first.actor,
                 "model": payload.get("model"),
                 "provider": payload.get("provider"),
-                "status": _llm_status(pair),
+                "status": _llm_status(pair, ended),
                 "duration_ms": duration,
                 "input_tokens": _int(usage.get("input_tokens")),
                 "output_tokens": _int(usage.get("output_tokens")),
@@ -399,15 +415,16 @@ def _tool_row(pair: _Pair) -> str:
     return f"conductor-tool:{name}" if conductor else f"tool:{name}"
 
 
-def _tool_status(pair: _Pair) -> str:
+def _tool_status(pair: _Pair, ended: bool) -> str:
     if pair.end is None:
-        return "inflight"
+        return _settled("inflight", ended)
     return "completed" if pair.end.payload.get("success") is True else "failed"
 
 
 def tool_calls(events: Sequence[Event], *, slow_ms: float = SLOW_MS) -> list[dict[str, Any]]:
     """One card per tool call (``worker.tool.call|result`` paired by ``tool_trace_id``)."""
     cards = []
+    ended = _ended(events)
     for pair in _pairs(events, ("worker.tool.", "conductor.tool."), "tool_trace_id"):
         duration = _duration(pair)
         row = _tool_row(pair)
@@ -417,7 +434,7 @@ def tool_calls(events: Sequence[Event], *, slow_ms: float = SLOW_MS) -> list[dic
                 "actor": pair.first.actor,
                 "tool": row.split(":", 1)[1],
                 "row": row,
-                "status": _tool_status(pair),
+                "status": _tool_status(pair, ended),
                 "duration_ms": duration,
                 "slow": duration is not None and duration > slow_ms,
             }
@@ -481,14 +498,17 @@ class _Step:
 
 def _steps(events: Sequence[Event]) -> list[_Step]:
     steps: list[_Step] = []
+    ended = _ended(events)
     for pair in _pairs(events, ("llm.call.",), "trace_id"):
         usage = pair.end.payload.get("usage") if pair.end is not None else None
         tokens = _int(usage.get("total_tokens")) if isinstance(usage, dict) else None
         steps.append(
-            _Step(pair.first.seq, f"llm:{pair.first.actor}", _llm_status(pair), _duration(pair), tokens)
+            _Step(
+                pair.first.seq, f"llm:{pair.first.actor}", _llm_status(pair, ended), _duration(pair), tokens
+            )
         )
     for pair in _pairs(events, ("worker.tool.", "conductor.tool."), "tool_trace_id"):
-        steps.append(_Step(pair.first.seq, _tool_row(pair), _tool_status(pair), _duration(pair), None))
+        steps.append(_Step(pair.first.seq, _tool_row(pair), _tool_status(pair, ended), _duration(pair), None))
     for task in _tasks(events):
         first, end = task.events[0], task.end
         duration = _ms_between(first.timestamp, end.timestamp) if end is not None else None

@@ -380,14 +380,14 @@ def scenario_detail(run_id: str = "run-0006-scenario") -> dict[str, Any]:
                 "trajectories": [
                     {
                         "id": "refund-request-0",
-                        "verdict": "satisfied",
+                        "verdict": "satisfactory",
                         "chaos": False,
                         "status": "completed",
                         "duration_ms": 1_400,
                     },
                     {
                         "id": "refund-request-1",
-                        "verdict": "unsatisfied",
+                        "verdict": "unsatisfactory",
                         "chaos": True,
                         "status": "completed",
                         "duration_ms": 2_100,

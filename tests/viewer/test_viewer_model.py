@@ -132,7 +132,7 @@ def test_grid_steps_rows_and_a_failed_tool_cell(story: tuple[ProjectConfig, str,
     assert statuses == {
         "worker:w1": "completed",
         "worker:w2": "failed",
-        "worker:w3": "inflight",
+        "worker:w3": "failed",  # never finished, and the run has ended: it failed with the run
         "delegation:a11y": "blocked",
     }
     boundaries = [column["index"] for column in grid["columns"] if column["loop_boundary"]]
@@ -189,7 +189,7 @@ def test_graph_nodes_and_edges(story: tuple[ProjectConfig, str, list[Event]]) ->
         "type:a11y": ("worker_type", "blocked"),
         "worker:w1": ("worker", "completed"),
         "worker:w2": ("worker", "failed"),
-        "worker:w3": ("worker", "inflight"),
+        "worker:w3": ("worker", "failed"),
     }
     edges = [(edge["source"], edge["target"], edge["status"]) for edge in graph["edges"]]
     assert ("conductor", "type:ux-evaluator", "completed") in edges
@@ -213,3 +213,37 @@ def test_summary_counts_and_sparkline(story: tuple[ProjectConfig, str, list[Even
     assert sparkline([]) == [0] * 20
     stamps = ["2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z", "2024-01-01T00:00:10Z"]
     assert sparkline(stamps, 2) == [1, 2]
+
+
+def test_what_a_stopped_run_left_unfinished_counts_as_failed(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    with EventBus(config.events_db) as bus:
+        emit = open_run(config, bus)
+        emit(
+            "conductor.worker.call",
+            {"worker_type": "coder", "worker_objective": "fix"},
+            actor="c",
+            call_id="c1",
+        )
+        emit(
+            "worker.task.started",
+            {"worker_id": "w1", "objective": "fix", "phase": "code"},
+            actor="w1",
+            call_id="c1",
+            task_id="t1",
+        )
+        emit(
+            "worker.tool.call",
+            {"tool_name": "agent", "args_summary": ""},
+            actor="w1",
+            task_id="t1",
+            tool_trace_id="x",
+        )
+        bus.flush()
+        live = _events(config, emit.run_id)
+        finish(emit, "failed")
+        stopped = _events(config, emit.run_id)
+    assert delegations(live)[0]["outcome"] == "inflight"
+    assert delegations(stopped)[0]["outcome"] == "failed"
+    assert tool_calls(stopped)[0]["status"] == "failed"
+    assert {cell["status"] for cell in build_grid(stopped, 80)["cells"]} == {"failed"}

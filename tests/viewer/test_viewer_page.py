@@ -518,10 +518,10 @@ def test_scenario_and_pack_loop_runs_show_their_job_panels(api: tuple[FakeApi, s
         await expect(page.locator(".trace-scenario h3")).to_have_text([s["id"] for s in scenarios])
         refund = page.locator(".trace-scenario", has_text="refund-request")
         await expect(refund.locator(".trace-trajectory")).to_have_count(2)
-        await expect(refund.locator(".trace-verdict--satisfied")).to_have_text("satisfied")
+        await expect(refund.locator(".trace-verdict--satisfactory")).to_have_text("satisfactory")
         chaos = refund.locator(".trace-trajectory", has=page.locator(".trace-chaos-badge"))
         await expect(chaos).to_contain_text("refund-request-1")
-        await expect(chaos.locator(".trace-verdict")).to_have_text("unsatisfied")
+        await expect(chaos.locator(".trace-verdict--unsatisfactory")).to_have_text("unsatisfactory")
         await expect(
             page.locator(".trace-scenario", has_text="order-status").locator(".trace-verdict")
         ).to_have_text("no verdict")

@@ -798,7 +798,10 @@
                   href: `#/runs/${encodeURIComponent(state.detail.run.run_id)}/trajectories/${encodeURIComponent(trajectory.id)}`,
                   text: trajectory.id,
                 }),
-            el("span", { class: `trace-verdict trace-verdict--${trajectory.verdict}`, text: trajectory.verdict || "no verdict" }),
+            el("span", {
+              class: trajectory.verdict ? `trace-verdict trace-verdict--${trajectory.verdict}` : "trace-verdict",
+              text: trajectory.verdict || "no verdict",
+            }),
             trajectory.chaos ? el("span", { class: "trace-chaos-badge", text: "chaos" }) : null,
             trajectory.status ? el("span", { class: "trace-muted", text: trajectory.status }) : null,
             trajectory.duration_ms !== null && trajectory.duration_ms !== undefined
