@@ -227,6 +227,21 @@ class EventStore:
 
         Within one run the order is ``seq``; across runs it is time, then run, then seq.
         """
+        lines = self.query_lines(run_id=run_id, type_prefix=type_prefix, since_seq=since_seq, limit=limit)
+        return [Event.model_validate_json(line) for _, line in lines]
+
+    def query_lines(
+        self,
+        *,
+        run_id: str | None = None,
+        type_prefix: str | None = None,
+        since_seq: int | None = None,
+        limit: int | None = 1000,
+    ) -> list[tuple[int, str]]:
+        """What :meth:`query` finds, as ``(seq, line)``: each event's JSON exactly as it was written.
+
+        For readers that only pass events on (an HTTP API): no parse, no re-encoding.
+        """
         clauses: list[str] = []
         params: list[Any] = []
         if run_id is not None:
@@ -241,11 +256,11 @@ class EventStore:
             params.append(since_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ORDER BY seq" if run_id is not None else "ORDER BY timestamp, run_id, seq"
-        sql = f"SELECT line FROM events {where} {order}"  # noqa: S608 - clauses are fixed strings
+        sql = f"SELECT seq, line FROM events {where} {order}"  # noqa: S608 - clauses are fixed strings
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [Event.model_validate_json(row[0]) for row in self._read(sql, params)]
+        return [(int(row[0]), str(row[1])) for row in self._read(sql, params)]
 
     def runs(self) -> list[RunRow]:
         """Every indexed run, newest first."""

@@ -211,10 +211,18 @@ def _events(state: ViewerState, request: Request) -> Response:
     limit = _int_param(request, "limit", 500, 1, _MAX_LIMIT) or 500
     if run_id is not None:
         _row(state, run_id)
-    events = state.store.query(run_id=run_id, type_prefix=prefix, since_seq=since, limit=limit)
+    lines = state.store.query_lines(run_id=run_id, type_prefix=prefix, since_seq=since, limit=limit)
     # Paging by seq is only meaningful within one run.
-    next_since = events[-1].seq if run_id is not None and len(events) == limit else None
-    return _json({"events": [event.model_dump() for event in events], "next_since_seq": next_since})
+    next_since = lines[-1][0] if run_id is not None and len(lines) == limit else None
+    # The index holds each event as the bus encoded it: passed on as it is, never parsed again.
+    body = (
+        '{"events":['
+        + ",".join(line for _, line in lines)
+        + '],"next_since_seq":'
+        + orjson.dumps(next_since).decode()
+        + "}"
+    )
+    return Response(body.encode(), media_type="application/json")
 
 
 def _timeline(state: ViewerState, run_id: str) -> Response:
