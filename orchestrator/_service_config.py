@@ -24,9 +24,11 @@ __all__ = [
     "AssistantFields",
     "AssistantSection",
     "CoderSection",
+    "RaySection",
     "ServiceSection",
     "SutSection",
     "TargetSection",
+    "TelemetrySection",
     "endpoint",
     "header_variables",
     "web_url",
@@ -250,3 +252,42 @@ class AnalystSection(StrictModel):
     stall_limit: int = Field(
         default=2, ge=0, le=100, description="Coder runs in a row without a gain before the user must decide."
     )
+
+
+class TelemetrySection(StrictModel):
+    """``[telemetry]``: OpenTelemetry export of runs, and intake of the system under test's own spans.
+
+    With ``otlp_endpoint`` (or the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``), every run's events
+    are exported as OTLP/HTTP traces following the GenAI semantic conventions, off the hot path:
+    a collector that is down never slows or fails a run (what cannot be sent is dropped and
+    counted). With ``intake``, a scenario run listens for OTLP/HTTP on loopback and the SUT's own
+    spans become events of its trajectories.
+    """
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        examples=["http://127.0.0.1:4318"],
+        description="OTLP/HTTP collector base URL (+ /v1/traces); default: OTEL_EXPORTER_OTLP_ENDPOINT.",
+    )
+    service_name: str = Field(
+        default="orchestrate", min_length=1, description="service.name of exported spans."
+    )
+    export_timeout_s: float = Field(default=10.0, gt=0, le=600, description="Longest wait for one export.")
+    max_queue: int = Field(default=20_000, ge=100, le=10_000_000, description="Spans kept before dropping.")
+    intake: bool = Field(default=False, description="Take the SUT's own OTLP spans into its trajectories.")
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        return web_url(value, what="otlp_endpoint")
+
+
+class RaySection(StrictModel):
+    """``[ray]``: where ``--backend ray`` runs slots (Ray is an optional extra: ``orchestrate[ray]``)."""
+
+    address: str | None = Field(
+        default=None,
+        examples=["ray://10.0.0.5:10001", "auto"],
+        description="Cluster to join; default: a local Ray instance started for the run.",
+    )
+    num_cpus_per_slot: float = Field(default=1.0, gt=0, le=64, description="CPUs a slot actor reserves.")

@@ -46,9 +46,11 @@ from orchestrator._service_config import (
     AssistantFields,
     AssistantSection,
     CoderSection,
+    RaySection,
     ServiceSection,
     SutSection,
     TargetSection,
+    TelemetrySection,
     header_variables,
     web_url,
 )
@@ -74,11 +76,13 @@ __all__ = [
     "LlmSection",
     "ProjectConfig",
     "ProjectSection",
+    "RaySection",
     "RunsSection",
     "ScenariosSection",
     "ServiceSection",
     "SutSection",
     "TargetSection",
+    "TelemetrySection",
     "find_project_root",
     "header_variables",
     "load_config",
@@ -250,6 +254,8 @@ class ConfigSections(StrictModel):
     assistant: AssistantSection = AssistantSection()
     coder: CoderSection = CoderSection()
     analyst: AnalystSection = AnalystSection()
+    telemetry: TelemetrySection = TelemetrySection()
+    ray: RaySection = RaySection()
 
 
 class ProjectConfig(ConfigSections):

@@ -130,6 +130,20 @@ max_tokens = 1024                  # longest answer
 mode = "auto"                      # auto: the [llm] model when one is set, else rules; rules; llm
 stall_limit = 2                    # coder runs in a row without a gain before you must decide
 
+# OpenTelemetry: export every run as OTLP traces (GenAI conventions), and take the system under
+# test's own spans into its trajectories during scenario runs.
+[telemetry]
+# otlp_endpoint = "http://127.0.0.1:4318"   # default: $OTEL_EXPORTER_OTLP_ENDPOINT; unset: no export
+service_name = "orchestrate"
+export_timeout_s = 10.0            # one export's longest wait; a collector that is down never slows a run
+max_queue = 20000                  # spans waiting to be sent before new ones are dropped (and counted)
+intake = false                     # listen for the SUT's OTLP spans during `orchestrate run`
+
+# Where `--backend ray` runs slots (pip install 'orchestrate[ray]').
+[ray]
+# address = "auto"                 # an existing cluster; default: a local Ray instance for the run
+num_cpus_per_slot = 1.0
+
 # The web app `orchestrate test` exercises (target web). Fill it in and remove the leading "# ":
 # base_url is required; with start_command, orchestrate starts the app for each run, waits until
 # health_path answers, and stops it afterwards. {port} becomes a free port the OS picks (also

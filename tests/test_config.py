@@ -323,7 +323,7 @@ def test_env_naming_no_section_or_going_inside_a_value(tmp_path: Path) -> None:
     assert info.value.field == "evnts"
     assert info.value.problem == (
         "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm, "
-        "assistant, coder, analyst"
+        "assistant, coder, analyst, telemetry, ray"
     )
     assert info.value.fix == "rename `evnts` to `events`, or remove it"
 
@@ -371,7 +371,7 @@ def test_unknown_section_lists_the_sections(tmp_path: Path) -> None:
     assert error.field == "evnts"
     assert error.problem == (
         "is not a known field; known fields: project, events, runs, targets, issues, sut, scenarios, llm, "
-        "assistant, coder, analyst"
+        "assistant, coder, analyst, telemetry, ray"
     )
     assert "`events`" in error.fix
 
