@@ -9,6 +9,7 @@ lists and checks the scenario files. Progress goes to stderr; stdout gets the cl
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -71,6 +72,28 @@ _Resume = Annotated[
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
 
 
+class BackendChoice(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+_Backend = Annotated[
+    BackendChoice,
+    typer.Option(
+        "--backend",
+        case_sensitive=False,
+        help="Where slots run: this process, or Ray actors on a cluster (needs orchestrate\\[ray]).",
+    ),
+]
+_RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join with --backend ray (default: \\[ray] address, else a local Ray instance).",
+    ),
+]
+
+
 def _options(
     scenarios: list[str] | None,
     domain: list[str] | None,
@@ -79,6 +102,8 @@ def _options(
     parallel: int | None,
     seed: int | None,
     resume: str | None,
+    backend: BackendChoice = BackendChoice.local,
+    ray_address: str | None = None,
 ) -> RunOptions:
     if resume is not None and (scenarios or domain or count or chaos_profile or seed is not None):
         raise typer.BadParameter(
@@ -96,6 +121,8 @@ def _options(
         parallel=parallel,
         seed=seed,
         resume=resume,
+        backend="ray" if backend is BackendChoice.ray else "local",
+        ray_address=ray_address,
     )
 
 
@@ -206,6 +233,8 @@ def run_command(
     parallel: _Parallel = None,
     seed: _Seed = None,
     resume: _Resume = None,
+    backend: _Backend = BackendChoice.local,
+    ray_address: _RayAddress = None,
     as_json: _Json = False,
 ) -> None:
     """Run scenarios N times each against the system under test, with twins and chaos.
@@ -221,7 +250,7 @@ def run_command(
 
     Example: orchestrate run --count 20 --chaos-profile gentle --parallel 4 --seed 7
     """
-    options = _options(scenarios, domain, count, chaos_profile, parallel, seed, resume)
+    options = _options(scenarios, domain, count, chaos_profile, parallel, seed, resume, backend, ray_address)
     result = _execute(ctx, options, judge=False, as_json=as_json)
     code = 2 if result.exit_code == 2 else 0
     _summary(result, as_json=as_json, next_command=f"orchestrate satisfy {result.run_id}", exit_code=code)
@@ -263,6 +292,8 @@ def validate_command(
     parallel: _Parallel = None,
     seed: _Seed = None,
     resume: _Resume = None,
+    backend: _Backend = BackendChoice.local,
+    ray_address: _RayAddress = None,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write a JUnit XML file: one test case per scenario.")
     ] = None,
@@ -281,7 +312,7 @@ def validate_command(
     from orchestrator.artifacts import atomic_write_text
     from orchestrator.satisfaction import junit_xml
 
-    options = _options(scenarios, domain, count, chaos_profile, parallel, seed, resume)
+    options = _options(scenarios, domain, count, chaos_profile, parallel, seed, resume, backend, ray_address)
     result = _execute(ctx, options, judge=True, as_json=as_json)
     if junit is not None and result.report is not None:
         atomic_write_text(junit, junit_xml(result.report.document))

@@ -25,7 +25,6 @@ import structlog
 
 from orchestrator import __version__
 from orchestrator.agents.judge import TrajectoryJudge
-from orchestrator.agents.runner import TrajectoryRunner
 from orchestrator.config import ProjectConfig
 from orchestrator.errors import OrchestrateError, RunInterruptedError, UsageError
 from orchestrator.events import Subscriber
@@ -40,7 +39,7 @@ from orchestrator.pipelines.scenarios._conductor import (
 from orchestrator.pipelines.scenarios._files import RunFiles
 from orchestrator.pipelines.scenarios._plan import RunOptions, RunPlan, plan_run
 from orchestrator.pipelines.scenarios._reporting import ScenarioReport, report_run
-from orchestrator.pipelines.scenarios._slots import runner_kwargs
+from orchestrator.pipelines.scenarios._slots import runner_class, runner_kwargs, slot_nodes
 from orchestrator.runs import RunInfo, find_run, list_runs
 
 __all__ = ["ScenarioRunResult", "latest_scenario_run", "run_scenarios", "satisfy_run"]
@@ -132,6 +131,7 @@ def run_scenarios(
         skip = frozenset(files.trajectory_ids())
     else:
         plan = plan_run(config, options)
+    runner, ray_kwargs = runner_class(config, options)
     tally = Tally(planned={planned.scenario.id: planned.count for planned in plan.scenarios})
     for trajectory_id in skip:
         tally.add(tally.finished, trajectory_id.rsplit("-", 1)[0])
@@ -147,7 +147,7 @@ def run_scenarios(
             job.bus.subscribe(on_event)
         files = RunFiles(job.path)
         if resumed is None:
-            _start_manifest(files, job, config, plan)
+            _start_manifest(files, job, config, plan, backend=options.backend)
         else:
             files.update_manifest(status="running", resumed_at=_now())
         if on_plan is not None:
@@ -160,8 +160,8 @@ def run_scenarios(
                 files=files,
                 run=RunPhase(
                     specs=plan.specs(job.run_id, skip=skip),
-                    runner=TrajectoryRunner,
-                    runner_kwargs=runner_kwargs(config, plan, job.path),
+                    runner=runner,
+                    runner_kwargs={**runner_kwargs(config, plan, job.path), **ray_kwargs},
                     slots=plan.parallel,
                     deadline_s=plan.deadline_s,
                 ),
@@ -174,7 +174,16 @@ def run_scenarios(
             interrupted = exc if isinstance(exc, RunInterruptedError) else None
         errors += _loud_failures(files, tally)
         status = "interrupted" if interrupted is not None else "failed" if errors else "completed"
-        report = _finish(config, files, job, plan, tally, status, judged=judge and status == "completed")
+        report = _finish(
+            config,
+            files,
+            job,
+            plan,
+            tally,
+            status,
+            judged=judge and status == "completed",
+            backend=options.backend,
+        )
         if report is not None:
             errors += _unjudged_failure(report)
         job.finish(status, summary=f"{tally.total(tally.finished)} trajectories")
@@ -324,7 +333,9 @@ def _decided(files: RunFiles, trajectory_id: str) -> bool:
     return judgment is not None and judgment.verdict != "unjudged"
 
 
-def _start_manifest(files: RunFiles, job: Job, config: ProjectConfig, plan: RunPlan) -> None:
+def _start_manifest(
+    files: RunFiles, job: Job, config: ProjectConfig, plan: RunPlan, *, backend: str = "local"
+) -> None:
     for planned in plan.scenarios:
         files.write_scenario(planned.scenario)
     files.write_manifest(
@@ -339,6 +350,7 @@ def _start_manifest(files: RunFiles, job: Job, config: ProjectConfig, plan: RunP
             "git_commit": _git_commit(config.root),
             "config": {
                 **plan.manifest_config(),
+                "backend": backend,
                 "judge": {
                     "model": config.llm.model,
                     "provider": config.llm.provider if config.llm.model else None,
@@ -358,6 +370,7 @@ def _finish(
     status: str,
     *,
     judged: bool,
+    backend: str = "local",
 ) -> ScenarioReport | None:
     """Write the manifest's end (and the report when the run was judged); return the report."""
     done = files.trajectory_ids()
@@ -375,6 +388,8 @@ def _finish(
             for planned in plan.scenarios
         },
     }
+    if backend == "ray":
+        summary["nodes"] = slot_nodes(files)
     fields: dict[str, Any] = {"status": status, "finished_at": _now(), "summary": summary}
     if status == "interrupted":
         fields["finished_trajectories"] = done

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.config import ProjectConfig
 from orchestrator.errors import ConfigError, OrchestrateError, UsageError
@@ -67,6 +67,9 @@ class RunOptions:
     parallel: int | None = None
     seed: int | None = None
     resume: str | None = None
+    backend: Literal["local", "ray"] = "local"
+    """Where slots run: this process, or Ray actors (``ray_address``, else ``[ray] address``)."""
+    ray_address: str | None = None
 
 
 @dataclass(frozen=True)

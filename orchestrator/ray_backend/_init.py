@@ -1,0 +1,56 @@
+"""Joining Ray: once per process, a cluster when given its address, else a local instance.
+
+Ray is an optional extra (``pip install 'orchestrate[ray]'``), so nothing here imports it at
+module level: :func:`ensure_ray` is where a missing extra becomes a :class:`UsageError` that says
+how to install it, before a run dir exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from types import ModuleType
+
+from orchestrator.errors import UsageError
+
+__all__ = ["INSTALL_HINT", "ensure_ray", "import_ray"]
+
+INSTALL_HINT = "pip install 'orchestrate[ray]'"
+
+_lock = threading.Lock()
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module, or a :class:`UsageError` naming the extra to install."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise UsageError(
+            f"--backend ray needs Ray, which is not installed ({exc}); install it with: {INSTALL_HINT}"
+        ) from None
+
+
+def ensure_ray(address: str | None) -> ModuleType:
+    """Connect this process to Ray once (later calls reuse the connection) and return ``ray``.
+
+    With ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``) the process joins that
+    cluster; without one it starts a local instance. Ray's dashboard is not started and worker
+    output stays on the nodes: the run's own records are its events and trajectory files.
+    """
+    ray = import_ray()
+    with _lock:
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=address,
+                    ignore_reinit_error=True,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise UsageError(
+                    f"could not connect to {where}: {exc}; check --ray-address (or [ray] address in "
+                    "orchestrate.toml), or start a cluster with `ray start --head`"
+                ) from None
+    return ray
