@@ -139,6 +139,34 @@ def test_a_slot_actor_killed_mid_trajectory_loses_nothing(cluster: Any, tmp_path
 
 
 @pytest.mark.timeout(240)
+def test_a_trajectory_whose_actor_is_lost_twice_is_recorded_errored_with_the_cause(
+    cluster: Any, tmp_path: Path
+) -> None:
+    held = HoldServer()
+    try:
+        root = make_held_project(tmp_path / "desk", held.url, count=2)
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(
+                run_scenarios, load_config(root, env={}), RunOptions(seed=3, parallel=1, backend="ray")
+            )
+            for attempt in (1, 2):  # the trajectory, then its rerun on a new actor
+                call = held.wait_for(attempt)[-1]
+                assert call["trajectory"] == "file-ticket-001"
+                ray.kill(actor_running_in(call["pid"])[0])
+            held.release()
+            result = running.result(timeout=180)
+    finally:
+        held.close()
+    # One lost trajectory is a result, not the end of the run: the next one ran on a third actor.
+    assert result.status == "completed" and result.exit_code == 0, result.errors
+    lost = read(result.run_dir / "trajectories" / "file-ticket-001.json")
+    assert lost["status"] == "errored" and lost["outcome"]["slot_failure"] is True
+    assert lost["error"].startswith("the slot actor was lost twice: first ActorDiedError")
+    assert read(result.run_dir / "trajectories" / "file-ticket-002.json")["status"] == "completed"
+    assert [call["trajectory"] for call in held.calls] == ["file-ticket-001"] * 2 + ["file-ticket-002"]
+
+
+@pytest.mark.timeout(240)
 def test_a_node_removed_mid_trajectory_loses_nothing(cluster: Any, tmp_path: Path) -> None:
     started, worker = cluster
     held = HoldServer()
