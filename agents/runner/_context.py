@@ -63,6 +63,8 @@ class StepContext:
     first_seq: dict[str, int] = field(default_factory=dict)
     """Per twin, the first journal number of this trajectory (requests before it are not its own)."""
     session_id: str | None = None
+    traceparent: str | None = None
+    """The ``traceparent`` header of the current step's requests (with the slot's OTLP intake on)."""
 
     def scenario_data(self, twin: str) -> Any:
         return self.spec.scenario.context.data.get(twin)

@@ -45,3 +45,6 @@ class SlotSettings(BaseModel):
     browser_action_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait of one browser action (a click, a fill, a wait)."
     )
+    otlp_intake: bool = Field(
+        default=False, description="Take the SUT's own OTLP spans into its trajectories ([telemetry] intake)."
+    )

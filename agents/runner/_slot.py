@@ -13,6 +13,11 @@ a restart of a system under test that died), it stops trying, and every later tr
 ``errored`` at once with the last start error instead of waiting out another start timeout. A
 start that succeeds resets the count. Such trajectories have ``slot_failure: true`` in their
 ``outcome``.
+
+With ``otlp_intake`` (``[telemetry] intake``) the slot also runs its own OTLP/HTTP receiver
+(:class:`~orchestrator.telemetry.OtlpIntake`, started between the twins and the system under
+test, whose environment names it in ``OTEL_EXPORTER_OTLP_ENDPOINT``), so the spans of one slot's
+system under test never mix with another's.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from orchestrator.agents.runner._sut import SystemUnderTest
 from orchestrator.agents.runner._trajectory import restart_failure, run_trajectory, slot_failure
 from orchestrator.errors import OrchestrateError, UsageError
 from orchestrator.scenarios import Trajectory, TrajectorySpec
+from orchestrator.telemetry import OtlpIntake
 from orchestrator.twins import RunningTwins, TwinRuntime, serve_twins
 
 __all__ = ["MAX_START_FAILURES", "Slot"]
@@ -44,6 +50,8 @@ class Slot:
         self.name = name
         self.twins: RunningTwins | None = None
         self.sut: SystemUnderTest | None = None
+        self.intake: OtlpIntake | None = None
+        """The slot's OTLP receiver while started, with ``otlp_intake`` on."""
         self._stack: ExitStack | None = None
         self._browser: SlotBrowser | None = None
         self._lock = threading.Lock()
@@ -87,14 +95,23 @@ class Slot:
                 if self.settings.chaos_profiles is not None:
                     for runtime in self.twins.runtimes.values():
                         runtime.profiles = dict(self.settings.chaos_profiles)
+            intake_env: dict[str, str] = {}
+            if self.settings.otlp_intake:
+                self._failing = "the OTLP intake"
+                intake = OtlpIntake(name=f"otlp-intake-{self.name}")
+                stack.callback(intake.stop)
+                intake.start()
+                self.intake = intake
+                intake_env = intake.environment()
             self._failing = "the system under test"
-            sut = SystemUnderTest(self.settings, slot=self.name, twins=self.twins)
+            sut = SystemUnderTest(self.settings, slot=self.name, twins=self.twins, extra_env=intake_env)
             stack.callback(sut.stop)
             sut.start()
             self.sut = sut
         except BaseException:
             self.twins = None
             self.sut = None
+            self.intake = None
             stack.close()
             raise
         self._stack = stack
@@ -113,6 +130,7 @@ class Slot:
                 stack.close()
             self.twins = None
             self.sut = None
+            self.intake = None
 
     def ensure_sut(self) -> str | None:
         """Start the system under test again if it died; what happened, or ``None`` when it was fine.
@@ -172,6 +190,8 @@ class Slot:
         url = self.sut_url
         if url is not None and self.sut is not None and self.sut.mode in ("app", "command"):
             named[url] = "<sut>"
+        if self.intake is not None and self.intake.url is not None:
+            named[self.intake.url] = "<otlp-intake>"
         return named
 
     def run(self, spec: TrajectorySpec, *, cancelled: threading.Event | None = None) -> Trajectory:

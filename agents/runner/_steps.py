@@ -1,6 +1,7 @@
 """Steps that act as the user: ``user:`` messages, ``http:`` calls and ``browser:`` flows on the SUT.
 
-Every request carries the trajectory header (the twins' journals attribute requests by it) and
+Every request carries the trajectory header (the twins' journals attribute requests by it), the
+step's ``traceparent`` when the slot takes the system under test's spans (an OTLP intake), and
 waits at most the request timeout or the time left before the deadline, whichever is less.
 
 - ``user:`` posts ``{session_id?, message}`` to ``[sut].message_path``; the session id comes from
@@ -31,6 +32,7 @@ from orchestrator.assistant_api import message_request, read_reply
 from orchestrator.chromium import BrowserLaunchError, first_line
 from orchestrator.errors import ConfigError
 from orchestrator.scenarios import BrowserStep, HttpStep, UserStep
+from orchestrator.telemetry import TRACEPARENT_HEADER
 from orchestrator.twins import TRAJECTORY_HEADER, summarize
 
 __all__ = ["run_browser_step", "run_http_step", "run_user_step"]
@@ -53,6 +55,8 @@ def _send(
     timeout = ctx.clock.cap(ctx.sut.request_timeout_s)
     if timeout <= 0:
         return StepOutcome.ended("timed_out", "the trajectory's deadline passed", request=request)
+    if ctx.traceparent is not None:  # the step's own headers may name another parent
+        options = {**options, "headers": {TRACEPARENT_HEADER: ctx.traceparent, **options.get("headers", {})}}
     try:
         return ctx.client.request(method, ctx.sut_url + path, timeout=timeout, **options)
     except httpx.TimeoutException:
@@ -177,7 +181,10 @@ def run_browser_step(step: BrowserStep, ctx: StepContext) -> StepOutcome:
         run = ctx.browser().run(
             step.browser,
             base_url=ctx.sut_url,
-            headers={TRAJECTORY_HEADER: ctx.spec.trajectory_id},
+            headers={
+                TRAJECTORY_HEADER: ctx.spec.trajectory_id,
+                **({TRACEPARENT_HEADER: ctx.traceparent} if ctx.traceparent is not None else {}),
+            },
             timeout_s=ctx.clock.remaining(),
             cancelled=ctx.cancelled,
         )

@@ -90,7 +90,14 @@ def sut_environment(
 class SystemUnderTest:
     """One slot's system under test (see the module docstring); :meth:`start` then :meth:`stop`."""
 
-    def __init__(self, settings: SlotSettings, *, slot: str, twins: RunningTwins | None) -> None:
+    def __init__(
+        self,
+        settings: SlotSettings,
+        *,
+        slot: str,
+        twins: RunningTwins | None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.slot = slot
         self.twins = twins
@@ -98,7 +105,8 @@ class SystemUnderTest:
         self.mode: SutMode = (
             "command" if sut.start_command else "app" if sut.app else "external" if sut.base_url else "none"
         )
-        self.env = sut_environment(sut.env, twins, config_file=settings.config_file)
+        self.env = {**sut_environment(sut.env, twins, config_file=settings.config_file), **(extra_env or {})}
+        """``[sut].env`` filled in, and ``extra_env`` over it (the slot's OTLP intake, when on)."""
         self.url: str | None = None
         self.restarts = 0
         self._stack: ExitStack | None = None

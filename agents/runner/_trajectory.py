@@ -22,6 +22,11 @@ why, never an exception.
    the trajectory; after the steps, the twins' ``state_transition`` events. The final state holds
    each scenario twin's state, the session as the system under test reports it, and each step's
    HTTP status.
+4. With the slot's OTLP intake on, every request to the system under test carries a
+   ``traceparent`` of the trajectory's own trace (its step named by the parent span id, see
+   :class:`~orchestrator.telemetry.TrajectoryTrace`), and the spans the system under test
+   exported under that trace become ``agent_action`` events of the step that caused them, in
+   start order right after the step's own event (those of no step come after the steps' events).
 
 With the same spec, the document is the same but for times (``started_at``, ``finished_at``,
 ``duration_ms``, ``at_ms``), the slot's name, and timestamps the twins write into their records.
@@ -67,6 +72,7 @@ from orchestrator.scenarios import (
     step_kind,
     twin_seed,
 )
+from orchestrator.telemetry import TRACEPARENT_HEADER, TrajectoryTrace, place_spans, span_events
 from orchestrator.twins import TRAJECTORY_HEADER
 
 if TYPE_CHECKING:
@@ -76,6 +82,8 @@ __all__ = ["restart_failure", "run_trajectory", "slot_failure"]
 
 _SETTLE_S = 2.0
 """The longest wait, after a step, for the twins to finish journaling requests made during it."""
+_SPANS_WAIT_S = 1.0
+"""The longest wait, after the steps, for spans the system under test has yet to export."""
 
 
 def _now() -> str:
@@ -154,6 +162,8 @@ class _Run:
         self.first_seq: Marks = {}
         self.initial: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.session: Any = None
+        self.trace = TrajectoryTrace(spec.run_id, spec.trajectory_id) if slot.intake is not None else None
+        """The trajectory's trace, when the slot takes the system under test's spans."""
 
     # ------------------------------------------------------------------------------- the phases
 
@@ -230,9 +240,10 @@ class _Run:
 
     def _run_steps(self) -> None:
         slot, spec = self.slot, self.spec
-        with httpx.Client(
-            headers={TRAJECTORY_HEADER: spec.trajectory_id}, trust_env=False, verify=slot.ssl_context
-        ) as client:
+        headers = {TRAJECTORY_HEADER: spec.trajectory_id}
+        if self.trace is not None:
+            headers[TRACEPARENT_HEADER] = self.trace.traceparent(None)
+        with httpx.Client(headers=headers, trust_env=False, verify=slot.ssl_context) as client:
             ctx = StepContext(
                 spec=spec,
                 sut=slot.settings.sut,
@@ -261,6 +272,7 @@ class _Run:
                         StepRecord(step_id, StepResult(id=step_id, kind=kind, status="skipped"))
                     )
                     continue
+                ctx.traceparent = self.trace.traceparent(step_id) if self.trace is not None else None
                 record = self._run_step(step, step_id, kind, ctx)
                 self.records.append(record)
                 outcome = record.outcome
@@ -268,6 +280,7 @@ class _Run:
                     self._end(outcome.end, outcome.error or outcome.end, step_id=step_id)
                 elif record.result.status == "failed" and step.stop_on_fail:
                     self.stopped = True
+            ctx.traceparent = None
             self.session = self._read_session(ctx)
 
     def _run_step(self, step: ScenarioStep, step_id: str, kind: Any, ctx: StepContext) -> StepRecord:
@@ -336,6 +349,16 @@ class _Run:
             failures=outcome.failures,
         )
 
+    def _sut_spans(self) -> dict[str | None, list[TrajectoryEvent]]:
+        """The system under test's spans of this trajectory as events, by step (see the module docstring)."""
+        intake = self.slot.intake
+        if intake is None or self.trace is None:
+            return {}
+        parents = self.trace.parents([record.step_id for record in self.records])
+        spans = intake.spans_for(self.trace.trace_id, wait_s=_SPANS_WAIT_S, parents=parents)
+        intake.discard(self.trace.trace_id)
+        return span_events(spans, parents=parents, started_wall=self.clock.started_wall)
+
     def _read_session(self, ctx: StepContext) -> Any:
         """The session as the system under test reports it after the last step, or ``None``."""
         if ctx.session_id is None or ctx.sut_url is None or self.clock.passed():
@@ -384,10 +407,12 @@ class _Run:
         }
         events = list(self.head)
         chaos: list[ChaosRecord] = []
+        spans = self._sut_spans()
         for record in self.records:
             more, injected = step_events(record, started_wall=self.clock.started_wall, end_ms=end_ms)
-            events += more
+            events += place_spans(more, spans.pop(record.step_id, []))
             chaos += injected
+        events += spans.pop(None, [])
         api_calls = sum(event.type == "api_call" for event in events)
         events += state_transitions(self.initial, final, id_fields, at_ms=end_ms)
         events += self.tail

@@ -18,6 +18,12 @@ Known defects, on purpose:
 
 Upstream 5xx answers are reported honestly as failures (that part is right).
 
+With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, it traces itself with the OpenTelemetry SDK (see
+:class:`Tracing`): each API request is a server span continuing the caller's ``traceparent``,
+the assistant's turn an ``invoke_agent`` span, its rule-based intent recognition a ``chat`` span
+following the GenAI conventions (model :data:`MODEL`; tokens are words), and each call to Okta,
+Slack or Jira an ``execute_tool`` span. Without the variable nothing is traced.
+
 ``python sut.py --port 8000`` serves it (``--port 0``, the default, lets the OS pick; the URL is
 printed). ``create_app(env)`` returns the ASGI app; importing the module builds ``app`` from
 ``os.environ``.
@@ -26,6 +32,7 @@ printed). ``create_app(env)`` returns the ASGI app; importing the module builds 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -33,7 +40,7 @@ import socket
 import sys
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,10 +52,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-__all__ = ["TRAJECTORY_HEADER", "Settings", "create_app", "main"]
+__all__ = ["MODEL", "TRAJECTORY_HEADER", "Settings", "Tracing", "create_app", "main"]
 
 TRAJECTORY_HEADER = "X-Orchestrate-Trajectory"
 """The incoming header forwarded on every outgoing call."""
+MODEL = "demo-rules-1"
+"""What the assistant's spans name as its model: the rule-based intent recognition below."""
 MAX_SESSIONS = 10_000
 """Sessions kept in memory; the least recently used one goes first."""
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -141,18 +150,84 @@ class ServiceError(Exception):
         return f"Sorry, {why}; {consequence}"
 
 
+class Tracing:
+    """This SUT's OpenTelemetry spans, sent over OTLP/HTTP as each ends, when ``env`` names a collector.
+
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``;
+    the service is ``OTEL_SERVICE_NAME`` (default ``demo-sut``). Without either variable
+    :meth:`span` opens nothing and yields ``None``, and the SDK is never imported.
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip().rstrip("/")
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip() or (
+            f"{base}/v1/traces" if base else ""
+        )
+        self._tracer: Any = None
+        self._provider: Any = None
+        if not endpoint:
+            return
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.trace import SpanKind
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        # A span leaves as it ends (SimpleSpanProcessor), so it is at the collector before the
+        # answer to the request that made it.
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or "demo-sut"})
+        )
+        self._provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=2)))
+        self._tracer = self._provider.get_tracer("demo-sut")
+        self._propagator = TraceContextTextMapPropagator()
+        self._server_kind = SpanKind.SERVER
+
+    @property
+    def enabled(self) -> bool:
+        return self._tracer is not None
+
+    @contextlib.contextmanager
+    def span(
+        self, name: str, attributes: Mapping[str, Any], *, incoming: Request | None = None
+    ) -> Iterator[Any]:
+        """A span (a server span continuing ``incoming``'s ``traceparent``), or ``None`` when off."""
+        if self._tracer is None:
+            yield None
+            return
+        if incoming is None:
+            with self._tracer.start_as_current_span(name, attributes=dict(attributes)) as span:
+                yield span
+            return
+        context = self._propagator.extract(dict(incoming.headers))
+        with self._tracer.start_as_current_span(
+            name, context=context, kind=self._server_kind, attributes=dict(attributes)
+        ) as span:
+            yield span
+
+
 class Calls:
     """The outgoing calls of one incoming request: one HTTP client, the trajectory header forwarded."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient, tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.client = client
+        self.tracing = tracing or Tracing({})
 
     async def request(self, service: str, method: str, path: str, *, json: Any = None) -> tuple[int, Any]:
         """``(status, parsed JSON body)`` of a call answered below 500 and not rate limited.
 
         Timeouts, transport errors, 429, 5xx and unreadable bodies raise :class:`ServiceError`.
         """
+        tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": service}
+        with self.tracing.span(f"execute_tool {service}", {**tool, "http.request.method": method}) as span:
+            status, body = await self._request(service, method, path, json=json)
+            if span is not None:
+                span.set_attribute("http.response.status_code", status)
+            return status, body
+
+    async def _request(self, service: str, method: str, path: str, *, json: Any) -> tuple[int, Any]:
         base, token = {
             "okta": (self.settings.okta_url, self.settings.okta_token),
             "slack": (self.settings.slack_url, self.settings.slack_token),
@@ -374,8 +449,20 @@ class Session:
 
 async def answer(calls: Calls, session: Session, message: str) -> tuple[str, str, dict[str, Any]]:
     """``(route, answer, data)`` for one message; updates the session's memory."""
-    login_words = _LOGIN.search(message)
-    channel = _CHANNEL.search(message)
+    recognition = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "demo",
+        "gen_ai.request.model": MODEL,
+        "gen_ai.response.model": MODEL,
+        "gen_ai.conversation.id": session.session_id,
+        "gen_ai.usage.input_tokens": len(message.split()),
+        "gen_ai.usage.output_tokens": 1,  # the route: one label
+    }
+    with calls.tracing.span(f"chat {MODEL}", recognition):
+        login_words = _LOGIN.search(message)
+        channel = _CHANNEL.search(message)
+        asks_ticket = channel is not None and _TICKET_WORDS.search(message) is not None
+        asks_status = _STATUS_WORDS.search(message) is not None
     if login_words is not None:
         password = login_words["password"]
         if password[:1] in "\"'" and password[-1:] == password[:1] and len(password) >= 2:
@@ -386,12 +473,12 @@ async def answer(calls: Calls, session: Session, message: str) -> tuple[str, str
         if result.body["ok"]:
             session.signed_in_user = result.body["user"]
         return "login", result.body["message"], result.body
-    if channel is not None and _TICKET_WORDS.search(message):
+    if channel is not None and asks_ticket:
         result = await slack_to_jira(calls, channel["channel"], None, session.signed_in_user)
         if result.body["ok"]:
             session.last_issue_key = result.body["issue_key"]
         return "slack_to_jira", result.body["message"], result.body
-    if _STATUS_WORDS.search(message):
+    if asks_status:
         named = _ISSUE_KEY.search(message)
         key = named.group(0).upper() if named is not None else session.last_issue_key
         if key is None:
@@ -417,7 +504,16 @@ def _without_password(message: str) -> str:
 def create_app(env: Mapping[str, str]) -> Starlette:
     """The ASGI app, configured from ``env`` (see the module docstring)."""
     settings = Settings.from_env(env)
+    tracing = Tracing(env)
     sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def served(request: Request, route: str) -> Any:
+        """The request's server span (continuing its ``traceparent``), or nothing when not tracing."""
+        return tracing.span(
+            f"{request.method} {route}",
+            {"http.request.method": request.method, "http.route": route},
+            incoming=request,
+        )
 
     def calls_for(request: Request) -> httpx.AsyncClient:
         trajectory = request.headers.get(TRAJECTORY_HEADER)
@@ -434,7 +530,8 @@ def create_app(env: Mapping[str, str]) -> Starlette:
         if body is None or not _text(body, "username") or not _text(body, "password"):
             return _bad_request('send {"username": "...", "password": "..."}')
         async with calls_for(request) as client:
-            result = await login(Calls(settings, client), body["username"], body["password"])
+            with served(request, "/api/login"):
+                result = await login(Calls(settings, client, tracing), body["username"], body["password"])
         return JSONResponse(result.body, status_code=result.status)
 
     async def api_slack_to_jira(request: Request) -> Response:
@@ -442,7 +539,10 @@ def create_app(env: Mapping[str, str]) -> Starlette:
         if body is None or not _text(body, "channel") or not isinstance(body.get("text", ""), str | None):
             return _bad_request('send {"channel": "support"} and optionally "text"')
         async with calls_for(request) as client:
-            result = await slack_to_jira(Calls(settings, client), body["channel"], body.get("text"))
+            with served(request, "/api/slack-to-jira"):
+                result = await slack_to_jira(
+                    Calls(settings, client, tracing), body["channel"], body.get("text")
+                )
         return JSONResponse(result.body, status_code=result.status)
 
     def _new_session_id(request: Request) -> str:
@@ -467,8 +567,13 @@ def create_app(env: Mapping[str, str]) -> Starlette:
         sessions[session_id] = session
         while len(sessions) > MAX_SESSIONS:
             sessions.popitem(last=False)
+        agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "demo-assistant"}
         async with calls_for(request) as client:
-            route, text, data = await answer(Calls(settings, client), session, body["message"])
+            with (
+                served(request, "/api/assistant/message"),
+                tracing.span("invoke_agent demo-assistant", agent),
+            ):
+                route, text, data = await answer(Calls(settings, client, tracing), session, body["message"])
         session.turns.append(
             {
                 "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
