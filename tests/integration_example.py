@@ -40,5 +40,11 @@ def sut_env(twins: RunningTwins, **overrides: str) -> dict[str, str]:
 
 
 def journal(twins: RunningTwins, name: str) -> list[dict[str, Any]]:
-    """The requests twin ``name`` served, oldest first."""
-    return twins.runtimes[name].journal.entries()
+    """The requests twin ``name`` served, oldest first.
+
+    A request's entry is written as its response goes out, so a reader right after the response
+    waits (on the journal's condition, with a deadline) until every request taken so far is in.
+    """
+    journal = twins.runtimes[name].journal
+    assert journal.wait_settled(journal.last_seq + 1, timeout=10), f"the {name} twin's journal did not settle"
+    return journal.entries()
