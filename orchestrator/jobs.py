@@ -22,6 +22,7 @@ goes through :func:`open_job`, which guarantees, in this order:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from orchestrator.runs import (
     reopen_run,
     touch_heartbeat,
 )
+from orchestrator.telemetry import OtlpEventExporter, resolve_endpoint
 
 __all__ = ["DEFAULT_HEARTBEAT_S", "Job", "JobResult", "open_job", "run_job"]
 
@@ -210,12 +212,17 @@ def open_job(
     bus = EventBus(
         config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
     )
+    exporter: OtlpEventExporter | None = None
     try:
+        exporter = _otlp_exporter(config)
         _announce_interrupted(config)
         if reopen is not None:
             run_dir = reopen_run(reopen)
         else:
             run_dir = create_run(config.runs_dir_for(kind), kind, target=target, metadata=metadata)
+        if exporter is not None:
+            exporter.describe_run(run_dir.run_id, kind=run_dir.kind)
+            bus.subscribe(exporter)
         heartbeat = _Heartbeat(run_dir, heartbeat_s)
         job = Job(run_dir, bus, heartbeat, reopened=reopen is not None)
         try:
@@ -234,7 +241,25 @@ def open_job(
             else:
                 job.finish(outcome.status, summary=outcome.summary)
     finally:
-        bus.stop()
+        try:
+            bus.stop()
+        finally:
+            if exporter is not None:
+                exporter.close()
+
+
+def _otlp_exporter(config: ProjectConfig) -> OtlpEventExporter | None:
+    """The job's OpenTelemetry exporter when a collector is configured (see orchestrator.telemetry)."""
+    telemetry = config.telemetry
+    endpoint = resolve_endpoint(telemetry, os.environ)
+    if endpoint is None:
+        return None
+    return OtlpEventExporter(
+        endpoint,
+        service_name=telemetry.service_name,
+        timeout_s=telemetry.export_timeout_s,
+        max_queue=telemetry.max_queue,
+    )
 
 
 def _finish_after_error(job: Job, error: BaseException) -> None:

@@ -8,11 +8,13 @@ name the fix (``orchestrate events reindex``), which builds it from every run di
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -28,9 +30,10 @@ from orchestrator.cli._output import (
 )
 from orchestrator.config import ProjectConfig
 from orchestrator.correlation import CORRELATION_KEYS
-from orchestrator.errors import EventStoreError, OrchestrateError
+from orchestrator.errors import EventError, EventStoreError, OrchestrateError, UsageError
 from orchestrator.events import CATEGORIES, Event, EventStore, RunRow, build_timeline, reindex
-from orchestrator.runs import list_runs, run_not_found
+from orchestrator.runs import find_run, list_runs, run_not_found
+from orchestrator.telemetry import ENDPOINT_VARIABLE, export_run_events, resolve_endpoint, run_trace_id
 
 __all__ = [
     "event_time",
@@ -271,3 +274,69 @@ def reindex_command(
             print_line(f"Skipped {len(report.skipped)} damaged events file(s); see the warnings above.")
     if report.skipped:
         raise typer.Exit(1)
+
+
+def _run_events(path: Path) -> Iterator[Event]:
+    """A run's events from its ``events.jsonl``; a torn last line (a crash mid-write) is left out."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise EventError(f"{path} could not be read: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield Event.model_validate_json(line)
+        except ValueError as exc:
+            if number == len(lines):
+                return
+            raise EventError(f"{path} line {number} is not an event; fix or remove the line: {exc}") from exc
+
+
+@events_app.command("export")
+def export_command(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id, as `runs list` shows it.")],
+    endpoint: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ENDPOINT]",
+            help="OTLP/HTTP collector base URL (default: [telemetry] otlp_endpoint, "
+            "else OTEL_EXPORTER_OTLP_ENDPOINT).",
+        ),
+    ] = None,
+    otlp: Annotated[bool, typer.Option("--otlp", help="Send the run as an OTLP/HTTP trace.")] = False,
+) -> None:
+    """Replay a finished run's events to an OpenTelemetry collector as one trace (OTLP/HTTP).
+
+    The spans and their ids are the ones the live export of the run gave (see [telemetry]).
+
+    Example: orchestrate events export 2024-03-09-001 --otlp http://127.0.0.1:4318
+    """
+    if not otlp:
+        raise UsageError("say where to export the run: `--otlp [ENDPOINT]` (an OTLP/HTTP collector)")
+    config = cli_context(ctx).config
+    if endpoint is not None:
+        parts = urlsplit(endpoint.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(
+                f"ENDPOINT must be an http(s) URL such as http://127.0.0.1:4318, not {endpoint!r}"
+            )
+    url = resolve_endpoint(config.telemetry, os.environ, given=endpoint)
+    if url is None:
+        raise UsageError(
+            "no OTLP collector given: pass ENDPOINT after --otlp, or set [telemetry] otlp_endpoint in "
+            f"orchestrate.toml or {ENDPOINT_VARIABLE}"
+        )
+    info = find_run(config.run_roots, run_id)
+    if not info.events_path.is_file():
+        raise EventError(f"run {run_id!r} has no events file ({info.events_path}); nothing to export")
+    telemetry = config.telemetry
+    sent = export_run_events(
+        _run_events(info.events_path),
+        url,
+        kind=None if info.kind == "unknown" else info.kind,
+        service_name=telemetry.service_name,
+        timeout_s=telemetry.export_timeout_s,
+    )
+    print_line(f"Sent {sent} span(s) of run {run_id} to {url} (trace id {run_trace_id(run_id):032x}).")
