@@ -26,12 +26,13 @@ import structlog
 from typer.testing import CliRunner
 
 from orchestrator import __version__
-from orchestrator.cli import app, main
+from orchestrator.cli import app
 from orchestrator.config import ProjectConfig, load_config
 from orchestrator.events import EventBus, EventStore
 from orchestrator.logs import OUR_LOGGER, QUIET_LOGGERS
 from orchestrator.runs import RunKind, create_run, mark_run_finished
 from orchestrator.scaffold import init_project
+from tests.cli_support import Outcome, run_main
 
 NOW = datetime.now(UTC)
 
@@ -83,13 +84,6 @@ class Project:
     @property
     def root(self) -> Path:
         return self.config.root
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
 
 
 def _record_run(
@@ -161,18 +155,6 @@ def invoke(*args: str) -> Outcome:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Outcome(result.exit_code, result.stdout, result.stderr)
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> Outcome:
-    """Run the console-script entry point in this process (argv patched), as a user would."""
-    with CliRunner().isolation() as (out, err, _mixed):
-        monkeypatch.setattr(sys, "argv", ["orchestrate", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -6,34 +6,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app, main
+from orchestrator.cli import app
+from tests.cli_support import run_main
 from tests.packs.loop_support import PACK, SCORES, example_copy, loop_dir
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> Outcome:
-    """The console-script entry point in this process (argv patched): real exit codes and stderr."""
-    with CliRunner().isolation() as (out, err, _mixed):
-        monkeypatch.setattr(sys, "argv", ["orchestrate", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def closed_port() -> int:

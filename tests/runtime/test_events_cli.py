@@ -10,28 +10,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import structlog
-from typer.testing import CliRunner
 
-from orchestrator.cli import main
 from orchestrator.config import ProjectConfig, load_config
 from orchestrator.correlation import correlation_scope
 from orchestrator.events import EventBus, EventStore
 from orchestrator.runs import create_run
 from orchestrator.scaffold import init_project
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
+from tests.cli_support import run_main
 
 
 @dataclass(frozen=True)
@@ -80,18 +71,6 @@ def project(tmp_path: Path) -> Project:
             bus.close_run(run.run_id)
             run_ids.append(run.run_id)
     return Project(config, run_ids)
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> Outcome:
-    """Run the console-script entry point in this process (argv patched), as a user would."""
-    with CliRunner().isolation() as (out, err, _mixed):
-        monkeypatch.setattr(sys, "argv", ["orchestrate", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def damage_second_line(path: Path) -> None:
