@@ -36,10 +36,7 @@ time) and prints where the time goes. The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
-import pstats
 import queue
 import re
 import shutil
@@ -47,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +55,7 @@ from typing import Any
 import httpx
 import jsonpath
 import yaml
+from _profiling import profile_all_threads
 
 from orchestrator.artifacts import atomic_write_json, atomic_write_text
 from orchestrator.config import ProjectConfig, load_config
@@ -342,34 +339,7 @@ def timed_bare(base_url: str, scenarios: list[dict[str, Any]], parallel: int) ->
 
 def profile_pack(config: ProjectConfig, parallel: int, steps: int) -> None:
     """cProfile over one pack job, every thread of this process by its CPU clock; top functions printed."""
-    profiles: list[cProfile.Profile] = []
-    lock = threading.Lock()
-
-    def start_in_thread(*_: Any) -> None:
-        profile = cProfile.Profile(time.thread_time)
-        with lock:
-            profiles.append(profile)
-        profile.enable()  # replaces this hook for the thread
-
-    main = cProfile.Profile(time.thread_time)
-    threading.setprofile(start_in_thread)
-    main.enable()
-    try:
-        wall, _ = timed_pack(config, parallel, steps)
-    finally:
-        main.disable()
-        threading.setprofile(None)
-    with lock:
-        threads = list(profiles)
-    stats = pstats.Stats(main)
-    for profile in threads:
-        stats.add(profile)
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        stats.stream = out  # type: ignore[attr-defined]
-        stats.sort_stats(order).print_stats(35)
-        print(f"--- by {order} (all threads, {len(threads) + 1} profiled) ---")
-        print(out.getvalue())
+    (wall, _), _ = profile_all_threads(lambda: timed_pack(config, parallel, steps))
     print(json.dumps({"profiled_steps_per_s": round(steps / wall, 2), "steps": steps}))
 
 

@@ -32,20 +32,16 @@ object.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
-import pstats
 import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from _profiling import profile_all_threads
 from _scenario_project import bare_run, fresh_project, load_scenario, remove_project, run_pipeline
 
 from orchestrator.logs import configure_logging
@@ -109,42 +105,8 @@ def rss_child(trajectories: int, parallel: int) -> None:
 
 
 def profile_pipeline(trajectories: int) -> None:
-    """cProfile over one run at parallel 1, every thread of this process; top functions printed.
-
-    Each thread gets its own profiler timed by that thread's CPU clock, so waiting (on the SUT,
-    a queue, a lock) costs nothing and the figures add up to the CPU this process spent.
-    """
-    profiles: list[cProfile.Profile] = []
-    lock = threading.Lock()
-
-    def start_in_thread(*_: Any) -> None:
-        profile = cProfile.Profile(time.thread_time)
-        with lock:
-            profiles.append(profile)
-        profile.enable()  # replaces this hook for the thread
-
-    main = cProfile.Profile(time.thread_time)
-    threading.setprofile(start_in_thread)
-    wall = time.perf_counter()
-    main.enable()
-    try:
-        timed_pipeline(trajectories, 1)
-    finally:
-        main.disable()
-        threading.setprofile(None)
-    wall = time.perf_counter() - wall
-    with lock:
-        threads = list(profiles)
-    stats = pstats.Stats(main)
-    for profile in threads:
-        stats.add(profile)
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        stats.stream = out  # type: ignore[attr-defined]
-        stats.sort_stats(order).print_stats(35)
-        print(f"--- by {order} (all threads, {len(threads) + 1} profiled) ---")
-        print(out.getvalue())
-    sys.setprofile(None)
+    """cProfile over one run at parallel 1, every thread of this process; top functions printed."""
+    _, wall = profile_all_threads(lambda: timed_pipeline(trajectories, 1))
     print(json.dumps({"profiled_traj_per_s": round(trajectories / wall, 2), "trajectories": trajectories}))
 
 
