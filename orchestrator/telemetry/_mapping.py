@@ -144,6 +144,7 @@ class RunSpans:
         self._trajectories: dict[tuple[str, str], _Trajectory] = {}
         self._verdicts: dict[str, tuple[str, str, int]] = {}
         self._last_ns = 0
+        self._last_timestamp = ""
         self._handlers: dict[str, Callable[[Event, int], list[ReadableSpan]]] = {
             "conductor.task.started": self._on_run_started,
             "conductor.task.completed": self._on_run_ended,
@@ -165,17 +166,25 @@ class RunSpans:
 
     def feed(self, event: Event) -> list[ReadableSpan]:
         """Take the run's next event; return the spans it ends (often none)."""
-        at_ns = _nanos(event.timestamp)
-        self._last_ns = max(self._last_ns, at_ns)
+        # Events that make no span (progress, findings) cost one lookup: their time is read only
+        # if the run ends without its terminal event.
+        self._last_timestamp = event.timestamp
         handler = self._handlers.get(event.event_type)
         if handler is not None:
-            return handler(event, at_ns)
+            return handler(event, self._seen(event.timestamp))
         if event.event_type.startswith("trajectory."):
-            self._on_trajectory_event(event, at_ns)
+            self._on_trajectory_event(event, self._seen(event.timestamp))
         return []
+
+    def _seen(self, timestamp: str) -> int:
+        at_ns = _nanos(timestamp)
+        self._last_ns = max(self._last_ns, at_ns)
+        return at_ns
 
     def finish(self) -> list[ReadableSpan]:
         """End what is still open (a run that stopped without its terminal event), as failed."""
+        if self._last_timestamp:
+            self._seen(self._last_timestamp)
         return self._end_pass(self._last_ns, unfinished=True)
 
     # --- passes ----------------------------------------------------------------------------
