@@ -222,7 +222,7 @@ def open_job(
             run_dir = create_run(config.runs_dir_for(kind), kind, target=target, metadata=metadata)
         if exporter is not None:
             exporter.describe_run(run_dir.run_id, kind=run_dir.kind)
-            bus.subscribe(exporter)
+            bus.subscribe_lines(exporter.on_line)
         heartbeat = _Heartbeat(run_dir, heartbeat_s)
         job = Job(run_dir, bus, heartbeat, reopened=reopen is not None)
         try:

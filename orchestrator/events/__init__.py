@@ -8,7 +8,7 @@ queries and timelines are answered. Each event type has a payload model named fo
 
 from __future__ import annotations
 
-from orchestrator.events._bus import EventBus, Subscriber
+from orchestrator.events._bus import EventBus, LineSubscriber, Subscriber
 from orchestrator.events._model import EVENT_FIELDS, Event
 from orchestrator.events._payload_check import check_payload
 from orchestrator.events._reindex import ReindexReport, SkippedRun, reindex
@@ -74,6 +74,7 @@ __all__ = [
     "EventPayload",
     "EventStore",
     "IndexBatch",
+    "LineSubscriber",
     "LlmCallCompleted",
     "LlmCallFailed",
     "LlmCallStarted",

@@ -42,11 +42,13 @@ from orchestrator.events._store import IndexBatch
 from orchestrator.events._vocabulary import TERMINAL_EVENT_TYPES, EventPayload
 from orchestrator.messages import CloseRun, DrainEvents, FlushEvents, OpenRun
 
-__all__ = ["EventBus", "Subscriber"]
+__all__ = ["EventBus", "LineSubscriber", "Subscriber"]
 
 log = structlog.get_logger(__name__)
 
 Subscriber = Callable[[Event], None]
+LineSubscriber = Callable[[str, bytes], None]
+"""Called with each written event's type and its line as stored (JSON, newline-terminated)."""
 
 # What a producer queues: run id, event type, timestamp, and the event's JSON without its seq
 # and without the opening brace (only the bus assigns seq). Encoding in the producer keeps the
@@ -128,6 +130,7 @@ class _BusState:
     room: threading.Event = field(default_factory=threading.Event)
     bus_thread: int | None = None
     subscribers: list[Subscriber] = field(default_factory=list)
+    line_subscribers: list[LineSubscriber] = field(default_factory=list)
     write_error: Exception | None = None
 
 
@@ -250,11 +253,11 @@ class _BusActor(TypedActor):
             for run_id, run_drafts in by_run.items():
                 _, run_types, run_stamps, run_bodies = zip(*run_drafts, strict=True)
                 columns[run_id] = (run_types, run_stamps, run_bodies)
-        written: list[list[bytes]] = []
+        written: list[tuple[Sequence[str], list[bytes]]] = []
         for run_id, (types, stamps, lines_without_seq) in columns.items():
             lines = self._write_run(run_id, types, stamps, lines_without_seq)
             if lines:
-                written.append(lines)
+                written.append((types[: len(lines)], lines))
         self._notify(written)
 
     def _write_run(
@@ -299,11 +302,18 @@ class _BusActor(TypedActor):
             self._index.add_batch(IndexBatch(run_id, first_seq, timestamps, event_types, text))
         return lines
 
-    def _notify(self, written: list[list[bytes]]) -> None:
+    def _notify(self, written: list[tuple[Sequence[str], list[bytes]]]) -> None:
+        for line_subscriber in self._state.line_subscribers:
+            for types, lines in written:
+                try:
+                    for event_type, line in zip(types, lines, strict=True):
+                        line_subscriber(event_type, line)
+                except Exception:
+                    log.exception("event subscriber failed", subscriber=repr(line_subscriber))
         subscribers = self._state.subscribers
         if not subscribers:
             return
-        for lines in written:
+        for _, lines in written:
             for line in lines:
                 event = Event.model_validate_json(line)
                 for subscriber in subscribers:
@@ -473,6 +483,23 @@ class EventBus:
         def unsubscribe() -> None:
             with self._lock:
                 self._state.subscribers = [s for s in self._state.subscribers if s is not subscriber]
+
+        return unsubscribe
+
+    def subscribe_lines(self, subscriber: LineSubscriber) -> Callable[[], None]:
+        """Like :meth:`subscribe`, but with each event's type and stored line, never parsed here.
+
+        For subscribers that keep few events or pass them on (an exporter): the bus thread pays
+        nothing to parse what they would drop, and they parse what they keep on their own thread.
+        """
+        with self._lock:
+            self._state.line_subscribers = [*self._state.line_subscribers, subscriber]
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._state.line_subscribers = [
+                    s for s in self._state.line_subscribers if s is not subscriber
+                ]
 
         return unsubscribe
 

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from orchestrator.config import TelemetrySection
 from orchestrator.errors import EventError
 from orchestrator.events import TERMINAL_EVENT_TYPES, Event
-from orchestrator.telemetry._mapping import RunSpans, run_resource, spans_of_events
+from orchestrator.telemetry._mapping import SPAN_EVENT_TYPES, RunSpans, run_resource, spans_of_events
 
 __all__ = [
     "ENDPOINT_VARIABLE",
@@ -133,7 +133,7 @@ class OtlpEventExporter:
         self._resource = run_resource(service_name)
         self._exporter = OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s)
         # Appended to by the bus thread, taken from by the export thread: deque operations are atomic.
-        self._backlog: deque[Event | threading.Event] = deque()
+        self._backlog: deque[Event | bytes | threading.Event] = deque()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._closed = False
@@ -157,6 +157,22 @@ class OtlpEventExporter:
             return
         backlog.append(event)
         if event.event_type in TERMINAL_EVENT_TYPES or len(backlog) == self._batch_size:
+            self._wake.set()
+
+    def on_line(self, event_type: str, line: bytes) -> None:
+        """The bus's line subscriber: keep the lines of events that make or end spans, unparsed.
+
+        Progress, findings and the like make no span; they are dropped here for the price of a
+        lookup, and what is kept is parsed on the export thread, not the bus's.
+        """
+        if event_type not in SPAN_EVENT_TYPES and not event_type.startswith("trajectory."):
+            return
+        backlog = self._backlog
+        if len(backlog) >= self._max_backlog:
+            self._dropped_events += 1
+            return
+        backlog.append(line)
+        if event_type in TERMINAL_EVENT_TYPES or len(backlog) == self._batch_size:
             self._wake.set()
 
     def describe_run(self, run_id: str, *, kind: str) -> None:
@@ -240,6 +256,8 @@ class OtlpEventExporter:
                 self._export_ready(give_up=False)
                 item.set()
                 continue
+            if isinstance(item, bytes):
+                item = Event.model_validate_json(item)
             mapper = self._runs.get(item.run_id)
             if mapper is None:
                 kind = self._kinds.get(item.run_id)

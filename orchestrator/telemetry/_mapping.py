@@ -38,9 +38,29 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from orchestrator.events import Event
 
-__all__ = ["RunSpans", "run_resource", "run_trace_id", "spans_of_events"]
+__all__ = ["SPAN_EVENT_TYPES", "RunSpans", "run_resource", "run_trace_id", "spans_of_events"]
 
 AttributeValue = str | bool | int | float | Sequence[str]
+
+SPAN_EVENT_TYPES = frozenset(
+    {
+        "conductor.task.started",
+        "conductor.task.completed",
+        "conductor.task.failed",
+        "conductor.worker.call",
+        "conductor.capability.completed",
+        "conductor.capability.failed",
+        "conductor.capability.blocked",
+        "worker.task.started",
+        "worker.task.failed",
+        "llm.call.started",
+        "llm.call.completed",
+        "llm.call.failed",
+        "worker.tool.call",
+        "worker.tool.result",
+    }
+)
+"""The event types that open, end or name a span; the others (but ``trajectory.*``) make none."""
 
 _SCOPE = InstrumentationScope("orchestrate")
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -145,7 +165,7 @@ class RunSpans:
         self._verdicts: dict[str, tuple[str, str, int]] = {}
         self._last_ns = 0
         self._last_timestamp = ""
-        self._handlers: dict[str, Callable[[Event, int], list[ReadableSpan]]] = {
+        handlers: dict[str, Callable[[Event, int], list[ReadableSpan]]] = {
             "conductor.task.started": self._on_run_started,
             "conductor.task.completed": self._on_run_ended,
             "conductor.task.failed": self._on_run_ended,
@@ -161,6 +181,8 @@ class RunSpans:
             "worker.tool.call": self._on_tool_call,
             "worker.tool.result": self._on_tool_result,
         }
+        assert handlers.keys() == SPAN_EVENT_TYPES
+        self._handlers = handlers
 
     # --- the way in ------------------------------------------------------------------------
 
