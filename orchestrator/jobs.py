@@ -48,7 +48,7 @@ from orchestrator.runs import (
     reopen_run,
     touch_heartbeat,
 )
-from orchestrator.telemetry import OtlpEventExporter, resolve_endpoint
+from orchestrator.telemetry import OtlpExportProcess, resolve_endpoint
 
 __all__ = ["DEFAULT_HEARTBEAT_S", "Job", "JobResult", "open_job", "run_job"]
 
@@ -212,7 +212,7 @@ def open_job(
     bus = EventBus(
         config.events_db, batch_size=config.events.batch_size, max_pending=config.events.max_pending
     )
-    exporter: OtlpEventExporter | None = None
+    exporter: OtlpExportProcess | None = None
     try:
         exporter = _otlp_exporter(config)
         _announce_interrupted(config)
@@ -248,13 +248,13 @@ def open_job(
                 exporter.close()
 
 
-def _otlp_exporter(config: ProjectConfig) -> OtlpEventExporter | None:
+def _otlp_exporter(config: ProjectConfig) -> OtlpExportProcess | None:
     """The job's OpenTelemetry exporter when a collector is configured (see orchestrator.telemetry)."""
     telemetry = config.telemetry
     endpoint = resolve_endpoint(telemetry, os.environ)
     if endpoint is None:
         return None
-    return OtlpEventExporter(
+    return OtlpExportProcess(
         endpoint,
         service_name=telemetry.service_name,
         timeout_s=telemetry.export_timeout_s,

@@ -1,8 +1,10 @@
 """OpenTelemetry for runs: export each run as an OTLP trace, and take in the SUT's own spans.
 
 Export: :func:`resolve_endpoint` finds the collector (``[telemetry] otlp_endpoint`` or the
-standard ``OTEL_EXPORTER_OTLP_ENDPOINT``); :class:`OtlpEventExporter` is the event bus subscriber
-that sends a job's spans as they end, never blocking the run; :func:`export_run_events` replays a
+standard ``OTEL_EXPORTER_OTLP_ENDPOINT``); :class:`OtlpEventExporter` maps events to spans and
+sends them as they end, never blocking the run, and :class:`OtlpExportProcess` (what a job
+subscribes) runs it in a child process fed through a pipe, so the job's own threads keep the
+interpreter to themselves; :func:`export_run_events` replays a
 finished run's ``events.jsonl``. :class:`RunSpans` and :func:`spans_of_events` map events to
 spans following the GenAI semantic conventions (see :mod:`orchestrator.telemetry._mapping`).
 
@@ -20,6 +22,7 @@ from orchestrator.telemetry._export import (
     export_run_events,
     resolve_endpoint,
 )
+from orchestrator.telemetry._export_process import OtlpExportProcess
 from orchestrator.telemetry._intake import (
     MAX_BODY_BYTES,
     TRACES_PATH,
@@ -47,6 +50,7 @@ __all__ = [
     "ExportStats",
     "IntakeSpan",
     "OtlpEventExporter",
+    "OtlpExportProcess",
     "OtlpIntake",
     "RunSpans",
     "SpanStatus",
