@@ -261,7 +261,15 @@ def _trajectories(run_dir: Path) -> dict[str, dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_the_demo_sut_spans_land_in_their_own_trajectories_and_only_with_intake(tmp_path: Path) -> None:
-    with_intake = _trajectories(_run(_copy(tmp_path, "with"), intake=True))
+    run_dir = _run(_copy(tmp_path, "with"), intake=True)
+    with_intake = _trajectories(run_dir)
+    # The SUT's calls are also call events of the run, so the viewer's grid and exporters see them.
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    models = [e for e in events if e["event_type"] == "llm.call.completed"]
+    assert models and all(e["payload"]["model"] == "demo-rules-1" for e in models)
+    assert all(e["trace_id"] for e in models) and len({e["trace_id"] for e in models}) == len(models)
+    tools = {e["payload"]["tool_name"] for e in events if e["event_type"] == "worker.tool.result"}
+    assert {"sut:slack", "sut:jira", "sut:okta"} <= tools
     without = _trajectories(_run(_copy(tmp_path, "without"), intake=False))
     assert (
         sorted(with_intake)

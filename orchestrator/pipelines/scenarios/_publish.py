@@ -8,11 +8,13 @@ as the trajectory file holds.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
 
+from orchestrator.correlation import correlation_scope
 from orchestrator.errors import EventSchemaError
 from orchestrator.scenarios import Trajectory, TrajectoryEvent
 
@@ -37,8 +39,13 @@ class _Emitter(Protocol):
 
 
 def publish_trajectory(emitter: _Emitter, trajectory: Trajectory) -> None:
-    """Emit every event of ``trajectory`` (see the module docstring); a bad one is logged, not fatal."""
-    for event in trajectory.events:
+    """Emit every event of ``trajectory`` (see the module docstring); a bad one is logged, not fatal.
+
+    The system under test's own model and tool calls (spans it exported, taken in during the
+    run) are also emitted as ``llm.call.*`` and ``worker.tool.*`` events, each with an id of its
+    own derived from the trajectory, so the viewer's grid and every exporter see them as calls.
+    """
+    for index, event in enumerate(trajectory.events):
         common = {
             "trajectory_id": trajectory.id,
             "scenario_id": trajectory.scenario_id,
@@ -47,8 +54,48 @@ def publish_trajectory(emitter: _Emitter, trajectory: Trajectory) -> None:
         }
         try:
             emitter.emit(f"trajectory.{event.type}", **common, **_payload(event))
+            if event.detail.get("source") == "otlp":
+                _publish_sut_call(emitter, trajectory.id, index, event.detail)
         except EventSchemaError as exc:
             log.warning("a trajectory event could not be recorded", trajectory=trajectory.id, error=str(exc))
+
+
+def _publish_sut_call(emitter: _Emitter, trajectory_id: str, index: int, detail: Mapping[str, Any]) -> None:
+    """A model or tool call the SUT made, as the call events our own workers' calls are."""
+    call_id = hashlib.sha256(f"{trajectory_id}/{index}".encode()).hexdigest()[:16]
+    duration = float(detail.get("duration_ms") or 0.0)
+    error = detail.get("error")
+    if detail.get("kind") == "llm_call":
+        llm: Mapping[str, Any] = detail.get("llm") or {}
+        model, provider = str(llm.get("model") or "unknown"), str(llm.get("provider") or "unknown")
+        with correlation_scope(trace_id=call_id):
+            emitter.emit("llm.call.started", model=model, provider=provider)
+            if error:
+                emitter.emit(
+                    "llm.call.failed", model=model, provider=provider, duration_ms=duration, error=str(error)
+                )
+                return
+            tokens_in, tokens_out = int(llm.get("input_tokens") or 0), int(llm.get("output_tokens") or 0)
+            usage = {
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            }
+            emitter.emit(
+                "llm.call.completed", model=model, provider=provider, duration_ms=duration, usage=usage
+            )
+    elif detail.get("kind") == "tool_call":
+        tool: Mapping[str, Any] = detail.get("tool") or {}
+        name = f"sut:{tool.get('name') or 'tool'}"
+        with correlation_scope(tool_trace_id=call_id):
+            emitter.emit("worker.tool.call", tool_name=name, args_summary="")
+            emitter.emit(
+                "worker.tool.result",
+                tool_name=name,
+                success=not error,
+                duration_ms=duration,
+                **({"error": str(error)} if error else {}),
+            )
 
 
 def _payload(event: TrajectoryEvent) -> dict[str, Any]:
