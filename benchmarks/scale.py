@@ -24,9 +24,11 @@
 
 Rounds alternate which variant goes first. ``OTEL_EXPORTER_OTLP_*`` variables are removed from
 this process's environment, so part 1 exports nothing. Without Ray installed, part 1 says so and
-its figures are ``null``. The last line is one JSON object.
+its figures are ``null``. ``--profile`` instead runs one bus round with OTLP export under cProfile
+(every thread of this process, by CPU time; the collector's process is not seen) and prints where
+the time goes. The last line is one JSON object.
 
-    python benchmarks/scale.py [--trajectories 200] [--slots 2] [--events 100000] [--rounds 3]
+    python benchmarks/scale.py [--trajectories 200] [--slots 2] [--events 100000] [--rounds 3] [--profile]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from _profiling import profile_all_threads
 from _scenario_project import REPO, SCENARIO_ID, fresh_project, load_scenario, remove_project
 
 from orchestrator.config import load_config
@@ -463,6 +466,17 @@ def bus_rounds(events: int, rounds: int) -> dict[str, float]:
     }
 
 
+def profile_bus(events: int) -> None:
+    """cProfile over one bus round with the exporter subscribed, every thread of this process."""
+    collector = Collector()
+    try:
+        with tempfile.TemporaryDirectory(prefix="orchestrate-bench-bus-") as tmp:
+            figures, _ = profile_all_threads(lambda: bus_round(Path(tmp), events, collector.url))
+    finally:
+        collector.stop()
+    print(json.dumps({"profiled_bus_otel_events_per_s": round(figures["events_per_s"]), "events": events}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -471,12 +485,18 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=2, help="slots (parallel runners) of a backend run")
     parser.add_argument("--events", type=int, default=100_000, help="events per bus round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one bus round with OTLP export instead"
+    )
     parser.add_argument("--otlp-collector", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.otlp_collector:
         serve_collector()
         return
     configure_logging()  # as the CLI does: our INFO lines and foreign warnings, on stderr
+    if args.profile:
+        profile_bus(args.events)
+        return
     for variable in (ENDPOINT_VARIABLE, TRACES_ENDPOINT_VARIABLE):
         os.environ.pop(variable, None)
 
