@@ -16,6 +16,7 @@ import typer
 
 from orchestrator.cli._context import cli_context
 from orchestrator.cli._output import err_console, print_error, print_json, print_line
+from orchestrator.cli._scenarios import BackendChoice, _RayAddress
 
 if TYPE_CHECKING:
     from orchestrator.packs import DomainScenario
@@ -27,6 +28,15 @@ _Parallel = Annotated[
     int, typer.Option("--parallel", "-j", min=1, max=64, help="Scenarios at once, each in its own session.")
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
+_Backend = Annotated[
+    BackendChoice,
+    typer.Option(
+        "--backend",
+        case_sensitive=False,
+        help="Where scenarios are asked from: this process, or Ray actors on a cluster "
+        "(needs orchestrate\\[ray]).",
+    ),
+]
 
 
 class _Progress:
@@ -99,13 +109,22 @@ def _ask(
     source: Path | None,
     parallel: int,
     as_json: bool,
+    backend: BackendChoice = BackendChoice.local,
+    ray_address: str | None = None,
 ) -> None:
     from orchestrator.pipelines.pack import run_domain_job
 
     config = cli_context(ctx).config
     progress = _Progress(quiet=as_json)
     result = run_domain_job(
-        config, scenarios, pack_id=pack_id, source=source, parallel=parallel, on_progress=progress
+        config,
+        scenarios,
+        pack_id=pack_id,
+        source=source,
+        parallel=parallel,
+        on_progress=progress,
+        backend="ray" if backend is BackendChoice.ray else "local",
+        ray_address=ray_address,
     )
     if as_json:
         print_json(_document(result))
@@ -175,6 +194,8 @@ def pack_command(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A `*.pack.yaml` file.")],
     parallel: _Parallel = 1,
+    backend: _Backend = BackendChoice.local,
+    ray_address: _RayAddress = None,
     as_json: _Json = False,
 ) -> None:
     """Ask the assistant every scenario of a pack, each in its own session.
@@ -189,7 +210,7 @@ def pack_command(
     from orchestrator.packs import load_pack
 
     pack = load_pack(path)
-    _ask(ctx, list(pack.scenarios), pack.id, path, parallel, as_json)
+    _ask(ctx, list(pack.scenarios), pack.id, path, parallel, as_json, backend, ray_address)
 
 
 def _stop_line(state: LoopState, directory: Path) -> str:
@@ -224,6 +245,8 @@ def pack_loop_command(
         typer.Option("--resume", help="Go on with the loop saved in loop_state.json, at its next phase."),
     ] = False,
     parallel: _Parallel = 1,
+    backend: _Backend = BackendChoice.local,
+    ray_address: _RayAddress = None,
     as_json: _Json = False,
 ) -> None:
     """Improve the assistant until the pack meets the gate: run, analyse, code, restart, again.
@@ -253,6 +276,8 @@ def pack_loop_command(
             resume=resume,
             parallel=parallel,
             on_progress=_Progress(quiet=as_json),
+            backend="ray" if backend is BackendChoice.ray else "local",
+            ray_address=ray_address,
         )
     except RunInterruptedError as exc:
         summary = config.domain_runs_dir / pack.id / "loop_summary.md"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.actors import Conductor, Delegation, Outcome, SupervisedWorker, WorkerPool
+from orchestrator.actors import Conductor, Delegation, Outcome, SupervisedWorker, Worker, WorkerPool
 from orchestrator.agents.analyst import (
     ANALYSE_ITERATION,
     AnalysisDone,
@@ -70,6 +70,10 @@ class PackPlan:
     source: str | None = None
     """The pack or scenario file, for the manifest."""
     briefs: dict[str, str] = field(default_factory=dict)
+    runner: type[Worker] = DomainRunner
+    """The domain runner of the pool: local, or on ``--backend ray`` the Ray backend's."""
+    runner_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``runner`` beyond ``settings`` (the ``[ray]`` section on Ray)."""
     last_result: PackResult | None = None
     """The latest pack run's result, set by the conductor (the job reads it when the run ends)."""
 
@@ -132,7 +136,9 @@ class PackConductor(Conductor):
         plan = self.plan
         if self._runners is None:
             size = max(1, min(plan.parallel, len(plan.scenarios)))
-            self._runners = self.start_pool(DomainRunner, size=size, max_restarts=1, settings=plan.ask)
+            self._runners = self.start_pool(
+                plan.runner, size=size, max_restarts=1, settings=plan.ask, **plan.runner_kwargs
+            )
         files = PackFiles(directory, plan.pack_id, plan.ask.secrets)
         manifest: dict[str, Any] = {
             "pack_id": plan.pack_id,

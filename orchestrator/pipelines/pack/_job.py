@@ -19,12 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import orjson
 from filelock import FileLock, Timeout
 
+from orchestrator.actors import Worker
 from orchestrator.agents.analyst import AnalystSettings
 from orchestrator.agents.coder import PLACEHOLDERS, fill_placeholders
+from orchestrator.agents.domain_runner import DomainRunner
 from orchestrator.config import ProjectConfig, header_variables
 from orchestrator.errors import ConfigError, OrchestrateError, RunInterruptedError, UsageError
 from orchestrator.events import Subscriber
@@ -74,6 +77,30 @@ class PackJobResult:
         return exit_code(self.result.status) if self.result is not None else 2
 
 
+Backend = Literal["local", "ray"]
+
+
+def _domain_runner(
+    config: ProjectConfig, backend: Backend, ray_address: str | None, *, runners: int
+) -> tuple[type[Worker], dict[str, Any]]:
+    """The domain runner of the pool and its keyword arguments beyond ``settings``.
+
+    On the Ray backend this connects to Ray first and checks the cluster can hold ``runners``
+    actors, so a missing extra, an unreachable or too small cluster is a :class:`UsageError`
+    before a run dir or an artifacts folder exists.
+    """
+    if backend != "ray":
+        return DomainRunner, {}
+    from orchestrator.ray_backend import RayDomainRunner, check_capacity, ensure_ray
+
+    section = config.ray
+    if ray_address is not None:
+        section = section.model_copy(update={"address": ray_address})
+    ensure_ray(section.address)
+    check_capacity(runners, section)
+    return RayDomainRunner, {"ray": section}
+
+
 def _plan(
     config: ProjectConfig,
     pack_id: str,
@@ -85,6 +112,7 @@ def _plan(
     source: Path | None,
     env: Mapping[str, str],
     log_dir: Path,
+    runner: tuple[type[Worker], dict[str, Any]] = (DomainRunner, {}),
 ) -> PackPlan:
     if parallel < 1:
         raise UsageError(f"--parallel must be at least 1, not {parallel}")
@@ -100,6 +128,8 @@ def _plan(
         single=single,
         source=str(source) if source is not None else None,
         briefs={scenario.id: scenario.brief for scenario in scenarios},
+        runner=runner[0],
+        runner_kwargs=runner[1],
     )
 
 
@@ -114,11 +144,15 @@ def run_domain_job(
     on_event: Subscriber | None = None,
     on_start: Callable[[str, Path], None] | None = None,
     env: Mapping[str, str] | None = None,
+    backend: Backend = "local",
+    ray_address: str | None = None,
 ) -> PackJobResult:
     """Ask ``scenarios`` once: a pack when ``pack_id`` is given, else the one scenario (or case).
 
     ``on_start(run_id, artifacts folder)`` is called once the run exists. A framework failure
     (the assistant would not start, a run that was stopped) is raised after the run was marked.
+    With ``backend="ray"`` the scenarios are asked from Ray actors (``ray_address``, else
+    ``[ray] address``, else a local Ray instance); see :mod:`orchestrator.ray_backend`.
     """
     single = pack_id is None
     if single and len(scenarios) != 1:
@@ -126,10 +160,9 @@ def run_domain_job(
     name = pack_id if pack_id is not None else scenarios[0].id
     directory = config.domain_runs_dir / name
     environment = os.environ if env is None else env
-    with (
-        pack_lock(directory),
-        open_job(config, "pack", target=name, metadata={"job": "pack" if not single else "scenario"}) as job,
-    ):
+    runner = _domain_runner(config, backend, ray_address, runners=max(1, min(parallel, len(scenarios))))
+    metadata = {"job": "pack" if not single else "scenario", "backend": backend}
+    with pack_lock(directory), open_job(config, "pack", target=name, metadata=metadata) as job:
         if on_event is not None:
             job.bus.subscribe(on_event)
         plan = _plan(
@@ -142,6 +175,7 @@ def run_domain_job(
             source=source,
             env=environment,
             log_dir=job.path,
+            runner=runner,
         )
         if on_start is not None:
             on_start(job.run_id, directory)
@@ -308,6 +342,8 @@ def run_pack_loop(
     on_event: Subscriber | None = None,
     on_start: Callable[[str, Path, LoopState], None] | None = None,
     env: Mapping[str, str] | None = None,
+    backend: Backend = "local",
+    ray_address: str | None = None,
 ) -> PackJobResult:
     """Run the improvement loop on ``pack`` (``orchestrate pack-loop``); see :mod:`._loop`.
 
@@ -316,16 +352,29 @@ def run_pack_loop(
     goes on when the reason no longer holds (a higher ``--max-iterations`` or ``--gate``, a
     decision taken, a blocked assistant or coder fixed), else it is reported as it ended.
     Without ``resume``, an earlier loop's state and iterations move to ``previous/<run id>/``.
-    Only one job at a time works on a pack's folder.
+    Only one job at a time works on a pack's folder. ``backend`` and ``ray_address`` say where
+    the pack runs ask their scenarios, as for :func:`run_domain_job`.
     """
     root = config.domain_runs_dir / pack.id
     if gate is not None and not 0 <= gate <= 100:
         raise UsageError(f"--gate must be between 0 and 100, not {gate}")
     if max_iterations is not None and max_iterations < 1:
         raise UsageError(f"--max-iterations must be at least 1, not {max_iterations}")
+    runner = _domain_runner(config, backend, ray_address, runners=max(1, min(parallel, len(pack.scenarios))))
     with pack_lock(root):
         return _run_pack_loop(
-            config, pack, root, gate, max_iterations, resume, parallel, on_progress, on_event, on_start, env
+            config,
+            pack,
+            root,
+            gate,
+            max_iterations,
+            resume,
+            parallel,
+            on_progress,
+            on_event,
+            on_start,
+            env,
+            runner,
         )
 
 
@@ -341,6 +390,7 @@ def _run_pack_loop(
     on_event: Subscriber | None,
     on_start: Callable[[str, Path, LoopState], None] | None,
     env: Mapping[str, str] | None,
+    runner: tuple[type[Worker], dict[str, Any]],
 ) -> PackJobResult:
     saved = read_loop_state(root) if resume else None
     if resume and saved is None:
@@ -364,7 +414,8 @@ def _run_pack_loop(
             reopen = None
     else:
         _archive_previous_loop(root)
-    with open_job(config, "pack", target=pack.id, metadata={"job": "pack loop"}, reopen=reopen) as job:
+    metadata = {"job": "pack loop", "backend": "local" if runner[0] is DomainRunner else "ray"}
+    with open_job(config, "pack", target=pack.id, metadata=metadata, reopen=reopen) as job:
         if on_event is not None:
             job.bus.subscribe(on_event)
         if saved is not None:
@@ -397,6 +448,7 @@ def _run_pack_loop(
             source=pack.path,
             env=environment,
             log_dir=job.path,
+            runner=runner,
         )
         if on_start is not None:
             on_start(job.run_id, root, state)

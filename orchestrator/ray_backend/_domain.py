@@ -1,0 +1,306 @@
+"""The domain runner on Ray: a pack's scenarios asked from Ray actors (``pack --backend ray``).
+
+:class:`RayDomainRunner` offers the ``run_domain_scenario`` contract like the local
+:class:`~orchestrator.agents.domain_runner.DomainRunner`, so a pack run on Ray differs from a
+local one only in the runner class of its pool: the run dir, the event bus, the analyst and the
+coder stay in the driver process. Each runner has one :class:`DomainActor` (one HTTP client for
+its life, its cookies cleared before each scenario, as a scenario is a session of its own) and
+sends it each request as JSON. The actor asks the scenario with a recording ``emit`` and sends
+back the outcome with the scenario's ``trajectory.*`` events in one batch; the runner re-emits
+them on the bus, so a run's events are those of a local run and nothing per event crosses Ray.
+
+The actor writes the scenario's artifacts itself, on its node, at the request's directory: on a
+local Ray instance, or on a cluster whose nodes share the project's folder (the same path on
+every node, e.g. a network filesystem), that is the run's artifacts folder. The assistant must be
+reachable from every node at the URL the run gives (a loopback URL only works on one machine).
+
+Faults: when the actor dies mid-scenario (killed, its process crashed, its node removed), the
+runner starts a new actor and asks the scenario once more (its files are rewritten from the
+start). When that actor is lost too, the scenario's steps are ``blocked`` with both causes. A
+cancelled runner asks its actor to stop, so the steps not yet asked are ``blocked``; an actor
+that does not answer within a grace period is killed. Stopping the runner kills its actor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from orchestrator.actors import Done, Worker
+from orchestrator.agents.domain_runner import (
+    RUN_DOMAIN_SCENARIO,
+    AskSettings,
+    DomainScenarioDone,
+    DomainScenarioRequest,
+    run_domain_scenario,
+)
+from orchestrator.config import AssistantSection, RaySection
+from orchestrator.errors import UsageError
+from orchestrator.messages import WorkRequest
+from orchestrator.pipelines.pack import blocked_scenario
+from orchestrator.ray_backend._init import import_ray
+
+__all__ = ["DomainActor", "RayDomainRunner", "check_capacity", "start_domain_actor"]
+
+log = structlog.get_logger(__name__)
+
+_POLL_S = 0.2
+"""How often a runner waiting on its actor looks at its cancel event."""
+_CANCEL_GRACE_S = 10.0
+"""How long a cancelled scenario may take to end before its actor is killed."""
+_STOP_GRACE_S = 10.0
+"""How long an actor may take to close its HTTP client before it is killed."""
+
+
+def _settings_json(settings: AskSettings) -> dict[str, Any]:
+    return {
+        "base_url": settings.base_url,
+        "assistant": settings.assistant.model_dump(mode="json", exclude_unset=True),
+        "headers": dict(settings.headers),
+        "secrets": list(settings.secrets),
+    }
+
+
+def _settings(document: dict[str, Any]) -> AskSettings:
+    return AskSettings(
+        base_url=document["base_url"],
+        assistant=AssistantSection.model_validate(document["assistant"]),
+        headers=document["headers"],
+        secrets=tuple(document["secrets"]),
+    )
+
+
+def _node_label() -> str:
+    """``ray-<node ip>-<node id>``: the node this process runs on, as slot names give it."""
+    import ray
+
+    ip: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+    return f"ray-{ip}-{ray.get_runtime_context().get_node_id()[:8]}"
+
+
+class DomainActor:
+    """A domain runner in a Ray worker process: asks one scenario at a time (see the module docstring).
+
+    It runs two threads (``max_concurrency=2``): one asks scenarios, the other answers
+    :meth:`cancel`, :meth:`node` and :meth:`stop` meanwhile.
+    """
+
+    def __init__(self, settings_json: dict[str, Any]) -> None:
+        self.settings = _settings(settings_json)
+        self.client = httpx.Client(follow_redirects=False)
+        self._cancelled = threading.Event()
+
+    def node(self) -> dict[str, Any]:
+        """Where this actor runs: its node's label (``ray-<ip>-<node id>``) and its process id."""
+        return {"node": _node_label(), "pid": os.getpid()}
+
+    def run(self, request_json: dict[str, Any]) -> dict[str, Any]:
+        """Ask one scenario; its outcome, its events (``[type, payload]`` pairs) and the node."""
+        self._cancelled = threading.Event()
+        request = DomainScenarioRequest.model_validate(request_json)
+        events: list[list[Any]] = []
+
+        def record(event_type: str, **payload: Any) -> None:
+            events.append([event_type, payload])
+
+        self.client.cookies.clear()  # a scenario is a session of its own
+        result = run_domain_scenario(
+            request.scenario,
+            client=self.client,
+            settings=dataclasses.replace(self.settings, base_url=request.base_url),
+            directory=Path(request.directory),
+            evidence_root=Path(request.evidence_root),
+            run_id=request.run_id,
+            emit=record,
+            cancelled=self._cancelled.is_set,
+        )
+        done = DomainScenarioDone(
+            scenario_id=result.scenario.id,
+            status=result.status,
+            session_id=result.session_id,
+            outcomes=result.outcomes,
+            duration_ms=result.duration_ms,
+        )
+        return {
+            "done": done.model_dump(mode="json", exclude_unset=True),
+            "events": events,
+            "node": _node_label(),
+        }
+
+    def cancel(self) -> None:
+        """Ask the scenario in progress to stop before its next step."""
+        self._cancelled.set()
+
+    def stop(self) -> None:
+        """Close the HTTP client before the actor goes."""
+        self._cancelled.set()
+        self.client.close()
+
+
+def start_domain_actor(settings: AskSettings, *, name: str, num_cpus: float) -> Any:
+    """Start a :class:`DomainActor` on the cluster and return its handle (it starts asynchronously).
+
+    Actors are spread over the nodes and never restarted by Ray: a lost actor is the runner's to
+    replace, because only the runner knows which scenario it was asking.
+    """
+    import ray
+
+    return (
+        ray.remote(DomainActor)
+        .options(
+            name=name,
+            num_cpus=num_cpus,
+            max_concurrency=2,
+            max_restarts=0,
+            scheduling_strategy="SPREAD",
+        )
+        .remote(_settings_json(settings))
+    )
+
+
+def check_capacity(runners: int, section: RaySection) -> None:
+    """Refuse a pool the cluster cannot hold: an actor that finds no CPU waits for ever.
+
+    Each runner's actor reserves ``[ray] num_cpus_per_slot`` CPUs for the whole run, so
+    ``runners`` of them must fit in the cluster's CPUs at once (called once Ray is joined).
+    """
+    ray = import_ray()
+    total = float(ray.cluster_resources().get("CPU", 0.0))
+    each = section.num_cpus_per_slot
+    if runners * each > total:
+        fits = max(1, int(total // each)) if total >= each else 0
+        share = math.floor(total / runners * 100) / 100
+        raise UsageError(
+            f"--parallel {runners} needs {runners * each:g} CPUs on the Ray cluster ({each:g} per runner, "
+            f"[ray] num_cpus_per_slot) but it has {total:g}; use --parallel {fits or 1}"
+            f"{'' if fits else ' with a smaller num_cpus_per_slot'}, or set [ray] num_cpus_per_slot = "
+            f"{share:g} in orchestrate.toml (asking an assistant needs little CPU)"
+        )
+
+
+class _ActorLostError(Exception):
+    """The domain actor died before answering (private: caught in this module)."""
+
+
+class _CancelledError(Exception):
+    """The runner was cancelled and its actor did not end the scenario in time (private)."""
+
+
+class RayDomainRunner(Worker):
+    """Asks domain scenarios on a Ray actor of its own (see the module docstring)."""
+
+    worker_type = "domain-runner"
+    capabilities = RUN_DOMAIN_SCENARIO.declare()
+
+    def __init__(self, *, settings: AskSettings, ray: RaySection | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.ray_settings = ray or RaySection()
+        self._actor: Any = None
+        self._actors_started = 0
+
+    def handle(self, request: WorkRequest, params: DomainScenarioRequest) -> Done[DomainScenarioDone]:
+        done = self._run(params)
+        return Done(done, summary=f"{done.scenario_id}: {done.status} ({len(done.outcomes)} steps)")
+
+    def on_stop(self) -> None:
+        self._drop_actor(graceful=True)
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self._drop_actor(graceful=False)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _run(self, params: DomainScenarioRequest) -> DomainScenarioDone:
+        request_json = params.model_dump(mode="json", exclude_unset=True)
+        scenario = params.scenario
+        try:
+            try:
+                answer = self._attempt(request_json)
+            except _ActorLostError as first:
+                log.warning("domain actor lost; asking again", scenario=scenario.id, cause=str(first))
+                self.progress(
+                    f"the domain actor of {self.name} was lost ({first}); asking {scenario.id} again",
+                    scenario_id=scenario.id,
+                    rerun=True,
+                )
+                try:
+                    answer = self._attempt(request_json)
+                except _ActorLostError as second:
+                    return blocked_scenario(
+                        scenario,
+                        f"the domain actor was lost twice: first {first}; then, on a new actor, {second}",
+                    )
+        except _CancelledError:
+            return blocked_scenario(scenario, "cancelled before the domain actor answered")
+        for event_type, payload in answer["events"]:
+            self.emit(event_type, **payload)
+        done = DomainScenarioDone.model_validate(answer["done"])
+        self.progress(
+            f"{done.scenario_id}: {done.status} on {answer['node']}",
+            scenario_id=done.scenario_id,
+            status=done.status,
+            node=answer["node"],
+        )
+        return done
+
+    def _attempt(self, request_json: dict[str, Any]) -> dict[str, Any]:
+        """Ask on the current actor (started if needed); :class:`_ActorLostError` if it dies."""
+        ray = import_ray()
+        actor = self._ensure_actor()
+        reference = actor.run.remote(request_json)
+        while not ray.wait([reference], timeout=_POLL_S)[0]:
+            if self.cancelled.is_set():
+                actor.cancel.remote()
+                if not ray.wait([reference], timeout=_CANCEL_GRACE_S)[0]:
+                    self._drop_actor(graceful=False)
+                    raise _CancelledError
+                break
+        try:
+            answer: dict[str, Any] = ray.get(reference)
+        except (
+            ray.exceptions.RayActorError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+        ) as exc:
+            self._drop_actor(graceful=False)
+            raise _ActorLostError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+        return answer
+
+    def _ensure_actor(self) -> Any:
+        if self._actor is None:
+            self._actors_started += 1
+            self._actor = start_domain_actor(
+                self.settings,
+                name=f"{self.name}-{self._actors_started}",
+                num_cpus=self.ray_settings.num_cpus_per_slot,
+            )
+        return self._actor
+
+    def _drop_actor(self, *, graceful: bool) -> None:
+        """Close the actor's client (when ``graceful`` and it still answers), then kill the actor."""
+        actor, self._actor = self._actor, None
+        if actor is None:
+            return
+        ray = import_ray()
+        if graceful:
+            try:
+                ray.wait([actor.stop.remote()], timeout=_STOP_GRACE_S)
+            except ray.exceptions.RayError as exc:
+                log.debug("domain actor did not stop cleanly", worker=self.name, error=str(exc))
+        try:
+            ray.kill(actor, no_restart=True)
+        except ray.exceptions.RayError as exc:
+            log.debug("domain actor could not be killed (gone already)", worker=self.name, error=str(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no detail"
