@@ -16,7 +16,7 @@
    tool call per trajectory: 23 events, 4 spans per trajectory), emitted from 4 threads, one run
    each, through a real :class:`~orchestrator.events.EventBus` into a run's JSONL and a fresh
    SQLite index, from the first emit until the bus's flush returns; once without a subscriber and
-   once with :class:`~orchestrator.telemetry.OtlpEventExporter` subscribed, exporting to a real
+   once with :class:`~orchestrator.telemetry.OtlpExportProcess` subscribed as in a job, exporting to a real
    OTLP/HTTP collector (the test suite's receiver, which decodes every request) in a subprocess on
    loopback, as a collector is another process. ``otel_bus_ratio`` is the median of the rounds'
    with / without (target: at least 0.7). A line per round also gives how long the exporter took
@@ -55,7 +55,7 @@ from orchestrator.events import EventBus
 from orchestrator.logs import configure_logging
 from orchestrator.pipelines.scenarios import RunOptions, run_scenarios
 from orchestrator.ray_backend import ensure_ray, import_ray
-from orchestrator.telemetry import ENDPOINT_VARIABLE, TRACES_ENDPOINT_VARIABLE, OtlpEventExporter
+from orchestrator.telemetry import ENDPOINT_VARIABLE, TRACES_ENDPOINT_VARIABLE, OtlpExportProcess
 
 PRODUCERS = 4
 """Threads emitting in part 2, each into a run of its own."""
@@ -337,11 +337,11 @@ def producer_events(run_id: str, producer: int, events: int) -> list[Emit]:
 def bus_round(root: Path, events: int, collector: str | None) -> dict[str, float]:
     """Events/s through the bus (with the exporter subscribed when ``collector`` is given)."""
     bus = EventBus(root / "events.db")
-    exporter = OtlpEventExporter(collector + "/v1/traces") if collector else None
+    exporter = OtlpExportProcess(collector + "/v1/traces") if collector else None
     runs = [f"bench-{producer}" for producer in range(PRODUCERS)]
     try:
         if exporter is not None:
-            bus.subscribe(exporter)
+            bus.subscribe_lines(exporter.on_line)  # as a job subscribes it
         for run_id in runs:
             (root / run_id).mkdir()
             bus.open_run(run_id, root / run_id / "events.jsonl")
