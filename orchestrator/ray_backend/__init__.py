@@ -16,10 +16,9 @@ from orchestrator.ray_backend._actor import SlotActor, start_slot_actor
 from orchestrator.ray_backend._domain import (
     DomainActor,
     RayDomainRunner,
-    check_capacity,
     start_domain_actor,
 )
-from orchestrator.ray_backend._init import INSTALL_HINT, ensure_ray, import_ray
+from orchestrator.ray_backend._init import INSTALL_HINT, check_capacity, ensure_ray, import_ray
 from orchestrator.ray_backend._worker import RayTrajectoryRunner
 
 __all__ = [

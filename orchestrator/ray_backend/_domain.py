@@ -24,7 +24,6 @@ that does not answer within a grace period is killed. Stopping the runner kills 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import threading
 from pathlib import Path
@@ -42,12 +41,11 @@ from orchestrator.agents.domain_runner import (
     run_domain_scenario,
 )
 from orchestrator.config import AssistantSection, RaySection
-from orchestrator.errors import UsageError
 from orchestrator.messages import WorkRequest
 from orchestrator.pipelines.pack import blocked_scenario
 from orchestrator.ray_backend._init import import_ray
 
-__all__ = ["DomainActor", "RayDomainRunner", "check_capacity", "start_domain_actor"]
+__all__ = ["DomainActor", "RayDomainRunner", "start_domain_actor"]
 
 log = structlog.get_logger(__name__)
 
@@ -163,26 +161,6 @@ def start_domain_actor(settings: AskSettings, *, name: str, num_cpus: float) -> 
         )
         .remote(_settings_json(settings))
     )
-
-
-def check_capacity(runners: int, section: RaySection) -> None:
-    """Refuse a pool the cluster cannot hold: an actor that finds no CPU waits for ever.
-
-    Each runner's actor reserves ``[ray] num_cpus_per_slot`` CPUs for the whole run, so
-    ``runners`` of them must fit in the cluster's CPUs at once (called once Ray is joined).
-    """
-    ray = import_ray()
-    total = float(ray.cluster_resources().get("CPU", 0.0))
-    each = section.num_cpus_per_slot
-    if runners * each > total:
-        fits = max(1, int(total // each)) if total >= each else 0
-        share = math.floor(total / runners * 100) / 100
-        raise UsageError(
-            f"--parallel {runners} needs {runners * each:g} CPUs on the Ray cluster ({each:g} per runner, "
-            f"[ray] num_cpus_per_slot) but it has {total:g}; use --parallel {fits or 1}"
-            f"{'' if fits else ' with a smaller num_cpus_per_slot'}, or set [ray] num_cpus_per_slot = "
-            f"{share:g} in orchestrate.toml (asking an assistant needs little CPU)"
-        )
 
 
 class _ActorLostError(Exception):

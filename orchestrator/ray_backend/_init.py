@@ -8,12 +8,14 @@ how to install it, before a run dir exists.
 from __future__ import annotations
 
 import importlib
+import math
 import threading
 from types import ModuleType
 
+from orchestrator.config import RaySection
 from orchestrator.errors import UsageError
 
-__all__ = ["INSTALL_HINT", "ensure_ray", "import_ray"]
+__all__ = ["INSTALL_HINT", "check_capacity", "ensure_ray", "import_ray"]
 
 INSTALL_HINT = "pip install 'orchestrate[ray]'"
 
@@ -42,7 +44,8 @@ def ensure_ray(address: str | None) -> ModuleType:
         if not ray.is_initialized():
             try:
                 ray.init(
-                    address=address,
+                    # "local": a new instance of our own, never a cluster found on the machine.
+                    address=address or "local",
                     ignore_reinit_error=True,
                     include_dashboard=False,
                     log_to_driver=False,
@@ -54,3 +57,23 @@ def ensure_ray(address: str | None) -> ModuleType:
                     "orchestrate.toml), or start a cluster with `ray start --head`"
                 ) from None
     return ray
+
+
+def check_capacity(runners: int, section: RaySection) -> None:
+    """Refuse a pool the cluster cannot hold: an actor that finds no CPU waits for ever.
+
+    Each runner's actor reserves ``[ray] num_cpus_per_slot`` CPUs for the whole run, so
+    ``runners`` of them must fit in the cluster's CPUs at once (called once Ray is joined).
+    """
+    ray = import_ray()
+    total = float(ray.cluster_resources().get("CPU", 0.0))
+    each = section.num_cpus_per_slot
+    if runners * each > total:
+        fits = max(1, int(total // each)) if total >= each else 0
+        share = math.floor(total / runners * 100) / 100
+        raise UsageError(
+            f"--parallel {runners} needs {runners * each:g} CPUs on the Ray cluster ({each:g} per runner, "
+            f"[ray] num_cpus_per_slot) but it has {total:g}; use --parallel {fits or 1}"
+            f"{'' if fits else ' with a smaller num_cpus_per_slot'}, or set [ray] num_cpus_per_slot = "
+            f"{share:g} in orchestrate.toml (asking an assistant needs little CPU)"
+        )

@@ -46,12 +46,13 @@ def runner_class(config: ProjectConfig, options: RunOptions) -> tuple[type[Worke
     """
     if options.backend != "ray":
         return TrajectoryRunner, {}
-    from orchestrator.ray_backend import RayTrajectoryRunner, ensure_ray
+    from orchestrator.ray_backend import RayTrajectoryRunner, check_capacity, ensure_ray
 
     section = config.ray
     if options.ray_address is not None:
         section = section.model_copy(update={"address": options.ray_address})
     ensure_ray(section.address)
+    check_capacity(options.parallel or config.scenarios.parallel, section)
     return RayTrajectoryRunner, {"ray": section}
 
 
