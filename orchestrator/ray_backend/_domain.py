@@ -43,18 +43,11 @@ from orchestrator.agents.domain_runner import (
 from orchestrator.config import AssistantSection, RaySection
 from orchestrator.messages import WorkRequest
 from orchestrator.pipelines.pack import blocked_scenario
-from orchestrator.ray_backend._init import import_ray
+from orchestrator.ray_backend._remote import ActorLostError, CallCancelledError, RemoteActor
 
 __all__ = ["DomainActor", "RayDomainRunner", "start_domain_actor"]
 
 log = structlog.get_logger(__name__)
-
-_POLL_S = 0.2
-"""How often a runner waiting on its actor looks at its cancel event."""
-_CANCEL_GRACE_S = 10.0
-"""How long a cancelled scenario may take to end before its actor is killed."""
-_STOP_GRACE_S = 10.0
-"""How long an actor may take to close its HTTP client before it is killed."""
 
 
 def _settings_json(settings: AskSettings) -> dict[str, Any]:
@@ -163,14 +156,6 @@ def start_domain_actor(settings: AskSettings, *, name: str, num_cpus: float) -> 
     )
 
 
-class _ActorLostError(Exception):
-    """The domain actor died before answering (private: caught in this module)."""
-
-
-class _CancelledError(Exception):
-    """The runner was cancelled and its actor did not end the scenario in time (private)."""
-
-
 class RayDomainRunner(Worker):
     """Asks domain scenarios on a Ray actor of its own (see the module docstring)."""
 
@@ -181,18 +166,23 @@ class RayDomainRunner(Worker):
         super().__init__(**kwargs)
         self.settings = settings
         self.ray_settings = ray or RaySection()
-        self._actor: Any = None
-        self._actors_started = 0
+        self._remote = RemoteActor(
+            lambda n: start_domain_actor(
+                settings, name=f"{self.name}-{n}", num_cpus=self.ray_settings.num_cpus_per_slot
+            ),
+            what="domain actor",
+            owner=self.name,
+        )
 
     def handle(self, request: WorkRequest, params: DomainScenarioRequest) -> Done[DomainScenarioDone]:
         done = self._run(params)
         return Done(done, summary=f"{done.scenario_id}: {done.status} ({len(done.outcomes)} steps)")
 
     def on_stop(self) -> None:
-        self._drop_actor(graceful=True)
+        self._remote.drop(graceful=True)
 
     def on_failure(self, *exc_info: Any) -> None:
-        self._drop_actor(graceful=False)
+        self._remote.drop(graceful=False)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -202,7 +192,7 @@ class RayDomainRunner(Worker):
         try:
             try:
                 answer = self._attempt(request_json)
-            except _ActorLostError as first:
+            except ActorLostError as first:
                 log.warning("domain actor lost; asking again", scenario=scenario.id, cause=str(first))
                 self.progress(
                     f"the domain actor of {self.name} was lost ({first}); asking {scenario.id} again",
@@ -211,12 +201,12 @@ class RayDomainRunner(Worker):
                 )
                 try:
                     answer = self._attempt(request_json)
-                except _ActorLostError as second:
+                except ActorLostError as second:
                     return blocked_scenario(
                         scenario,
                         f"the domain actor was lost twice: first {first}; then, on a new actor, {second}",
                     )
-        except _CancelledError:
+        except CallCancelledError:
             return blocked_scenario(scenario, "cancelled before the domain actor answered")
         for event_type, payload in answer["events"]:
             self.emit(event_type, **payload)
@@ -230,55 +220,6 @@ class RayDomainRunner(Worker):
         return done
 
     def _attempt(self, request_json: dict[str, Any]) -> dict[str, Any]:
-        """Ask on the current actor (started if needed); :class:`_ActorLostError` if it dies."""
-        ray = import_ray()
-        actor = self._ensure_actor()
-        reference = actor.run.remote(request_json)
-        while not ray.wait([reference], timeout=_POLL_S)[0]:
-            if self.cancelled.is_set():
-                actor.cancel.remote()
-                if not ray.wait([reference], timeout=_CANCEL_GRACE_S)[0]:
-                    self._drop_actor(graceful=False)
-                    raise _CancelledError
-                break
-        try:
-            answer: dict[str, Any] = ray.get(reference)
-        except (
-            ray.exceptions.RayActorError,
-            ray.exceptions.NodeDiedError,
-            ray.exceptions.ObjectLostError,
-        ) as exc:
-            self._drop_actor(graceful=False)
-            raise _ActorLostError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+        """Ask on the current actor (started if needed); :class:`ActorLostError` if it dies."""
+        answer: dict[str, Any] = self._remote.call(request_json, self.cancelled)
         return answer
-
-    def _ensure_actor(self) -> Any:
-        if self._actor is None:
-            self._actors_started += 1
-            self._actor = start_domain_actor(
-                self.settings,
-                name=f"{self.name}-{self._actors_started}",
-                num_cpus=self.ray_settings.num_cpus_per_slot,
-            )
-        return self._actor
-
-    def _drop_actor(self, *, graceful: bool) -> None:
-        """Close the actor's client (when ``graceful`` and it still answers), then kill the actor."""
-        actor, self._actor = self._actor, None
-        if actor is None:
-            return
-        ray = import_ray()
-        if graceful:
-            try:
-                ray.wait([actor.stop.remote()], timeout=_STOP_GRACE_S)
-            except ray.exceptions.RayError as exc:
-                log.debug("domain actor did not stop cleanly", worker=self.name, error=str(exc))
-        try:
-            ray.kill(actor, no_restart=True)
-        except ray.exceptions.RayError as exc:
-            log.debug("domain actor could not be killed (gone already)", worker=self.name, error=str(exc))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no detail"

@@ -26,27 +26,12 @@ from orchestrator.agents.runner import SlotSettings, slot_failure
 from orchestrator.config import RaySection
 from orchestrator.messages import WorkRequest
 from orchestrator.ray_backend._actor import start_slot_actor
-from orchestrator.ray_backend._init import import_ray
+from orchestrator.ray_backend._remote import ActorLostError, CallCancelledError, RemoteActor
 from orchestrator.scenarios import RUN_TRAJECTORY, Trajectory, TrajectoryDone, TrajectorySpec
 
 __all__ = ["RayTrajectoryRunner"]
 
 log = structlog.get_logger(__name__)
-
-_POLL_S = 0.2
-"""How often a runner waiting on its actor looks at its cancel event."""
-_CANCEL_GRACE_S = 10.0
-"""How long a cancelled trajectory may take to end before its actor is killed."""
-_STOP_GRACE_S = 15.0
-"""How long a slot may take to stop its system under test and twins before its actor is killed."""
-
-
-class _ActorLostError(Exception):
-    """The slot actor died before answering (private: caught in this module)."""
-
-
-class _CancelledError(Exception):
-    """The runner was cancelled and its actor did not end the trajectory in time (private)."""
 
 
 class RayTrajectoryRunner(Worker):
@@ -59,8 +44,13 @@ class RayTrajectoryRunner(Worker):
         super().__init__(**kwargs)
         self.settings = settings
         self.ray_settings = ray or RaySection()
-        self._actor: Any = None
-        self._actors_started = 0
+        self._remote = RemoteActor(
+            lambda n: start_slot_actor(
+                settings, self.name, name=f"{self.name}-{n}", num_cpus=self.ray_settings.num_cpus_per_slot
+            ),
+            what="slot actor",
+            owner=self.name,
+        )
 
     def handle(self, request: WorkRequest, params: TrajectorySpec) -> Done[TrajectoryDone]:
         trajectory = self._run(params)
@@ -69,10 +59,10 @@ class RayTrajectoryRunner(Worker):
         return Done(TrajectoryDone(trajectory=trajectory), summary=summary)
 
     def on_stop(self) -> None:
-        self._drop_actor(graceful=True)
+        self._remote.drop(graceful=True)
 
     def on_failure(self, *exc_info: Any) -> None:
-        self._drop_actor(graceful=False)
+        self._remote.drop(graceful=False)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -81,7 +71,7 @@ class RayTrajectoryRunner(Worker):
         try:
             try:
                 return self._attempt(spec_json)
-            except _ActorLostError as first:
+            except ActorLostError as first:
                 log.warning("slot actor lost; rerunning", trajectory=spec.trajectory_id, cause=str(first))
                 self.progress(
                     f"the slot actor of {self.name} was lost ({first}); running {spec.trajectory_id} again",
@@ -90,13 +80,13 @@ class RayTrajectoryRunner(Worker):
                 )
                 try:
                     return self._attempt(spec_json)
-                except _ActorLostError as second:
+                except ActorLostError as second:
                     return slot_failure(
                         f"{self.name}@ray-unknown",
                         spec,
                         f"the slot actor was lost twice: first {first}; then, on a new actor, {second}",
                     )
-        except _CancelledError:
+        except CallCancelledError:
             return slot_failure(
                 f"{self.name}@ray-unknown",
                 spec,
@@ -105,56 +95,5 @@ class RayTrajectoryRunner(Worker):
             )
 
     def _attempt(self, spec_json: dict[str, Any]) -> Trajectory:
-        """Run the spec on the current actor (started if needed); :class:`_ActorLostError` if it dies."""
-        ray = import_ray()
-        actor = self._ensure_actor()
-        reference = actor.run.remote(spec_json)
-        while not ray.wait([reference], timeout=_POLL_S)[0]:
-            if self.cancelled.is_set():
-                actor.cancel.remote()
-                if not ray.wait([reference], timeout=_CANCEL_GRACE_S)[0]:
-                    self._drop_actor(graceful=False)
-                    raise _CancelledError
-                break
-        try:
-            answer = ray.get(reference)
-        except (
-            ray.exceptions.RayActorError,
-            ray.exceptions.NodeDiedError,
-            ray.exceptions.ObjectLostError,
-        ) as exc:
-            self._drop_actor(graceful=False)
-            raise _ActorLostError(f"{type(exc).__name__}: {_first_line(exc)}") from None
-        return Trajectory.model_validate(answer)
-
-    def _ensure_actor(self) -> Any:
-        if self._actor is None:
-            self._actors_started += 1
-            self._actor = start_slot_actor(
-                self.settings,
-                self.name,
-                name=f"{self.name}-{self._actors_started}",
-                num_cpus=self.ray_settings.num_cpus_per_slot,
-            )
-        return self._actor
-
-    def _drop_actor(self, *, graceful: bool) -> None:
-        """Stop the slot (when ``graceful`` and the actor still answers), then kill the actor."""
-        actor, self._actor = self._actor, None
-        if actor is None:
-            return
-        ray = import_ray()
-        if graceful:
-            try:
-                ray.wait([actor.stop.remote()], timeout=_STOP_GRACE_S)
-            except ray.exceptions.RayError as exc:
-                log.debug("slot actor did not stop cleanly", worker=self.name, error=str(exc))
-        try:
-            ray.kill(actor, no_restart=True)
-        except ray.exceptions.RayError as exc:
-            log.debug("slot actor could not be killed (gone already)", worker=self.name, error=str(exc))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no detail"
+        """Run the spec on the current actor (started if needed); :class:`ActorLostError` if it dies."""
+        return Trajectory.model_validate(self._remote.call(spec_json, self.cancelled))
