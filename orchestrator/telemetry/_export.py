@@ -37,6 +37,7 @@ __all__ = [
     "OtlpEventExporter",
     "export_run_events",
     "resolve_endpoint",
+    "warn_dropped",
 ]
 
 log = structlog.get_logger(__name__)
@@ -104,6 +105,18 @@ class ExportStats:
     dropped_spans: int
     dropped_events: int
     error: str | None
+
+
+def warn_dropped(endpoint: str, stats: ExportStats) -> None:
+    """The one warning line an export that lost spans or events ends with."""
+    log.warning(
+        f"OpenTelemetry export to {endpoint} dropped {stats.dropped_spans} span(s)"
+        + (f" and {stats.dropped_events} event(s)" if stats.dropped_events else "")
+        + (f": {stats.error}" if stats.error else ""),
+        dropped_spans=stats.dropped_spans,
+        dropped_events=stats.dropped_events,
+        sent=stats.sent,
+    )
 
 
 class OtlpEventExporter:
@@ -216,14 +229,7 @@ class OtlpEventExporter:
         self._thread.join(self._timeout_s + _JOIN_GRACE_S)
         stats = self.stats
         if stats.dropped_spans or stats.dropped_events:
-            log.warning(
-                f"OpenTelemetry export to {self.endpoint} dropped {stats.dropped_spans} span(s)"
-                + (f" and {stats.dropped_events} event(s)" if stats.dropped_events else "")
-                + (f": {stats.error}" if stats.error else ""),
-                dropped_spans=stats.dropped_spans,
-                dropped_events=stats.dropped_events,
-                sent=stats.sent,
-            )
+            warn_dropped(self.endpoint, stats)
         return stats
 
     # --- the export thread -----------------------------------------------------------------

@@ -29,7 +29,7 @@ import orjson
 import structlog
 
 from orchestrator.events import TERMINAL_EVENT_TYPES
-from orchestrator.telemetry._export import ExportStats, OtlpEventExporter
+from orchestrator.telemetry._export import ExportStats, OtlpEventExporter, warn_dropped
 from orchestrator.telemetry._mapping import SPAN_EVENT_TYPES
 
 __all__ = ["OtlpExportProcess", "main"]
@@ -151,14 +151,7 @@ class OtlpExportProcess:
         self._reader.join(_EXIT_GRACE_S)
         stats = self.stats
         if stats.dropped_spans or stats.dropped_events or self._child_stats is None:
-            log.warning(
-                f"OpenTelemetry export to {self.endpoint} dropped {stats.dropped_spans} span(s)"
-                + (f" and {stats.dropped_events} event(s)" if stats.dropped_events else "")
-                + (f": {stats.error}" if stats.error else ""),
-                dropped_spans=stats.dropped_spans,
-                dropped_events=stats.dropped_events,
-                sent=stats.sent,
-            )
+            warn_dropped(self.endpoint, stats)
         return stats
 
     # --- the pipe --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 from pathlib import Path
 
@@ -19,12 +18,13 @@ from typer.testing import CliRunner
 
 from orchestrator import Conductor, RunOutcome, StartRun, Worker, WorkRequest, WorkResult
 from orchestrator.actors import model_call
-from orchestrator.cli import app, main
+from orchestrator.cli import app
 from orchestrator.config import ProjectConfig, TelemetrySection, load_config
 from orchestrator.events import EventBus
 from orchestrator.jobs import run_job
 from orchestrator.pipelines.scenarios import RunOptions, run_scenarios, satisfy_run
 from orchestrator.telemetry import OtlpEventExporter, resolve_endpoint, run_trace_id
+from tests.cli_support import run_main
 from tests.scenarios.pipeline_support import CONFIG, make_project, scenario_yaml
 from tests.telemetry.otlp_receiver import ReceivedSpan, otlp_receiver
 
@@ -314,16 +314,10 @@ def test_the_endpoint_comes_from_the_config_then_the_standard_variables() -> Non
     assert resolve_endpoint(unset, {}, given="http://x:1/v1/traces") == "http://x:1/v1/traces"
 
 
-def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    """Run the console-script entry point (argv patched), as a user would; its exit code and output."""
-    with CliRunner().isolation() as (out, err, _mixed):
-        monkeypatch.setattr(sys, "argv", ["orchestrate", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        return code, out.getvalue().decode() + err.getvalue().decode()
+def output_of(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    """The console script's exit code and everything it printed (see ``tests.cli_support``)."""
+    outcome = run_main(monkeypatch, *args)
+    return outcome.code, outcome.stdout + outcome.stderr
 
 
 @pytest.mark.timeout(60)
@@ -335,13 +329,13 @@ def test_export_of_an_unknown_run_or_to_a_collector_that_is_down_exits_2(
     config = project_with(tmp_path / "p", "export_timeout_s = 1")
     result = run_job(config, GateLike, kind="ui", target="web", objective="check the app")
     run_id, root = result.run_dir.run_id, str(config.root)
-    code, output = run_main(
+    code, output = output_of(
         monkeypatch, "-C", root, "events", "export", "no-such-run", "--otlp", closed_port_url()
     )
     assert code == 2 and "no run 'no-such-run'" in output
-    code, output = run_main(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", closed_port_url())
+    code, output = output_of(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", closed_port_url())
     assert code == 2 and "did not accept the spans" in output
-    code, output = run_main(monkeypatch, "-C", root, "events", "export", run_id, "--otlp")
+    code, output = output_of(monkeypatch, "-C", root, "events", "export", run_id, "--otlp")
     assert code == 2 and "OTEL_EXPORTER_OTLP_ENDPOINT" in output
-    code, output = run_main(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", "ftp://x")
+    code, output = output_of(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", "ftp://x")
     assert code == 2 and "http(s) URL" in output
