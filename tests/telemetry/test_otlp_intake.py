@@ -23,7 +23,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from orchestrator.events import Event
 from orchestrator.telemetry import IntakeSpan, OtlpIntake, TrajectoryTrace, place_spans, span_events
+from orchestrator.viewer import build_grid, llm_calls
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "integration"
 pytestmark = pytest.mark.timeout(60)
@@ -270,6 +272,12 @@ def test_the_demo_sut_spans_land_in_their_own_trajectories_and_only_with_intake(
     assert all(e["trace_id"] for e in models) and len({e["trace_id"] for e in models}) == len(models)
     tools = {e["payload"]["tool_name"] for e in events if e["event_type"] == "worker.tool.result"}
     assert {"sut:slack", "sut:jira", "sut:okta"} <= tools
+    # ... and the viewer shows them: model call cards and grid cells of the SUT's calls.
+    parsed = [Event.model_validate(e) for e in events]
+    cards = [card for card in llm_calls(parsed) if card["model"] == "demo-rules-1"]
+    assert len(cards) == len(models) and all(card["status"] == "completed" for card in cards)
+    rows = {cell["row"] for cell in build_grid(parsed, 80)["cells"]}
+    assert any(row.startswith("llm:") for row in rows) and "tool:sut:jira" in rows
     without = _trajectories(_run(_copy(tmp_path, "without"), intake=False))
     assert (
         sorted(with_intake)
