@@ -37,6 +37,8 @@ this one; ``tests/test_errors_tree.py`` compares it with the real classes, so it
     ├── CatalogError                     pipelines.scenarios: scenario files are invalid (file, line, fix)
     ├── PackError                        packs: a pack or domain scenario file is invalid (file, line, fix)
     ├── UnresolvedPlaceholderError       packs: a placeholder finds nothing when its step runs (step blocked)
+    ├── ActorLostError                   ray_backend: a Ray actor (or its node) died before answering
+    ├── CallCancelledError               ray_backend: a cancelled run's Ray actor did not end in time
     ├── LlmError                         llm: a model call was refused, or failed past its retries
     │   ├── LlmAnswerError               llm: the answer was not the JSON asked for, also when asked again
     │   └── LlmNotConfiguredError        llm: no model is configured ([llm] model in orchestrate.toml)

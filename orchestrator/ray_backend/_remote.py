@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from orchestrator.errors import OrchestrateError
 from orchestrator.ray_backend._init import import_ray
 
 __all__ = ["ActorLostError", "CallCancelledError", "RemoteActor"]
@@ -30,12 +31,16 @@ _STOP_GRACE_S = 15.0
 """How long an actor may take to stop what it started (a SUT, twins) before it is killed."""
 
 
-class ActorLostError(Exception):
+class ActorLostError(OrchestrateError):
     """The actor died (or its node did) before answering; the message says how."""
 
+    error_code = "ray_actor_lost"
 
-class CallCancelledError(Exception):
+
+class CallCancelledError(OrchestrateError):
     """The run was cancelled and the actor did not end the request in time."""
+
+    error_code = "ray_call_cancelled"
 
 
 class RemoteActor:
