@@ -92,6 +92,10 @@ class CoderDone(ContractModel):
     argv: list[str] = Field(description="the command as run, placeholders filled")
     stdout_path: str
     stderr_path: str
+    output_truncated: bool = Field(
+        default=False,
+        description="stdout or stderr was longer than the cap and was cut (the rest was read, not kept)",
+    )
 
 
 CODE_BACKLOG = Capability("code_backlog", CoderRequest, CoderDone)

@@ -201,6 +201,7 @@ def run_coder(
         argv=[_redact_text(item, secrets) for item in argv],
         stdout_path=str(stdout_path),
         stderr_path=str(stderr_path),
+        output_truncated=result.stdout_truncated or result.stderr_truncated,
     )
     if result.outcome != "cancelled":
         # A record means "this run finished": a cancelled one must run again when the loop resumes.

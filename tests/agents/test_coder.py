@@ -363,3 +363,11 @@ def test_a_cancelled_run_leaves_no_record_so_it_runs_again(tmp_path: Path, repo:
     helper.join(timeout=30)
     assert done.outcome == "cancelled" and not done.ok
     assert not (Path(done.stdout_path).parent / RECORD_FILE).exists()
+
+
+def test_output_past_the_cap_is_cut_and_the_record_says_so(tmp_path: Path, repo: Path) -> None:
+    command = script(tmp_path, "import sys\nsys.stdout.write('x' * (5 * 1024 * 1024))\n")
+    done = run_coder(request(tmp_path, repo, command))
+    assert done.ok and done.output_truncated
+    assert Path(done.stdout_path).stat().st_size == 4 * 1024 * 1024
+    assert record(done)["output_truncated"] is True

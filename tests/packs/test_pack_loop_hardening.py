@@ -236,3 +236,12 @@ def test_sigterm_during_the_coder_leaves_it_to_run_again_on_resume(tmp_path: Pat
     result = run_pack_loop(config, pack, resume=True)
     assert result.loop is not None and [r.score for r in result.loop.iterations] == SCORES
     assert coder_runs(tmp_path) == len(SCORES) - 1
+
+
+def test_resuming_a_loop_that_met_its_gate_reports_it_against_the_gate_asked_now(tmp_path: Path) -> None:
+    root = example_copy(tmp_path)
+    config, pack = config_and_pack(root)
+    run_pack_loop(config, pack)
+    again = run_pack_loop(config, pack, resume=True, gate=90)
+    assert again.loop is not None and again.loop.stop_reason == "gate_met"
+    assert again.loop.stop_detail == f"score {SCORES[-1]} reached the gate 90 in iteration {len(SCORES)}"

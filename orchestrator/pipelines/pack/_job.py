@@ -307,6 +307,8 @@ def _reopen_stopped(state: LoopState) -> None:
     score = last.score if last is not None and last.score is not None else 0
     reason = state.stop_reason
     if reason == "gate_met" and score >= state.gate:
+        # Still met, perhaps at another --gate: say so with the gate asked now.
+        state.stop_detail = f"score {score} reached the gate {state.gate} in iteration {state.iteration}"
         return
     if reason == "max_iterations" and state.iteration >= state.max_iterations:
         return
