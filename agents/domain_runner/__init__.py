@@ -25,12 +25,22 @@ from orchestrator.agents.domain_runner._contracts import (
     DomainScenarioDone,
     DomainScenarioRequest,
 )
-from orchestrator.agents.domain_runner._files import SCHEMA_VERSION, STEP_FILES, ScenarioFiles, markdown_cell
+from orchestrator.agents.domain_runner._files import (
+    MAX_KEPT_BYTES,
+    MAX_KEPT_TEXT,
+    SCHEMA_VERSION,
+    STEP_FILES,
+    ScenarioFiles,
+    kept,
+    markdown_cell,
+)
 from orchestrator.agents.domain_runner._scenario import ScenarioRun, run_domain_scenario
 from orchestrator.agents.domain_runner._step import AskSettings, StepRun, ask_step
 from orchestrator.agents.domain_runner._worker import DomainRunner
 
 __all__ = [
+    "MAX_KEPT_BYTES",
+    "MAX_KEPT_TEXT",
     "RUN_DOMAIN_SCENARIO",
     "SCHEMA_VERSION",
     "STEP_FILES",
@@ -44,6 +54,7 @@ __all__ = [
     "ask_step",
     "capability_signalled",
     "check_expectations",
+    "kept",
     "markdown_cell",
     "run_domain_scenario",
     "step_status",

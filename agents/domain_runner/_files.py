@@ -16,12 +16,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from orchestrator.agents.domain_runner._step import StepRun
 from orchestrator.artifacts import atomic_write_json, atomic_write_text
 from orchestrator.packs import DomainScenario, StepAnswer
 from orchestrator.twins import redact_data
 
-__all__ = ["SCHEMA_VERSION", "STEP_FILES", "ScenarioFiles", "markdown_cell"]
+__all__ = [
+    "MAX_KEPT_BYTES",
+    "MAX_KEPT_TEXT",
+    "SCHEMA_VERSION",
+    "STEP_FILES",
+    "ScenarioFiles",
+    "kept",
+    "markdown_cell",
+]
 
 SCHEMA_VERSION = 1
 STEP_FILES = (
@@ -39,12 +49,34 @@ def markdown_cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+MAX_KEPT_BYTES = 1024 * 1024
+"""The most of one answer's JSON (body, data, session) a step's files keep; past it, a marker."""
+MAX_KEPT_TEXT = 64 * 1024
+"""The most of one answer's text the Markdown files keep."""
+
+
+def kept(value: Any) -> Any:
+    """``value`` as the files keep it: itself, or past :data:`MAX_KEPT_BYTES` a marker with its size
+    and the start of its JSON, so a huge answer never fills the disk several times over."""
+    encoded = orjson.dumps(value, default=str)
+    if len(encoded) <= MAX_KEPT_BYTES:
+        return value
+    head = encoded[:MAX_KEPT_TEXT].decode("utf-8", errors="ignore")
+    return {"truncated": True, "size_bytes": len(encoded), "json_head": head}
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_KEPT_TEXT:
+        return text
+    return text[:MAX_KEPT_TEXT] + f"\n\n[... {len(text) - MAX_KEPT_TEXT} more characters not kept]"
+
+
 def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
 
 
 def _answer(run: StepRun) -> str:
-    return _quote(run.reply.text or "(no text)") if run.reply is not None else "(no answer)"
+    return _quote(_cut(run.reply.text or "(no text)")) if run.reply is not None else "(no answer)"
 
 
 class ScenarioFiles:
@@ -121,9 +153,11 @@ class ScenarioFiles:
         )
         self._json(
             folder / "session.json",
-            {"session_id": session_id, "session": run.session, "error": run.session_error},
+            {"session_id": session_id, "session": kept(run.session), "error": run.session_error},
         )
-        self._json(folder / "assistant_response.json", {"http_status": run.http_status, "body": run.raw})
+        self._json(
+            folder / "assistant_response.json", {"http_status": run.http_status, "body": kept(run.raw)}
+        )
         self._json(
             folder / "step_state.json",
             {
@@ -134,8 +168,8 @@ class ScenarioFiles:
                 "expectations_met": [r.model_dump() for r in run.results if r.met],
                 "expectations_unmet": [r.model_dump() for r in run.results if not r.met],
                 "values_extracted": {
-                    "text": reply.text if reply else None,
-                    "data": reply.data if reply else None,
+                    "text": _cut(reply.text) if reply and reply.text else None,
+                    "data": kept(reply.data) if reply else None,
                     "route": reply.route if reply else None,
                     "sources": reply.sources if reply else [],
                     "session_id": reply.session_id if reply else None,
@@ -162,8 +196,11 @@ class ScenarioFiles:
                 "scenario_id": self.scenario.id,
                 "status": status,
                 "session_id": session_id,
-                "carried": {key: {"text": value.text, "data": value.data} for key, value in answers.items()},
-                "session_memory": session,
+                "carried": {
+                    key: {"text": _cut(value.text), "data": kept(value.data)}
+                    for key, value in answers.items()
+                },
+                "session_memory": kept(session),
             },
         )
 

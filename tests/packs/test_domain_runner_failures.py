@@ -6,6 +6,7 @@ details of unmet expectations.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,3 +282,17 @@ def test_the_outcomes_for_the_analyst_carry_no_token(tmp_path: Path) -> None:
     assert outcome.status == "needs_exact_capability"
     assert outcome.error is not None and outcome.error.startswith("the assistant says it lacks")
     assert TOKEN not in outcome.model_dump_json()
+
+
+def test_a_huge_answer_is_checked_whole_but_kept_short_in_the_files(tmp_path: Path) -> None:
+    big = "word " * 400_000  # 2 MB of text, and the same again as data
+    fake = FakeAssistant(json_answer({"session_id": "s1", "answer": big + "needle", "data": {"blob": big}}))
+    step = {"id": "step_01", "question": "Tell me everything", "expect": [{"contains": "needle"}]}
+    with serve_app(fake.app()) as origin:
+        result = run(scenario(step), origin, tmp_path)
+    assert result.status == "accepted"  # the check saw the whole answer
+    total = sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file())
+    assert total < 2 * 1024 * 1024, total
+    response = json.loads((tmp_path / "steps/step_01/assistant_response.json").read_text())
+    assert response["body"]["truncated"] is True and response["body"]["size_bytes"] > 4_000_000
+    assert "more characters not kept" in (tmp_path / "steps/step_01/output.md").read_text()
