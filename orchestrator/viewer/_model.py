@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.events import TERMINAL_EVENT_TYPES, Event, RunRow
@@ -49,6 +49,7 @@ RUN_STATUSES = ("completed", "failed", "in_progress", "interrupted")
 SLOW_MS = 5000.0
 """A call slower than this is marked ``slow`` (the page lets people move the threshold)."""
 SPARKLINE_BUCKETS = 20
+_MICROSECOND = timedelta(microseconds=1)
 DEFAULT_BUCKET = 80
 """Most columns of the trajectory grid; longer runs put several steps in a column."""
 MAX_DETAIL_EVENTS = 5000
@@ -125,6 +126,8 @@ class RunFacts:
     total_tokens: int = 0
     timestamps: Sequence[str] = ()
     """Every event's timestamp in seq order (the sparkline's input)."""
+    buckets: list[int] | None = None
+    """The sparkline counted already (the index does it in SQL), instead of from ``timestamps``."""
 
 
 def facts_from_events(events: Sequence[Event]) -> RunFacts:
@@ -160,16 +163,20 @@ def run_status(row_status: str) -> str:
 
 
 def sparkline(timestamps: Sequence[str], buckets: int = SPARKLINE_BUCKETS) -> list[int]:
-    """Events per time bucket: ``buckets`` equal slices of the span from the first event to the last."""
+    """Events per time bucket: ``buckets`` equal slices of the span from the first event to the last.
+
+    In whole microseconds, so the index's SQL count (:class:`~orchestrator.viewer.IndexReader`)
+    and this one agree exactly, at bucket edges too.
+    """
     counts = [0] * buckets
     moments = [moment for moment in map(_time, timestamps) if moment is not None]
     if not moments:
         return counts
     start, end = min(moments), max(moments)
-    span = (end - start).total_seconds()
+    span = (end - start) // _MICROSECOND
     for moment in moments:
-        offset = (moment - start).total_seconds()
-        index = min(buckets - 1, int(offset / span * buckets)) if span > 0 else 0
+        offset = (moment - start) // _MICROSECOND
+        index = min(buckets - 1, offset * buckets // span) if span > 0 else 0
         counts[index] += 1
     return counts
 
@@ -189,7 +196,7 @@ def run_summary(row: RunRow, info: RunInfo | None, facts: RunFacts) -> dict[str,
         "capability_failures": facts.capability_failures,
         "worker_count": facts.worker_count,
         "total_tokens": facts.total_tokens,
-        "sparkline": sparkline(facts.timestamps),
+        "sparkline": facts.buckets if facts.buckets is not None else sparkline(facts.timestamps),
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from orchestrator.config import ProjectConfig
 from orchestrator.events import Event, EventBus, EventStore
 from orchestrator.viewer import (
+    IndexReader,
     build_graph,
     build_grid,
     delegations,
@@ -247,3 +248,15 @@ def test_what_a_stopped_run_left_unfinished_counts_as_failed(tmp_path: Path) -> 
     assert delegations(stopped)[0]["outcome"] == "failed"
     assert tool_calls(stopped)[0]["status"] == "failed"
     assert {cell["status"] for cell in build_grid(stopped, 80)["cells"]} == {"failed"}
+
+
+def test_the_index_counts_the_same_sparkline_as_the_events_give(
+    story: tuple[ProjectConfig, str, list[Event]],
+) -> None:
+    config, run_id, events = story
+    reader = IndexReader(config.events_db)
+    try:
+        facts = reader.facts(run_id)
+    finally:
+        reader.close()
+    assert facts.buckets == sparkline([event.timestamp for event in events])
