@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from orchestrator.errors import EventStoreError
-from orchestrator.viewer._model import SPARKLINE_BUCKETS, RunFacts
+from orchestrator.viewer._model import SPARKLINE_BUCKETS, RunFacts, bucket_edges
 
 __all__ = ["IndexReader"]
 
@@ -25,28 +25,16 @@ _WORKERS = (
     "SELECT count(DISTINCT coalesce(json_extract(line, '$.payload.worker_id'), "
     "json_extract(line, '$.actor'))) FROM events WHERE event_type = 'worker.task.started' AND run_id = ?"
 )
-# Events per time bucket over the run's span, counted by SQLite (a run's timestamps never cross
-# into Python: a list of runs with 100,000 events each stays as fast as one of small runs).
-_BUCKETS = """
-WITH first AS (SELECT min(timestamp) AS at FROM events WHERE run_id = ?1),
-moments AS (
-    SELECT CAST(round((julianday(substr(timestamp, 1, 19)) - julianday(substr(first.at, 1, 10))) * 86400)
-                AS INTEGER) * 1000000
-           + CASE WHEN substr(timestamp, 20, 1) = '.'
-                  THEN CAST(substr(rtrim(substr(timestamp, 21), 'Z') || '000000', 1, 6) AS INTEGER)
-                  ELSE 0 END AS us
-    FROM events, first WHERE run_id = ?1
-),
-span AS (SELECT min(us) AS lo, max(us) AS hi FROM moments)
-SELECT CASE WHEN span.hi > span.lo THEN min(?2 - 1, (us - span.lo) * ?2 / (span.hi - span.lo)) ELSE 0 END
-           AS bucket,
-       count(*)
-FROM moments, span GROUP BY bucket
-"""
+_SPAN = "SELECT min(timestamp), max(timestamp) FROM events WHERE run_id = ?"
 _TOKENS = (
     "SELECT coalesce(sum(json_extract(line, '$.payload.usage.total_tokens')), 0) "
     "FROM events WHERE event_type = 'llm.call.completed' AND run_id = ?"
 )
+
+
+def number_of(rows: list[tuple[object, ...]]) -> int:
+    value = rows[0][0] if rows else 0
+    return int(value) if isinstance(value, int | float) else 0
 
 
 class IndexReader:
@@ -93,6 +81,30 @@ class IndexReader:
             )
         return [(int(str(rowid)), str(line)) for rowid, line in rows]
 
+    def _buckets(self, run_id: str) -> list[int]:
+        """The run's sparkline, counted by SQLite with string comparisons on the bus's timestamps.
+
+        The bus writes every timestamp in one fixed-width form (microseconds, ``Z``), so they sort
+        as text: the bucket edges are computed here as timestamps, and SQLite counts each event's
+        bucket as the number of edges at or below it, in one pass, nothing but the counts coming
+        back (:func:`~orchestrator.viewer._model.bucket_edges` gives the same buckets as
+        :func:`~orchestrator.viewer._model.sparkline`).
+        """
+        first, last = self._rows(_SPAN, (run_id,))[0]
+        edges = bucket_edges(str(first), str(last), SPARKLINE_BUCKETS) if first and last else None
+        counts = [0] * SPARKLINE_BUCKETS
+        if edges is None:
+            return counts
+        if not edges:
+            counts[0] = number_of(self._rows("SELECT count(*) FROM events WHERE run_id = ?", (run_id,)))
+            return counts
+        bucket = " + ".join(["(timestamp >= ?)"] * len(edges))
+        sql = f"SELECT {bucket} AS bucket, count(*) FROM events WHERE run_id = ? GROUP BY bucket"  # noqa: S608
+        for index, count in self._rows(sql, (*edges, run_id)):
+            if isinstance(index, int) and isinstance(count, int) and 0 <= index < SPARKLINE_BUCKETS:
+                counts[index] += count
+        return counts
+
     def facts(self, run_id: str) -> RunFacts:
         """The run list's counts for one run, from the index alone."""
 
@@ -100,10 +112,7 @@ class IndexReader:
             value = self._rows(sql, params)[0][0]
             return int(value) if isinstance(value, int | float) else 0
 
-        buckets = [0] * SPARKLINE_BUCKETS
-        for bucket, count in self._rows(_BUCKETS, (run_id, SPARKLINE_BUCKETS)):
-            if isinstance(bucket, int) and isinstance(count, int) and 0 <= bucket < SPARKLINE_BUCKETS:
-                buckets[bucket] += count
+        buckets = self._buckets(run_id)
         return RunFacts(
             worker_calls=number(_COUNT, "conductor.worker.call", run_id),
             capability_failures=number(_COUNT, "conductor.capability.failed", run_id),

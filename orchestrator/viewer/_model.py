@@ -29,6 +29,7 @@ __all__ = [
     "SLOW_MS",
     "SPARKLINE_BUCKETS",
     "RunFacts",
+    "bucket_edges",
     "build_graph",
     "build_grid",
     "delegations",
@@ -179,6 +180,23 @@ def sparkline(timestamps: Sequence[str], buckets: int = SPARKLINE_BUCKETS) -> li
         index = min(buckets - 1, offset * buckets // span) if span > 0 else 0
         counts[index] += 1
     return counts
+
+
+def bucket_edges(first: str, last: str, buckets: int = SPARKLINE_BUCKETS) -> list[str] | None:
+    """The timestamps where the sparkline's buckets 1..n-1 begin, in the bus's own form.
+
+    An event at offset ``o`` (µs) of a span ``s`` is in bucket ``o * n // s``, so bucket ``k``
+    begins at ``ceil(k * s / n)``. ``[]`` when the span is empty (every event in bucket 0),
+    ``None`` when the timestamps cannot be read.
+    """
+    start, end = _time(first), _time(last)
+    if start is None or end is None:
+        return None
+    span = (end - start) // _MICROSECOND
+    if span <= 0:
+        return []
+    edges = [start + _MICROSECOND * -(-k * span // buckets) for k in range(1, buckets)]
+    return [edge.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for edge in edges]
 
 
 def run_summary(row: RunRow, info: RunInfo | None, facts: RunFacts) -> dict[str, Any]:
