@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import socket
 import threading
 from types import ModuleType
 
@@ -32,6 +33,31 @@ def import_ray() -> ModuleType:
         ) from None
 
 
+_CONNECT_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str | None) -> None:
+    """A cluster address that names a host and port must answer at once: ``ray.init`` would retry
+    an unreachable one for minutes, printing a warning each time, before it gives up."""
+    if not address or address in ("auto", "local"):
+        return
+    target = address.removeprefix("ray://").rstrip("/")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(
+            f"--ray-address {address!r} is not HOST:PORT, ray://HOST:PORT or auto; "
+            "e.g. --ray-address 10.0.0.5:6379"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"no Ray cluster answers at {address} ({exc}); check --ray-address (or [ray] address in "
+            "orchestrate.toml), or start one with `ray start --head`"
+        ) from None
+
+
 def ensure_ray(address: str | None) -> ModuleType:
     """Connect this process to Ray once (later calls reuse the connection) and return ``ray``.
 
@@ -42,6 +68,7 @@ def ensure_ray(address: str | None) -> ModuleType:
     ray = import_ray()
     with _lock:
         if not ray.is_initialized():
+            _check_reachable(address)
             try:
                 ray.init(
                     # "local": a new instance of our own, never a cluster found on the machine.

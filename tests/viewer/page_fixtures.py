@@ -346,7 +346,7 @@ def seeded_detail(run_id: str = "run-0003-seeded") -> dict[str, Any]:
             }
         ],
         "report": "artifacts/ui/report.md",
-        "traces": ["artifacts/ui/trace-home.zip"],
+        "traces": ["artifacts/ui/trace-home.zip", " java\tscript:document.title='PWNED'"],
         "screenshots": [{"name": "home", "path": "captures/home.png", "ok": True}],
         "problems": ["captures/about.json could not be read: not JSON"],
     }

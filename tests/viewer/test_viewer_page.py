@@ -298,9 +298,13 @@ def test_the_run_detail_draws_every_element_and_modifier(api: tuple[FakeApi, str
         await expect(page.locator(".trace-finding")).to_contain_text(
             "The submit button has no accessible name."
         )
+        # Run-dir files are served by the API's files route; a hostile path is no link at all.
         await expect(page.locator(".trace-job-trace a")).to_have_attribute(
-            "href", "artifacts/ui/trace-home.zip"
+            "href", f"{origin}/runs/{SEEDED}/files/artifacts/ui/trace-home.zip"
         )
+        await expect(page.locator(".trace-job-trace")).to_have_count(len(detail["job"]["traces"]))
+        await expect(page.locator(".trace-job-trace code")).to_have_count(len(detail["job"]["traces"]) - 1)
+        assert await page.locator("a[href^='javascript']").count() == 0
 
         events = page.locator(".trace-event")
         await expect(events).to_have_count(len(detail["events"]))

@@ -71,10 +71,24 @@
     return svg("title", { text });
   }
 
-  function safeHref(path) {
-    if (typeof path !== "string" || !path) return null;
-    if (/^https?:/i.test(path)) return path;
-    return /^[a-z][a-z0-9+.-]*:/i.test(path) ? null : path;
+  // A file of the run's dir (a screenshot, a trace, a report), as a link the browser can follow:
+  // served, through the API's /runs/<id>/files/ route (never another origin); exported, relative
+  // to the exported file. The browser's own URL parser decides the scheme, so "java\tscript:",
+  // " javascript:" and the like are refused as it would read them, not as a pattern might.
+  function fileHref(path) {
+    if (typeof path !== "string" || !path.trim()) return null;
+    const runId = state.detail && state.detail.run ? state.detail.run.run_id : state.detailId;
+    const base = state.exported || !runId
+      ? document.baseURI
+      : new URL(`/runs/${encodeURIComponent(runId)}/files/`, location.origin).href;
+    let url;
+    try {
+      url = new URL(path, base);
+    } catch (error) {
+      return null;
+    }
+    if (state.exported) return ["http:", "https:", "file:"].includes(url.protocol) ? url.href : null;
+    return url.origin === location.origin && url.pathname.startsWith(new URL(base).pathname) ? url.href : null;
   }
 
   function cut(text, limit) {
@@ -738,7 +752,7 @@
   }
 
   function pathLink(path, label) {
-    const href = safeHref(path);
+    const href = fileHref(path);
     return href ? el("a", { href, text: label || path }) : el("code", { text: path });
   }
 
@@ -762,7 +776,7 @@
     if (!job.findings.length) box.append(el("p", { class: "trace-empty", text: "No findings." }));
     for (const finding of job.findings) {
       const shot = finding.evidence_path || finding.screenshot;
-      const href = safeHref(shot);
+      const href = fileHref(shot);
       box.append(
         el("div", { class: `trace-finding trace-finding--${finding.severity || "info"}` }, [
           el("div", { class: "trace-finding-head" }, [
