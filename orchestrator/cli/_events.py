@@ -317,7 +317,10 @@ def export_command(
         raise UsageError("say where to export the run: `--otlp [ENDPOINT]` (an OTLP/HTTP collector)")
     config = cli_context(ctx).config
     if endpoint is not None:
-        parts = urlsplit(endpoint.strip())
+        try:
+            parts = urlsplit(endpoint.strip())
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(
                 f"ENDPOINT must be an http(s) URL such as http://127.0.0.1:4318, not {endpoint!r}"

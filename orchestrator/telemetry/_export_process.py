@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from typing import IO
 
@@ -140,14 +141,21 @@ class OtlpExportProcess:
         self._closed = True
         self._closing.set()
         self._wake.set()
-        wait = self._timeout_s if timeout is None else timeout
-        self._writer.join(wait + _EXIT_GRACE_S)
+        # One deadline for all of it: the child's own export timeout, plus a grace to exit.
+        deadline = time.monotonic() + (self._timeout_s if timeout is None else timeout) + _EXIT_GRACE_S
+        self._writer.join(max(0.0, deadline - time.monotonic()))
+        stuck = "the export process did not finish in time and was stopped"
+        if self._writer.is_alive():
+            # The child stopped reading (it hangs, or it was stopped): killing it ends the write.
+            self._broken = stuck
+            self._child.kill()
         try:
-            self._child.wait(wait + _EXIT_GRACE_S)
+            self._child.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self._child.kill()
             self._child.wait()
-            self._broken = self._broken or "the export process did not finish in time and was stopped"
+            self._broken = stuck
+        self._writer.join(_EXIT_GRACE_S)
         self._reader.join(_EXIT_GRACE_S)
         stats = self.stats
         if stats.dropped_spans or stats.dropped_events or self._child_stats is None:

@@ -256,6 +256,8 @@ def _stream(state: ViewerState, request: Request) -> Response:
     if last_id:
         try:
             cursor = int(last_id)
+            if not 0 <= cursor <= _MAX_SEQ:
+                raise ValueError(last_id)
         except ValueError:
             raise HTTPException(
                 422, f"Last-Event-ID must be a cursor this stream sent, not {last_id!r}"
@@ -290,6 +292,9 @@ def _page(name: str) -> Response:
 # --- the app -----------------------------------------------------------------------------------
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class _HostCheck:
     """Refuses (421) a request whose ``Host`` is not the address the app is served on."""
 
@@ -303,6 +308,11 @@ class _HostCheck:
             await self.app(scope, receive, send)
             return
         # Port 0 means the OS chose one when the server bound: the scope says which.
+        if self.host not in _LOOPBACK:
+            # Served on an outside address on purpose (--host): the Host names whatever the
+            # clients used to reach it; the check guards loopback servers from DNS rebinding.
+            await self.app(scope, receive, send)
+            return
         server = scope.get("server") or (self.host, self.port)
         port = self.port or int(server[1])
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"{self.host}:{port}"}

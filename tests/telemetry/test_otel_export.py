@@ -8,8 +8,11 @@ with a browser worker's tool and model calls, and a real scenario run and its ju
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from orchestrator.config import ProjectConfig, TelemetrySection, load_config
 from orchestrator.events import EventBus
 from orchestrator.jobs import run_job
 from orchestrator.pipelines.scenarios import RunOptions, run_scenarios, satisfy_run
-from orchestrator.telemetry import OtlpEventExporter, resolve_endpoint, run_trace_id
+from orchestrator.telemetry import OtlpEventExporter, OtlpExportProcess, resolve_endpoint, run_trace_id
 from tests.cli_support import run_main
 from tests.scenarios.pipeline_support import CONFIG, make_project, scenario_yaml
 from tests.telemetry.otlp_receiver import ReceivedSpan, otlp_receiver
@@ -339,3 +342,20 @@ def test_export_of_an_unknown_run_or_to_a_collector_that_is_down_exits_2(
     assert code == 2 and "OTEL_EXPORTER_OTLP_ENDPOINT" in output
     code, output = output_of(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", "ftp://x")
     assert code == 2 and "http(s) URL" in output
+    code, output = output_of(monkeypatch, "-C", root, "events", "export", run_id, "--otlp", "http://[::1")
+    assert code == 2 and "http(s) URL" in output and "Traceback" not in output
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_export_process_never_holds_the_job_past_its_deadline() -> None:
+    with otlp_receiver() as receiver:
+        exporter = OtlpExportProcess(receiver.url + "/v1/traces", timeout_s=1)
+        os.kill(exporter._child.pid, signal.SIGSTOP)  # it stops reading its pipe
+        line = b'{"seq":1,"event_id":"x","timestamp":"2026-01-01T00:00:00.000000Z"}' + b" " * 400 + b"\n"
+        for _ in range(2000):  # far more than a pipe holds
+            exporter.on_line("worker.tool.call", line)
+        started = time.monotonic()
+        stats = exporter.close(timeout=1)
+        assert time.monotonic() - started < 10
+        assert stats.error is not None and "stopped" in stats.error
+        assert exporter._child.poll() is not None  # killed, not left behind

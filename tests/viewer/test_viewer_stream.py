@@ -81,8 +81,9 @@ def test_one_runs_stream_from_a_seq_and_bad_cursors(tmp_path: Path) -> None:
         with open_stream(served.client, params={"run_id": run_id, "since_seq": "2"}) as stream:
             frames = stream.read(_keepalive_after(3))
         assert [(e["run_id"], e["seq"]) for e in _events(frames)] == [(run_id, 3), (run_id, 4), (run_id, 5)]
-        response = served.client.get("/logs/stream", headers={"Last-Event-ID": "yesterday"})
-        assert response.status_code == 422 and "Last-Event-ID" in response.json()["detail"]
+        for bad in ("yesterday", "99999999999999999999999", "-1"):
+            response = served.client.get("/logs/stream", headers={"Last-Event-ID": bad})
+            assert response.status_code == 422 and "Last-Event-ID" in response.json()["detail"]
 
 
 def test_streams_end_when_the_server_stops_and_leave_no_thread(tmp_path: Path) -> None:
