@@ -244,7 +244,9 @@ class OtlpIntake:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != _PROTOBUF:
             return PlainTextResponse(f"send OTLP protobuf ({_PROTOBUF})", status_code=415)
-        body = await request.body()
+        body = await _read_capped(request)
+        if body is None:
+            return PlainTextResponse("the export is too large", status_code=413)
         encoding = request.headers.get("content-encoding", "").strip().lower()
         try:
             if encoding == "gzip":
@@ -264,6 +266,26 @@ class OtlpIntake:
 
 class _TooLargeError(Exception):
     pass
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The request's body, or ``None`` as soon as it is known to pass :data:`MAX_BODY_BYTES`.
+
+    A declared ``Content-Length`` over the cap is refused before anything is read; otherwise the
+    body is read chunk by chunk and given up the moment it passes the cap, so a huge POST never
+    sits whole in memory.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _gunzip(body: bytes) -> bytes:

@@ -79,6 +79,9 @@ def test_the_intake_decodes_what_a_real_exporter_sends(intake: OtlpIntake, compr
     assert intake.received == 3 and intake.dropped == 0
 
 
+_PB = "application/x-protobuf"
+
+
 def test_the_intake_refuses_what_is_not_an_otlp_protobuf_export(intake: OtlpIntake) -> None:
     url = intake.traces_url or ""
     with httpx.Client(trust_env=False, timeout=10) as client:
@@ -96,12 +99,15 @@ def test_the_intake_refuses_what_is_not_an_otlp_protobuf_export(intake: OtlpInta
             content=gzip.compress(b"\x00" * (9 * 1024 * 1024)),
             headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"},
         )
-    assert (as_json.status_code, garbage.status_code, bad_gzip.status_code, bomb.status_code) == (
-        415,
-        400,
-        400,
-        413,
-    )
+        declared = client.post(url, content=b"\x00" * (9 * 1024 * 1024), headers={"content-type": _PB})
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: read up to the cap, then refused
+            for _ in range(10):
+                yield b"\x00" * (1024 * 1024)
+
+        streamed = client.post(url, content=chunks(), headers={"content-type": _PB})
+    statuses = [r.status_code for r in (as_json, garbage, bad_gzip, bomb, declared, streamed)]
+    assert statuses == [415, 400, 400, 413, 413, 413]
     assert intake.received == 0
 
 
