@@ -49,14 +49,14 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def orchestrate(
-    root: Path, *args: str, env: dict[str, str] | None = None
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
     """``orchestrate -C root ARGS...`` in a subprocess, with no terminal."""
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "-C", str(root), *args],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         env=environment(env),
         stdin=subprocess.DEVNULL,
         check=False,

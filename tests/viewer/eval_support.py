@@ -25,6 +25,8 @@ from orchestrator.config import ProjectConfig
 from orchestrator.errors import EscalationError
 from orchestrator.jobs import run_job
 from orchestrator.messages import RunOutcome, StartRun, WorkRequest, WorkResult
+from tests.gate_support import environment as gate_environment
+from tests.gate_support import orchestrate as gate_orchestrate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -89,26 +91,21 @@ def eval_project(root: Path) -> Path:
     return root
 
 
+def _importable(extra: dict[str, str] | None) -> dict[str, str]:
+    python_path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {"PYTHONPATH": python_path, **(extra or {})}
+
+
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment without ORCHESTRATE_ overrides, the repository importable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORCHESTRATE_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {**env, **(extra or {})}
+    """The gate tests' environment (no ORCHESTRATE_ overrides), the repository importable, plus ``extra``."""
+    return gate_environment(_importable(extra))
 
 
 def orchestrate(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``orchestrate -C root ARGS...`` in a subprocess, with no terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "-C", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=environment(env),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    """``orchestrate -C root ARGS...`` in a subprocess (the gate tests' helper), the repository importable."""
+    return gate_orchestrate(root, *args, env=_importable(env), timeout=240)
 
 
 def run_id_of(stdout: str) -> str:
