@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -66,25 +67,44 @@ def actor_running_in(pid: int) -> tuple[Any, dict[str, Any]]:
 
 
 class HoldServer:
-    """See the module docstring; ``calls`` lists every call's body, in order of arrival."""
+    """See the module docstring; ``calls`` lists every call's body, in order of arrival.
 
-    def __init__(self) -> None:
+    ``path`` is where it is called (``url`` names it); ``answer`` makes each held POST's JSON
+    answer from its body, and ``session`` the answer to any GET (an assistant's session read).
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/hold",
+        answer: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {},
+        session: dict[str, Any] | None = None,
+    ) -> None:
         self.calls: list[dict[str, Any]] = []
+        self._path = path
         self._released = threading.Event()
         self._arrived = threading.Condition()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _answer(self, document: dict[str, Any]) -> None:
+                body = json.dumps(document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer._arrived:
                     outer.calls.append(body)
                     outer._arrived.notify_all()
                 outer._released.wait(timeout=120)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                self._answer(answer(body))
+
+            def do_GET(self) -> None:
+                self._answer(session or {})
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -96,7 +116,7 @@ class HoldServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hold"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self._path}"
 
     def wait_for(self, count: int, *, timeout: float = 120) -> list[dict[str, Any]]:
         """The first ``count`` calls, once that many arrived (an AssertionError after ``timeout``)."""

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from orchestrator.packs import case_scenario  # noqa: E402
 from orchestrator.pipelines.pack import run_domain_job  # noqa: E402
 from tests.cli_support import run_main  # noqa: E402
 from tests.packs.loop_support import PACK, SCORES, example_copy, loop_dir  # noqa: E402
+from tests.ray.ray_support import HoldServer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +154,7 @@ def test_a_cluster_too_small_for_the_parallel_runners_is_refused_before_anything
 # --- a domain actor lost mid-scenario -----------------------------------------------------------
 
 
-class HeldAssistant:
+class HeldAssistant(HoldServer):
     """A real assistant API on loopback whose answers wait until :meth:`release`.
 
     Each question is recorded on arrival, so the test can kill the actor asking it; once
@@ -163,56 +162,15 @@ class HeldAssistant:
     """
 
     def __init__(self) -> None:
-        self.asked: list[str] = []
-        self._released = threading.Event()
-        self._arrived = threading.Condition()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, document: dict[str, Any]) -> None:
-                body = json.dumps(document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                question = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["message"]
-                with outer._arrived:
-                    outer.asked.append(question)
-                    outer._arrived.notify_all()
-                outer._released.wait(timeout=120)
-                self._answer({"session_id": "s-1", "answer": "hi there", "route": "greet", "data": {}})
-
-            def do_GET(self) -> None:
-                self._answer({"session_id": "s-1", "turns": []})
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="held-assistant", daemon=True)
-        self._thread.start()
+        super().__init__(
+            path="",
+            answer=lambda body: {"session_id": "s-1", "answer": "hi there", "route": "greet", "data": {}},
+            session={"session_id": "s-1", "turns": []},
+        )
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def wait_for(self, count: int, *, timeout: float = 120) -> None:
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.asked) >= count, timeout=timeout):
-                raise AssertionError(f"{len(self.asked)} of {count} questions arrived in {timeout} s")
-
-    def release(self) -> None:
-        self._released.set()
-
-    def close(self) -> None:
-        self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+    def asked(self) -> list[str]:
+        return [str(call["message"]) for call in self.calls]
 
 
 @pytest.fixture
