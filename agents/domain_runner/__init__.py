@@ -34,7 +34,7 @@ from orchestrator.agents.domain_runner._files import (
     kept,
     markdown_cell,
 )
-from orchestrator.agents.domain_runner._scenario import ScenarioRun, run_domain_scenario
+from orchestrator.agents.domain_runner._scenario import ScenarioRun, answer_request, run_domain_scenario
 from orchestrator.agents.domain_runner._step import AskSettings, StepRun, ask_step
 from orchestrator.agents.domain_runner._worker import DomainRunner
 
@@ -51,6 +51,7 @@ __all__ = [
     "ScenarioFiles",
     "ScenarioRun",
     "StepRun",
+    "answer_request",
     "ask_step",
     "capability_signalled",
     "check_expectations",

@@ -12,6 +12,7 @@ with the scenario as the trajectory, so the viewer shows a pack run like any oth
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,12 +22,13 @@ from typing import Any
 import httpx
 
 from orchestrator.agents.analyst import StepOutcome
+from orchestrator.agents.domain_runner._contracts import DomainScenarioDone, DomainScenarioRequest
 from orchestrator.agents.domain_runner._files import ScenarioFiles
 from orchestrator.agents.domain_runner._step import AskSettings, StepRun, ask_step
 from orchestrator.packs import DomainScenario, StepAnswer, StepStatus, worst
 from orchestrator.twins import redact_data
 
-__all__ = ["Emit", "ScenarioRun", "run_domain_scenario"]
+__all__ = ["Emit", "ScenarioRun", "answer_request", "run_domain_scenario"]
 
 Emit = Callable[..., None]
 _SHOWN = 160
@@ -192,4 +194,37 @@ def _outcome(scenario: DomainScenario, run: StepRun, files: ScenarioFiles, root:
         expectations=run.results,
         evidence_paths=[path.relative_to(root).as_posix() for path in evidence],
         error=run.error,
+    )
+
+
+def answer_request(
+    request: DomainScenarioRequest,
+    *,
+    client: httpx.Client,
+    settings: AskSettings,
+    emit: Emit | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DomainScenarioDone:
+    """Ask one ``run_domain_scenario`` request (at its base URL, into its folders): the contract's answer.
+
+    What every domain runner does with a request, wherever it runs (an actor here, a Ray actor
+    on another node). A scenario is a session of its own, so ``client``'s cookies are cleared first.
+    """
+    client.cookies.clear()
+    result = run_domain_scenario(
+        request.scenario,
+        client=client,
+        settings=dataclasses.replace(settings, base_url=request.base_url),
+        directory=Path(request.directory),
+        evidence_root=Path(request.evidence_root),
+        run_id=request.run_id,
+        emit=emit,
+        cancelled=cancelled,
+    )
+    return DomainScenarioDone(
+        scenario_id=result.scenario.id,
+        status=result.status,
+        session_id=result.session_id,
+        outcomes=result.outcomes,
+        duration_ms=result.duration_ms,
     )

@@ -7,8 +7,6 @@ life and closes it when it stops.
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +17,7 @@ from orchestrator.agents.domain_runner._contracts import (
     DomainScenarioDone,
     DomainScenarioRequest,
 )
-from orchestrator.agents.domain_runner._scenario import run_domain_scenario
+from orchestrator.agents.domain_runner._scenario import answer_request
 from orchestrator.agents.domain_runner._step import AskSettings
 from orchestrator.messages import WorkRequest
 
@@ -38,26 +36,14 @@ class DomainRunner(Worker):
         self._client = httpx.Client(follow_redirects=False)
 
     def handle(self, request: WorkRequest, params: DomainScenarioRequest) -> Done[DomainScenarioDone]:
-        # A scenario is a session of its own: no cookie of an earlier one may carry over.
-        self._client.cookies.clear()
-        result = run_domain_scenario(
-            params.scenario,
+        done = answer_request(
+            params,
             client=self._client,
-            settings=dataclasses.replace(self._settings, base_url=params.base_url),
-            directory=Path(params.directory),
-            evidence_root=Path(params.evidence_root),
-            run_id=params.run_id,
+            settings=self._settings,
             emit=self.emit,
             cancelled=self.cancelled.is_set,
         )
-        done = DomainScenarioDone(
-            scenario_id=result.scenario.id,
-            status=result.status,
-            session_id=result.session_id,
-            outcomes=result.outcomes,
-            duration_ms=result.duration_ms,
-        )
-        return Done(done, summary=f"{result.scenario.id}: {result.status} ({len(result.runs)} steps)")
+        return Done(done, summary=f"{done.scenario_id}: {done.status} ({len(done.outcomes)} steps)")
 
     def on_stop(self) -> None:
         self._client.close()

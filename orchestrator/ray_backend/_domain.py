@@ -23,10 +23,8 @@ that does not answer within a grace period is killed. Stopping the runner kills 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +36,7 @@ from orchestrator.agents.domain_runner import (
     AskSettings,
     DomainScenarioDone,
     DomainScenarioRequest,
-    run_domain_scenario,
+    answer_request,
 )
 from orchestrator.config import AssistantSection, RaySection
 from orchestrator.messages import WorkRequest
@@ -101,23 +99,8 @@ class DomainActor:
         def record(event_type: str, **payload: Any) -> None:
             events.append([event_type, payload])
 
-        self.client.cookies.clear()  # a scenario is a session of its own
-        result = run_domain_scenario(
-            request.scenario,
-            client=self.client,
-            settings=dataclasses.replace(self.settings, base_url=request.base_url),
-            directory=Path(request.directory),
-            evidence_root=Path(request.evidence_root),
-            run_id=request.run_id,
-            emit=record,
-            cancelled=self._cancelled.is_set,
-        )
-        done = DomainScenarioDone(
-            scenario_id=result.scenario.id,
-            status=result.status,
-            session_id=result.session_id,
-            outcomes=result.outcomes,
-            duration_ms=result.duration_ms,
+        done = answer_request(
+            request, client=self.client, settings=self.settings, emit=record, cancelled=self._cancelled.is_set
         )
         return {
             "done": done.model_dump(mode="json", exclude_unset=True),
