@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from orchestrator.agents.runner import Slot, SlotSettings
+from orchestrator.ray_backend._remote import start_actor
 from orchestrator.scenarios import TrajectorySpec
 
 __all__ = ["SlotActor", "start_slot_actor"]
@@ -72,16 +73,4 @@ def start_slot_actor(settings: SlotSettings, slot: str, *, name: str, num_cpus: 
     Slot actors are spread over the nodes and never restarted by Ray: a lost actor is the
     runner's to replace, because only the runner knows which trajectory it was running.
     """
-    import ray
-
-    return (
-        ray.remote(SlotActor)
-        .options(
-            name=name,
-            num_cpus=num_cpus,
-            max_concurrency=2,
-            max_restarts=0,
-            scheduling_strategy="SPREAD",
-        )
-        .remote(settings.model_dump(mode="json"), slot)
-    )
+    return start_actor(SlotActor, settings.model_dump(mode="json"), slot, name=name, num_cpus=num_cpus)

@@ -41,7 +41,7 @@ from orchestrator.agents.domain_runner import (
 from orchestrator.config import AssistantSection, RaySection
 from orchestrator.messages import WorkRequest
 from orchestrator.pipelines.pack import blocked_scenario
-from orchestrator.ray_backend._remote import ActorLostError, CallCancelledError, RemoteActor
+from orchestrator.ray_backend._remote import ActorLostError, CallCancelledError, RemoteActor, start_actor
 
 __all__ = ["DomainActor", "RayDomainRunner", "start_domain_actor"]
 
@@ -124,19 +124,7 @@ def start_domain_actor(settings: AskSettings, *, name: str, num_cpus: float) -> 
     Actors are spread over the nodes and never restarted by Ray: a lost actor is the runner's to
     replace, because only the runner knows which scenario it was asking.
     """
-    import ray
-
-    return (
-        ray.remote(DomainActor)
-        .options(
-            name=name,
-            num_cpus=num_cpus,
-            max_concurrency=2,
-            max_restarts=0,
-            scheduling_strategy="SPREAD",
-        )
-        .remote(_settings_json(settings))
-    )
+    return start_actor(DomainActor, _settings_json(settings), name=name, num_cpus=num_cpus)
 
 
 class RayDomainRunner(Worker):

@@ -19,7 +19,7 @@ import structlog
 from orchestrator.errors import OrchestrateError
 from orchestrator.ray_backend._init import import_ray
 
-__all__ = ["ActorLostError", "CallCancelledError", "RemoteActor"]
+__all__ = ["ActorLostError", "CallCancelledError", "RemoteActor", "start_actor"]
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,20 @@ class CallCancelledError(OrchestrateError):
     """The run was cancelled and the actor did not end the request in time."""
 
     error_code = "ray_call_cancelled"
+
+
+def start_actor(actor_class: type, *args: Any, name: str, num_cpus: float) -> Any:
+    """Start ``actor_class(*args)`` on the cluster as a runner's actor; its handle (it starts async).
+
+    Spread over the nodes, two calls at once (a request, and ``cancel`` or ``node`` beside it),
+    and never restarted by Ray: a lost actor is the runner's to replace, because only the runner
+    knows what it was asking.
+    """
+    ray = import_ray()
+    options = ray.remote(actor_class).options(
+        name=name, num_cpus=num_cpus, max_concurrency=2, max_restarts=0, scheduling_strategy="SPREAD"
+    )
+    return options.remote(*args)
 
 
 class RemoteActor:
